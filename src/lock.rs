@@ -1,0 +1,596 @@
+//! [`Lock<T>`] and its guards: the protected value on top of [`RawLock`].
+
+#[cfg(target_has_atomic = "ptr")]
+use alloc::sync::Arc;
+use core::fmt;
+use core::future::Future;
+use core::mem::ManuallyDrop;
+use core::ops::{Deref, DerefMut};
+#[cfg(feature = "std")]
+use core::time::Duration;
+
+use crate::futures::{LockFuture, LockUntil};
+#[cfg(target_has_atomic = "ptr")]
+use crate::futures::OwnedLockFuture;
+use crate::raw::RawLock;
+use crate::sync::{Access, UnsafeCell};
+#[cfg(feature = "std")]
+use crate::TimedOut;
+
+/// An async lock: one holder at a time, for any executor or none.
+///
+/// `Lock<T>` protects a value of type `T`. Acquire it with
+/// [`lock().await`](Lock::lock) in async code, [`lock_blocking`](Lock::lock_blocking)
+/// on a plain thread, or [`try_lock`](Lock::try_lock) without waiting; give up
+/// after a while with [`lock_until`](Lock::lock_until),
+/// `lock_timeout` (feature `async-io`) or
+/// [`lock_blocking_timeout`](Lock::lock_blocking_timeout). The lock is
+/// released when the guard is dropped, also during a panic (there is no
+/// poisoning).
+///
+/// Two policies, chosen at construction (see "Choosing a policy" in the
+/// crate docs):
+///
+/// * [`Lock::new`]: throughput. A task that finds the lock free takes it even
+///   if others are waiting, but a waiter that keeps losing is moved to a
+///   queue that nobody can overtake, so no waiter starves.
+/// * [`Lock::new_fifo`]: strict order. Waiters are served in the order they
+///   were first polled, and a release hands the lock straight to the next
+///   one: neither a late `try_lock` nor the releasing task can cut in.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use turnlock::Lock;
+///
+/// # futures_lite::future::block_on(async {
+/// let counter = Arc::new(Lock::new(0));
+/// let tasks: Vec<_> = (0..4)
+///     .map(|_| {
+///         let counter = counter.clone();
+///         std::thread::spawn(move || {
+///             futures_lite::future::block_on(async {
+///                 *counter.lock().await += 1;
+///             })
+///         })
+///     })
+///     .collect();
+/// for task in tasks {
+///     task.join().unwrap();
+/// }
+/// assert_eq!(*counter.lock().await, 4);
+/// # });
+/// ```
+pub struct Lock<T: ?Sized> {
+    raw: RawLock,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out `&mut T` to one holder at a time, possibly on
+// another thread, which is exactly what `T: Send` permits. `Lock<T>` gives no
+// shared `&T` to two threads at once, so `T: Sync` is not needed.
+unsafe impl<T: ?Sized + Send> Sync for Lock<T> {}
+
+impl<T> Lock<T> {
+    crate::loom_const_fn! {
+        /// A new lock with the throughput policy: fast, and starvation-free.
+        ///
+        /// A task that finds the lock free takes it at once, even when
+        /// others are waiting; a waiter that is overtaken joins a strict
+        /// queue, so every waiter gets the lock after a bounded number of
+        /// hand-offs.
+        ///
+        /// `const`, so it can build a `static`:
+        ///
+        /// ```
+        /// use turnlock::Lock;
+        ///
+        /// static REGISTRY: Lock<Vec<&str>> = Lock::new(Vec::new());
+        ///
+        /// REGISTRY.lock_blocking().push("hello");
+        /// assert_eq!(REGISTRY.lock_blocking().len(), 1);
+        /// ```
+        pub const fn new(value: T) -> Self {
+            Self {
+                raw: RawLock::new(false),
+                value: UnsafeCell::new(value),
+            }
+        }
+    }
+
+    crate::loom_const_fn! {
+        /// A new lock with the strict FIFO policy and direct hand-off.
+        ///
+        /// Waiters are served in the order of their first poll. A release
+        /// with waiters passes the lock directly to the oldest one, so no
+        /// later `lock`, `try_lock` or the releasing task can take it first.
+        ///
+        /// ```
+        /// use turnlock::Lock;
+        ///
+        /// static CONNECTION: Lock<u32> = Lock::new_fifo(0);
+        ///
+        /// *CONNECTION.lock_blocking() += 1;
+        /// assert_eq!(*CONNECTION.lock_blocking(), 1);
+        /// ```
+        pub const fn new_fifo(value: T) -> Self {
+            Self {
+                raw: RawLock::new(true),
+                value: UnsafeCell::new(value),
+            }
+        }
+    }
+
+    /// Consumes the lock and returns the value.
+    ///
+    /// ```
+    /// let lock = turnlock::Lock::new(String::from("done"));
+    /// assert_eq!(lock.into_inner(), "done");
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
+
+impl<T: ?Sized> Lock<T> {
+    /// Acquires the lock, waiting as long as it takes.
+    ///
+    /// The returned future is lazy: it joins the line of waiters when it is
+    /// first polled. Dropping it at any point gives up cleanly: no wake-up is
+    /// lost and, if the lock had just been handed to it, the lock is passed on.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let lock = turnlock::Lock::new(1);
+    /// let mut guard = lock.lock().await;
+    /// *guard += 1;
+    /// assert_eq!(*guard, 2);
+    /// # });
+    /// ```
+    #[inline]
+    pub fn lock(&self) -> LockFuture<'_, T> {
+        LockFuture::new(self)
+    }
+
+    /// Acquires the lock if it is free right now.
+    ///
+    /// Under `new_fifo` a free lock has nobody queued, so `try_lock` never
+    /// passes a waiter over; while the lock is held or being handed off it
+    /// returns `None`.
+    ///
+    /// ```
+    /// let lock = turnlock::Lock::new(());
+    /// let guard = lock.try_lock().expect("free");
+    /// assert!(lock.try_lock().is_none());
+    /// drop(guard);
+    /// assert!(lock.try_lock().is_some());
+    /// ```
+    #[inline]
+    pub fn try_lock(&self) -> Option<Guard<'_, T>> {
+        if self.raw.try_lock() {
+            // SAFETY: `try_lock` succeeded, so we own the lock.
+            Some(unsafe { Guard::new(self) })
+        } else {
+            None
+        }
+    }
+
+    /// Acquires the lock through an `Arc`, for a guard that is `'static`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let lock = Arc::new(turnlock::Lock::new(0));
+    /// let mut guard = lock.lock_owned().await;
+    /// std::thread::spawn(move || *guard += 1).join().unwrap();
+    /// assert_eq!(*lock.lock().await, 1);
+    /// # });
+    /// ```
+    #[cfg(target_has_atomic = "ptr")]
+    #[inline]
+    pub fn lock_owned(self: &Arc<Self>) -> OwnedLockFuture<T> {
+        OwnedLockFuture::new(self.clone())
+    }
+
+    /// Like [`try_lock`](Lock::try_lock), through an `Arc`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(turnlock::Lock::new(()));
+    /// let guard = lock.try_lock_owned().expect("free");
+    /// assert!(lock.try_lock_owned().is_none());
+    /// drop(guard);
+    /// ```
+    #[cfg(target_has_atomic = "ptr")]
+    #[inline]
+    pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedGuard<T>> {
+        if self.raw.try_lock() {
+            // SAFETY: `try_lock` succeeded, so we own the lock.
+            Some(unsafe { OwnedGuard::new(self.clone()) })
+        } else {
+            None
+        }
+    }
+
+    /// Acquires the lock, or gives up when `deadline` completes.
+    ///
+    /// `deadline` is any future: an `async_io::Timer`, a `tokio::time::sleep`,
+    /// an embassy timer, a channel receiver. The lock is tried before the
+    /// deadline is polled, so a free lock is taken even if the deadline has
+    /// already passed. Giving up only stops this waiter: the holder keeps the
+    /// lock and the other waiters keep their places. A waiter that was handed
+    /// the lock at the moment its deadline fired returns the guard.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let lock = turnlock::Lock::new(());
+    /// let _held = lock.lock().await;
+    /// // A deadline that is already over: the held lock is not waited for.
+    /// let attempt = lock.lock_until(std::future::ready(())).await;
+    /// assert!(attempt.is_err());
+    /// # });
+    /// ```
+    #[inline]
+    pub fn lock_until<D: Future>(&self, deadline: D) -> LockUntil<'_, T, D> {
+        LockUntil::new(self, deadline, None)
+    }
+
+    /// Acquires the lock, blocking the current thread while waiting.
+    ///
+    /// Safe to call anywhere, but inside async code it parks the executor's
+    /// thread until the lock is free: if the holder needs that thread to make
+    /// progress, it never will. Use [`lock`](Lock::lock) there instead.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(turnlock::Lock::new(0));
+    /// let other = lock.clone();
+    /// std::thread::spawn(move || *other.lock_blocking() += 1).join().unwrap();
+    /// assert_eq!(*lock.lock_blocking(), 1);
+    /// ```
+    #[cfg(feature = "std")]
+    #[inline]
+    pub fn lock_blocking(&self) -> Guard<'_, T> {
+        let acquired = self.raw.lock_blocking(None);
+        debug_assert!(acquired);
+        // SAFETY: `lock_blocking` without a deadline returns only as owner.
+        unsafe { Guard::new(self) }
+    }
+
+    /// Like [`lock_blocking`](Lock::lock_blocking), but gives up after
+    /// `timeout`.
+    ///
+    /// `Duration::ZERO` means "only if free right now"; a timeout too large
+    /// to represent as a point in time means no timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = turnlock::Lock::new(());
+    /// let held = lock.lock_blocking();
+    /// let err = lock.lock_blocking_timeout(Duration::from_millis(10)).unwrap_err();
+    /// assert_eq!(err.to_string(), "timed out waiting for lock after 10ms");
+    /// drop(held);
+    /// assert!(lock.lock_blocking_timeout(Duration::ZERO).is_ok());
+    /// ```
+    #[cfg(all(feature = "std", not(loom)))]
+    pub fn lock_blocking_timeout(&self, timeout: Duration) -> Result<Guard<'_, T>, TimedOut> {
+        let acquired = if timeout.is_zero() {
+            self.raw.try_lock()
+        } else {
+            // An unrepresentable deadline is no deadline.
+            self.raw
+                .lock_blocking(std::time::Instant::now().checked_add(timeout))
+        };
+        if acquired {
+            // SAFETY: the raw lock reported that we own it.
+            Ok(unsafe { Guard::new(self) })
+        } else {
+            Err(TimedOut::after(timeout))
+        }
+    }
+
+    /// Runs `f` with the lock held and returns its result.
+    ///
+    /// The lock is released when `f`'s future completes, and also if it
+    /// panics or is dropped (for example by a timeout around `with_lock`).
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let lock = turnlock::Lock::new(vec![1, 2]);
+    /// let len = lock
+    ///     .with_lock(async |items| {
+    ///         items.push(3);
+    ///         items.len()
+    ///     })
+    ///     .await;
+    /// assert_eq!(len, 3);
+    /// # });
+    /// ```
+    pub async fn with_lock<R>(&self, f: impl AsyncFnOnce(&mut T) -> R) -> R {
+        let mut guard = self.lock().await;
+        f(&mut guard).await
+    }
+
+    /// Whether the lock is held right now.
+    ///
+    /// Only a snapshot: by the time you look at the answer it may be stale.
+    /// Useful for assertions and metrics, not for deciding whether to lock.
+    ///
+    /// ```
+    /// let lock = turnlock::Lock::new(());
+    /// assert!(!lock.is_locked());
+    /// let guard = lock.try_lock();
+    /// assert!(lock.is_locked());
+    /// # drop(guard);
+    /// ```
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// `true` for a lock made by [`Lock::new_fifo`].
+    ///
+    /// ```
+    /// assert!(turnlock::Lock::new_fifo(()).is_fifo());
+    /// assert!(!turnlock::Lock::new(()).is_fifo());
+    /// ```
+    #[inline]
+    pub fn is_fifo(&self) -> bool {
+        self.raw.is_fifo()
+    }
+
+    /// A mutable reference to the value, without locking: `&mut self`
+    /// already proves that nobody else can hold the lock.
+    ///
+    /// ```
+    /// let mut lock = turnlock::Lock::new(1);
+    /// *lock.get_mut() = 5;
+    /// assert_eq!(lock.into_inner(), 5);
+    /// ```
+    #[inline]
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
+    /// The raw protocol, for the futures and the keyed layer.
+    #[inline]
+    pub(crate) fn raw(&self) -> &RawLock {
+        &self.raw
+    }
+}
+
+impl<T: Default> Default for Lock<T> {
+    /// A `Lock::new(T::default())`.
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T> From<T> for Lock<T> {
+    /// A `Lock::new(value)`.
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Lock");
+        match self.try_lock() {
+            Some(guard) => out.field("value", &&*guard),
+            None => out.field("value", &format_args!("<locked>")),
+        };
+        out.field("fifo", &self.is_fifo()).finish()
+    }
+}
+
+/// Holds the lock of a [`Lock<T>`]; the lock is released when it is dropped.
+///
+/// Dereferences to the protected value. Made by [`Lock::lock`],
+/// [`Lock::try_lock`], [`Lock::lock_blocking`] and friends.
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// let lock = turnlock::Lock::new(String::new());
+/// let mut guard = lock.lock().await;
+/// guard.push_str("hi");
+/// assert!(std::ptr::eq(turnlock::Guard::source(&guard), &lock));
+/// # });
+/// ```
+///
+/// A guard cannot outlive its lock:
+///
+/// ```compile_fail
+/// let guard = {
+///     let lock = turnlock::Lock::new(0);
+///     lock.try_lock().unwrap()
+/// };
+/// ```
+#[must_use = "if unused the lock is released at once"]
+pub struct Guard<'a, T: ?Sized> {
+    lock: &'a Lock<T>,
+    /// Dropped before the lock is released (under loom the access is tracked).
+    access: ManuallyDrop<Access<T>>,
+}
+
+// SAFETY: the guard gives `&mut T` to whichever thread holds it and releases
+// the lock from there; `RawLock` is not tied to a thread, so `T: Send` is all
+// that is needed, as for `std::sync::MutexGuard` with a `Send` lock.
+unsafe impl<T: ?Sized + Send> Send for Guard<'_, T> {}
+// SAFETY: `&Guard` gives `&T` (needs `T: Sync`) and `&Lock<T>` through
+// `Guard::source` (needs `Lock<T>: Sync`, so `T: Send`).
+unsafe impl<T: ?Sized + Send + Sync> Sync for Guard<'_, T> {}
+
+impl<'a, T: ?Sized> Guard<'a, T> {
+    /// # Safety
+    ///
+    /// The caller owns the lock of `lock` and gives that ownership to the guard.
+    #[inline]
+    pub(crate) unsafe fn new(lock: &'a Lock<T>) -> Self {
+        debug_assert!(lock.is_locked());
+        Self {
+            lock,
+            access: ManuallyDrop::new(lock.value.access()),
+        }
+    }
+
+    /// The lock this guard holds.
+    ///
+    /// An associated function, so that it never shadows a method of `T`.
+    ///
+    /// ```
+    /// let lock = turnlock::Lock::new(());
+    /// let guard = lock.try_lock().unwrap();
+    /// assert!(std::ptr::eq(turnlock::Guard::source(&guard), &lock));
+    /// ```
+    #[inline]
+    pub fn source(this: &Self) -> &'a Lock<T> {
+        this.lock
+    }
+}
+
+impl<T: ?Sized> Deref for Guard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard owns the lock, and `&self` rules out a live `&mut T`.
+        unsafe { self.access.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for Guard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard owns the lock, and `&mut self` rules out other borrows.
+        unsafe { self.access.get_mut() }
+    }
+}
+
+impl<T: ?Sized> Drop for Guard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here; the access ends before the lock is released.
+        unsafe { ManuallyDrop::drop(&mut self.access) };
+        // SAFETY: the guard owns the lock, and this is its only release.
+        unsafe { self.lock.raw.unlock() };
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Guard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for Guard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// Holds the lock of an `Arc<Lock<T>>`; `'static`, so it can move into
+/// spawned tasks and threads.
+///
+/// Made by [`Lock::lock_owned`] and [`Lock::try_lock_owned`].
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let lock = Arc::new(turnlock::Lock::new(0));
+/// let mut guard = lock.try_lock_owned().unwrap();
+/// *guard += 1;
+/// assert!(Arc::ptr_eq(turnlock::OwnedGuard::source(&guard), &lock));
+/// ```
+#[cfg(target_has_atomic = "ptr")]
+#[must_use = "if unused the lock is released at once"]
+pub struct OwnedGuard<T: ?Sized> {
+    lock: Arc<Lock<T>>,
+    /// Dropped before the lock is released (under loom the access is tracked).
+    access: ManuallyDrop<Access<T>>,
+}
+
+// SAFETY: as for `Guard`: moving the guard moves the right to `&mut T`, and
+// the `Arc<Lock<T>>` it keeps is `Send` when `T: Send`.
+#[cfg(target_has_atomic = "ptr")]
+unsafe impl<T: ?Sized + Send> Send for OwnedGuard<T> {}
+// SAFETY: `&OwnedGuard` gives `&T` and `&Arc<Lock<T>>`; see `Guard`.
+#[cfg(target_has_atomic = "ptr")]
+unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedGuard<T> {}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<T: ?Sized> OwnedGuard<T> {
+    /// # Safety
+    ///
+    /// The caller owns the lock of `lock` and gives that ownership to the guard.
+    #[inline]
+    pub(crate) unsafe fn new(lock: Arc<Lock<T>>) -> Self {
+        debug_assert!(lock.is_locked());
+        let access = ManuallyDrop::new(lock.value.access());
+        Self { lock, access }
+    }
+
+    /// The lock this guard holds.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(turnlock::Lock::new(()));
+    /// let guard = lock.try_lock_owned().unwrap();
+    /// assert!(Arc::ptr_eq(turnlock::OwnedGuard::source(&guard), &lock));
+    /// ```
+    #[inline]
+    pub fn source(this: &Self) -> &Arc<Lock<T>> {
+        &this.lock
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<T: ?Sized> Deref for OwnedGuard<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard owns the lock, and `&self` rules out a live `&mut T`.
+        unsafe { self.access.get() }
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<T: ?Sized> DerefMut for OwnedGuard<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard owns the lock, and `&mut self` rules out other borrows.
+        unsafe { self.access.get_mut() }
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<T: ?Sized> Drop for OwnedGuard<T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here; the access ends before the lock is released.
+        unsafe { ManuallyDrop::drop(&mut self.access) };
+        // SAFETY: the guard owns the lock, and this is its only release.
+        unsafe { self.lock.raw.unlock() };
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<T: ?Sized + fmt::Display> fmt::Display for OwnedGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
