@@ -226,3 +226,10 @@ impl<T: ?Sized, D> fmt::Debug for LockUntil<'_, T, D> {
 
 #[cfg(feature = "async-io")]
 pub use crate::timeout::LockTimeout;
+
+#[cfg(feature = "keyed")]
+pub use crate::keyed::{KeyLockFuture, KeyLockUntil, LockManyFuture};
+#[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
+pub use crate::keyed::OwnedKeyLockFuture;
+#[cfg(all(feature = "keyed", feature = "async-io"))]
+pub use crate::keyed::KeyLockTimeout;

@@ -76,11 +76,13 @@
 //! | `core` + `alloc` | [`Lock`], [`Guard`], [`OwnedGuard`] (targets with pointer-sized atomics), [`Lock::lock_until`], [`TimedOut`] |
 //! | feature `std` (default) | [`Lock::lock_blocking`], [`Lock::lock_blocking_timeout`] |
 //! | feature `async-io` | `Lock::lock_timeout` |
+//! | feature `keyed` (`core` + `alloc`) | `KeyedLocks` and its guards; `lock_blocking` with `std`, `lock_timeout` with `async-io` |
 //!
 //! # Feature flags
 //!
 //! * `std` (default): blocking acquisition and `std`'s thread parking.
 //! * `async-io`: `lock_timeout` on `async_io::Timer` (implies `std`).
+//! * `keyed`: `KeyedLocks`, a lock per key with entries that exist only while used (needs only `alloc`).
 //! * `portable-atomic`: atomics from `portable-atomic`, for targets without
 //!   native compare-and-swap.
 //! * `loom` (internal): with `RUSTFLAGS="--cfg loom"`, builds against loom
@@ -120,6 +122,8 @@ macro_rules! loom_const_fn {
 }
 pub(crate) use loom_const_fn;
 
+#[cfg(feature = "keyed")]
+mod keyed;
 mod lock;
 mod raw;
 mod sync;
@@ -131,6 +135,10 @@ pub use crate::lock::{Guard, Lock};
 #[cfg(target_has_atomic = "ptr")]
 pub use crate::lock::OwnedGuard;
 pub use crate::timeout::TimedOut;
+#[cfg(feature = "keyed")]
+pub use crate::keyed::{DefaultHashBuilder, KeyGuard, KeyedLocks, ManyGuard};
+#[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
+pub use crate::keyed::OwnedKeyGuard;
 
 /// Compile-time checks of the auto traits promised in the docs.
 #[allow(dead_code, reason = "only type-checked")]
@@ -148,6 +156,8 @@ fn _assert_auto_traits() {
     send::<futures::LockUntil<'_, u8, core::future::Ready<()>>>();
     send::<TimedOut>();
     sync::<TimedOut>();
+    #[cfg(feature = "keyed")]
+    keyed::_assert_auto_traits();
     #[cfg(target_has_atomic = "ptr")]
     {
         send::<OwnedGuard<u8>>();

@@ -126,6 +126,14 @@ impl RawLock {
         self.state.load(Relaxed) & LOCKED != 0
     }
 
+    /// `true` when nobody owns the lock and nobody waits for it (a snapshot):
+    /// the state a keyed node must be in when it goes back to the pool.
+    #[cfg(feature = "keyed")]
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        self.state.load(Relaxed) == 0
+    }
+
     /// Takes the lock if it is free. Never waits and never queues.
     ///
     /// A free lock has no queued waiter (see the state table), so taking it

@@ -144,3 +144,130 @@ mod cell {
         }
     }
 }
+
+/// The keyed map's shard lock: a short critical section that never awaits.
+#[cfg(feature = "keyed")]
+pub(crate) use shard::ShardMutex;
+
+/// The lock of one shard of the keyed map.
+///
+/// | build            | primitive                    |
+/// |------------------|------------------------------|
+/// | feature `std`    | `std::sync::Mutex`           |
+/// | without `std`    | a test-and-test-and-set spinlock |
+/// | `--cfg loom`     | `loom::sync::Mutex`          |
+///
+/// The sections it guards are a few table operations: they never await and
+/// never run user code except `Eq` on keys, so poisoning is ignored (a
+/// panicking `Eq` leaves the table unchanged).
+#[cfg(feature = "keyed")]
+mod shard {
+    #[cfg(all(feature = "std", not(loom)))]
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+
+    #[cfg(loom)]
+    use loom::sync::{Mutex, MutexGuard};
+    #[cfg(loom)]
+    use std::sync::PoisonError;
+
+    /// A mutex for short, non-async critical sections.
+    #[cfg(feature = "std")]
+    pub(crate) struct ShardMutex<T>(Mutex<T>);
+
+    #[cfg(feature = "std")]
+    impl<T> ShardMutex<T> {
+        #[inline]
+        pub(crate) fn new(value: T) -> Self {
+            Self(Mutex::new(value))
+        }
+
+        #[inline]
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
+
+    #[cfg(not(feature = "std"))]
+    pub(crate) use spin::ShardMutex;
+
+    #[cfg(not(feature = "std"))]
+    mod spin {
+        use core::cell::UnsafeCell;
+        use core::ops::{Deref, DerefMut};
+
+        use crate::sync::AtomicUsize;
+        use crate::sync::Ordering::{Acquire, Relaxed, Release};
+
+        /// A spinlock: `no_std` has no thread parking.
+        ///
+        /// Not for interrupt handlers: a handler that spins on a lock held by
+        /// the code it interrupted never returns.
+        pub(crate) struct ShardMutex<T> {
+            /// 1 while a `SpinGuard` exists.
+            locked: AtomicUsize,
+            value: UnsafeCell<T>,
+        }
+
+        // SAFETY: the value is reached only through a `SpinGuard`, and the
+        // flag admits one guard at a time, so sharing the mutex shares
+        // exclusive access to `T` between threads in turn: `T: Send` is enough.
+        unsafe impl<T: Send> Sync for ShardMutex<T> {}
+
+        impl<T> ShardMutex<T> {
+            #[inline]
+            pub(crate) const fn new(value: T) -> Self {
+                Self {
+                    locked: AtomicUsize::new(0),
+                    value: UnsafeCell::new(value),
+                }
+            }
+
+            #[inline]
+            pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+                while self
+                    .locked
+                    .compare_exchange_weak(0, 1, Acquire, Relaxed)
+                    .is_err()
+                {
+                    // Spin on a plain load: it keeps the cache line shared.
+                    while self.locked.load(Relaxed) != 0 {
+                        core::hint::spin_loop();
+                    }
+                }
+                SpinGuard { mutex: self }
+            }
+        }
+
+        /// Exclusive access to a [`ShardMutex`]'s value.
+        pub(crate) struct SpinGuard<'a, T> {
+            mutex: &'a ShardMutex<T>,
+        }
+
+        impl<T> Deref for SpinGuard<'_, T> {
+            type Target = T;
+
+            #[inline]
+            fn deref(&self) -> &T {
+                // SAFETY: the guard exists only while `locked` is 1 and it
+                // set it, so no other reference to the value is alive.
+                unsafe { &*self.mutex.value.get() }
+            }
+        }
+
+        impl<T> DerefMut for SpinGuard<'_, T> {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut T {
+                // SAFETY: as for `deref`, and `&mut self` rules out our own
+                // shared borrows.
+                unsafe { &mut *self.mutex.value.get() }
+            }
+        }
+
+        impl<T> Drop for SpinGuard<'_, T> {
+            #[inline]
+            fn drop(&mut self) {
+                self.mutex.locked.store(0, Release);
+            }
+        }
+    }
+}

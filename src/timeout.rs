@@ -74,6 +74,8 @@ impl core::error::Error for TimedOut {}
 
 #[cfg(feature = "async-io")]
 pub use self::timer::LockTimeout;
+#[cfg(all(feature = "async-io", feature = "keyed"))]
+pub(crate) use self::timer::Deadline;
 
 #[cfg(feature = "async-io")]
 mod timer {

@@ -1,0 +1,335 @@
+//! The sharded table of per-key nodes, and the pool of free nodes.
+//!
+//! See the parent module's docs for the life of a node and why a counted
+//! [`NodePtr`] is always valid.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+
+use crate::raw::RawLock;
+use crate::sync::ShardMutex;
+
+/// Number of shards: a power of two. Under loom, two keep the models small
+/// while still covering keys in different shards.
+const SHARDS: usize = if cfg!(loom) {
+    2
+} else if usize::BITS >= 64 {
+    64
+} else {
+    8
+};
+/// `log2(SHARDS)`.
+const SHARD_BITS: u32 = SHARDS.trailing_zeros();
+/// Free nodes kept per shard. More are freed back to the allocator, so a
+/// burst of distinct keys does not stay allocated forever.
+const POOL: usize = 16;
+
+/// The lock of one key, allocated on the heap and addressed by [`NodePtr`].
+pub(super) struct Node<K> {
+    /// The key's lock. Free and without waiters whenever the node is pooled.
+    pub(super) raw: RawLock,
+    /// The key's hash, as computed by the map's hasher. Written only while
+    /// the node is pooled (owned by its shard).
+    hash: u64,
+    /// Initialized exactly while the node is in its shard's table.
+    key: MaybeUninit<K>,
+}
+
+impl<K> Node<K> {
+    /// The key of a node in the table.
+    ///
+    /// Every `&Node` that leaves this module comes from [`NodePtr::get`] on
+    /// a node in the table, whose key is initialized.
+    #[inline]
+    pub(super) fn key(&self) -> &K {
+        // SAFETY: see above: only nodes in the table are reachable through a
+        // shared reference outside this module, and their keys are
+        // initialized (a pooled node is owned by its shard, as a `Box`).
+        unsafe { self.key.assume_init_ref() }
+    }
+}
+
+/// A pointer to a node in the table.
+///
+/// Copying it is free; *using* it is what needs a reason (see
+/// [`NodePtr::get`]). Whoever took a count with [`Map::acquire`] holds the
+/// pointer until it gives the count back with [`Map::release`].
+pub(super) struct NodePtr<K>(NonNull<Node<K>>);
+
+// SAFETY: a `NodePtr` is a shared reference to a node in all but name: other
+// threads reach the node's `RawLock` (which is `Sync`) and its key through
+// it (`&K` on several threads: `K: Sync`), and the last count released on
+// any thread moves the key out and drops it (`K: Send`).
+unsafe impl<K: Send + Sync> Send for NodePtr<K> {}
+// SAFETY: as above; `&NodePtr` gives no more than `NodePtr` does.
+unsafe impl<K: Send + Sync> Sync for NodePtr<K> {}
+
+impl<K> Clone for NodePtr<K> {
+    #[inline]
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for NodePtr<K> {}
+
+impl<K> PartialEq for NodePtr<K> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<K> NodePtr<K> {
+    /// The node.
+    ///
+    /// # Safety
+    ///
+    /// The node is in its shard's table for as long as the reference is used:
+    /// the caller holds a count on it (see [`Map::acquire`]), or holds the
+    /// shard's lock and found the pointer in the table.
+    #[inline]
+    pub(super) unsafe fn get(&self) -> &Node<K> {
+        // SAFETY: the caller guarantees that the node is in the table, and a
+        // node in the table is a live allocation that only its shard frees,
+        // after removing it from the table.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// A table entry: a node and its count of holders and waiters.
+struct Slot<K> {
+    node: NodePtr<K>,
+    /// Counts handed out by `acquire` and not yet given back. Never 0 while
+    /// the slot is in the table.
+    refs: usize,
+}
+
+/// One shard: the nodes of the keys that hash here, and spare nodes.
+struct Shard<K> {
+    table: HashTable<Slot<K>>,
+    /// Free nodes, each free and without waiters, its key uninitialized.
+    pool: Vec<Box<Node<K>>>,
+}
+
+/// Pads a shard to its own cache line(s), so that shards locked by
+/// different cores do not share one.
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    ),
+    repr(align(128))
+)]
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )),
+    repr(align(64))
+)]
+struct Padded<T>(T);
+
+/// The nodes of all keys with a holder or a waiter.
+pub(super) struct Map<K> {
+    shards: Box<[Padded<ShardMutex<Shard<K>>>]>,
+    /// The policy of every node this map creates.
+    fifo: bool,
+    /// The map owns keys (inside its nodes) and drops them.
+    _keys: PhantomData<K>,
+}
+
+impl<K> Map<K> {
+    /// An empty map whose nodes have the given policy.
+    pub(super) fn new(fifo: bool) -> Self {
+        Self {
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Padded(ShardMutex::new(Shard {
+                        table: HashTable::new(),
+                        pool: Vec::new(),
+                    }))
+                })
+                .collect(),
+            fifo,
+            _keys: PhantomData,
+        }
+    }
+
+    /// `true` if new nodes get a FIFO lock.
+    #[inline]
+    pub(super) fn is_fifo(&self) -> bool {
+        self.fifo
+    }
+
+    /// Switches the policy of nodes created from now on; frees the pooled
+    /// nodes, which have the old one.
+    pub(super) fn set_fifo(&mut self, fifo: bool) {
+        if self.fifo != fifo {
+            self.fifo = fifo;
+            for shard in self.shards.iter() {
+                let pool = core::mem::take(&mut shard.0.lock().pool);
+                drop(pool);
+            }
+        }
+    }
+
+    /// The shard of `hash`. Fibonacci hashing picks the shard from all bits
+    /// of the hash, so it does not correlate with the bits the table uses
+    /// inside the shard (the low bits for the bucket, the top seven for the
+    /// tag), and hashers that fill only the low 32 bits still spread.
+    #[inline]
+    fn shard(&self, hash: u64) -> &ShardMutex<Shard<K>> {
+        let index = hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (u64::BITS - SHARD_BITS);
+        // `index < SHARDS`, so the cast is lossless.
+        &self.shards[index as usize].0
+    }
+
+    /// Takes a count on the node of `key`, creating it (from the pool if
+    /// possible) if the key has none. The node stays in the table until the
+    /// count is given back to [`Map::release`].
+    pub(super) fn acquire(&self, key: K, hash: u64) -> NodePtr<K>
+    where
+        K: Eq,
+    {
+        let (node, spare) = {
+            let mut shard = self.shard(hash).lock();
+            let Shard { table, pool } = &mut *shard;
+            let entry = table.entry(
+                hash,
+                |slot| {
+                    // SAFETY: we hold the shard lock and `slot` is in the table.
+                    let node = unsafe { slot.node.get() };
+                    node.hash == hash && *node.key() == key
+                },
+                // SAFETY: as above; the table rehashes only its own slots.
+                |slot| unsafe { slot.node.get() }.hash,
+            );
+            match entry {
+                Entry::Occupied(mut occupied) => {
+                    let slot = occupied.get_mut();
+                    slot.refs += 1;
+                    // The key is a duplicate: drop it after the section.
+                    (slot.node, Some(key))
+                }
+                Entry::Vacant(vacant) => {
+                    let node = match pool.pop() {
+                        Some(mut node) => {
+                            debug_assert!(node.raw.is_idle(), "pooled node not idle");
+                            debug_assert_eq!(node.raw.is_fifo(), self.fifo);
+                            node.hash = hash;
+                            node.key.write(key);
+                            node
+                        }
+                        None => Box::new(Node {
+                            raw: RawLock::new(self.fifo),
+                            hash,
+                            key: MaybeUninit::new(key),
+                        }),
+                    };
+                    let node = NodePtr(NonNull::from(Box::leak(node)));
+                    vacant.insert(Slot { node, refs: 1 });
+                    (node, None)
+                }
+            }
+        };
+        drop(spare);
+        node
+    }
+
+    /// Gives back a count taken by [`Map::acquire`]. The last count removes
+    /// the node from the table and returns it to the pool.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds a count on `node`, gives it up here and does not use
+    /// `node` afterwards. If it owned the node's lock, it released it first;
+    /// if it waited for the lock, it abandoned the wait first.
+    pub(super) unsafe fn release(&self, node: NodePtr<K>) {
+        // SAFETY: the caller's count keeps the node in the table, and `hash`
+        // does not change while it is there.
+        let hash = unsafe { node.get() }.hash;
+        let (key, spare) = {
+            let mut shard = self.shard(hash).lock();
+            let Shard { table, pool } = &mut *shard;
+            let Ok(mut entry) = table.find_entry(hash, |slot| slot.node == node) else {
+                unreachable!("a counted node is in its shard's table");
+            };
+            let slot = entry.get_mut();
+            debug_assert!(slot.refs > 0);
+            slot.refs -= 1;
+            if slot.refs > 0 {
+                return;
+            }
+            entry.remove();
+            // SAFETY: the node came from `Box::leak` in `acquire` and has just
+            // left the table with no counts: nobody else can reach it, so the
+            // shard owns it again.
+            let node = unsafe { Box::from_raw(node.0.as_ptr()) };
+            debug_assert!(node.raw.is_idle(), "last user left the lock busy");
+            // SAFETY: the node was in the table, so its key is initialized;
+            // it is moved out once, and the node never reads it again before
+            // `acquire` writes a new one.
+            let key = unsafe { node.key.assume_init_read() };
+            if pool.len() < POOL {
+                pool.push(node);
+                (key, None)
+            } else {
+                (key, Some(node))
+            }
+        };
+        // User code (the key's `Drop`) and deallocation run outside the section.
+        drop(key);
+        drop(spare);
+    }
+
+    /// Whether the node of the key that `eq` matches is locked; `false` if
+    /// the key has no node.
+    pub(super) fn is_locked(&self, hash: u64, mut eq: impl FnMut(&K) -> bool) -> bool {
+        let shard = self.shard(hash).lock();
+        shard
+            .table
+            .find(hash, |slot| {
+                // SAFETY: we hold the shard lock and `slot` is in the table.
+                let node = unsafe { slot.node.get() };
+                node.hash == hash && eq(node.key())
+            })
+            // SAFETY: as above, and the lock is still held.
+            .is_some_and(|slot| unsafe { slot.node.get() }.raw.is_locked())
+    }
+
+    /// The number of nodes in the table (a snapshot: shards are counted one
+    /// after another).
+    pub(super) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.0.lock().table.len())
+            .sum()
+    }
+}
+
+impl<K> Drop for Map<K> {
+    fn drop(&mut self) {
+        // Only nodes of leaked guards or futures (`mem::forget`) can still be
+        // in a table: everything else that counts a node borrows or owns the
+        // map, so it is gone by now.
+        for shard in self.shards.iter() {
+            let mut shard = shard.0.lock();
+            for slot in shard.table.drain() {
+                // SAFETY: the node came from `Box::leak` and nobody can use
+                // it any more (see above); it leaves the table here.
+                let mut node = unsafe { Box::from_raw(slot.node.0.as_ptr()) };
+                // SAFETY: it was in the table, so its key is initialized.
+                unsafe { node.key.assume_init_drop() };
+            }
+        }
+    }
+}

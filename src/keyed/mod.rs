@@ -1,0 +1,766 @@
+//! [`KeyedLocks`]: one lock per key, created on demand, gone when unused.
+//!
+//! # Shape
+//!
+//! Every key with a holder or a waiter has a *node* on the heap: its
+//! [`RawLock`](crate::raw::RawLock), its key and its hash. The map
+//! ([`map::Map`]) is split into shards by hash; each shard is a short
+//! critical section ([`ShardMutex`](crate::sync::ShardMutex)) around a hash
+//! table of `(node pointer, count)` slots plus a small pool of free nodes.
+//! The count is the number of holders and waiters of the node, and it only
+//! changes while the shard lock is held.
+//!
+//! Locking a key takes the shard lock, finds or creates the node, adds one to
+//! its count and drops the shard lock; it then acquires the node's `RawLock`
+//! exactly as [`Lock`](crate::Lock) does, with the same waiter state machine,
+//! so both policies, cancellation and timeouts behave identically. Every path
+//! that stops needing the node — a guard's drop (after unlocking), a dropped
+//! future (after abandoning its wait, and unlocking if the lock had been
+//! handed to it), a timed-out waiter, a failed `try_lock` — takes the shard
+//! lock and subtracts one. The subtraction that reaches 0 removes the node
+//! from the table and returns it to the pool. Because the count changes only
+//! under the shard lock, a concurrent `lock` of the same key either finds the
+//! node before that (and keeps it alive) or creates a new one after; there is
+//! no window in which an entry without users survives or an entry with users
+//! disappears, and no sweeping.
+//!
+//! The release path never hashes or compares keys: it finds its slot by the
+//! hash stored in the node and the node's address.
+//!
+//! # Why a counted pointer is valid
+//!
+//! A node is a `Box<Node<K>>` that is either *pooled* (owned by its shard's
+//! pool, key uninitialized) or *in the table* (leaked into a [`NodePtr`],
+//! key initialized, count at least 1). It moves between the two only under
+//! the shard lock: into the table when a `lock` finds no node, out of it
+//! when the count drops to 0, and then `Box::from_raw` takes ownership back.
+//! So:
+//!
+//! 1. Whoever holds a count (every guard, every started future, every
+//!    blocking call in progress) may use the node: it stays in the table at
+//!    least until that count is given back, which is the holder's last use of
+//!    the pointer. The key and the hash do not change while it is there.
+//! 2. Whoever holds the shard lock may use the nodes in that shard's table.
+//! 3. The map outlives every count: guards and futures borrow the map or
+//!    own an `Arc` of it. Dropping the map frees all nodes; any still in a
+//!    table belong to leaked (`mem::forget`) guards or futures, which can no
+//!    longer be used.
+//!
+//! When the count reaches 0 nobody holds or waits for the node's lock, and
+//! each former user finished its `RawLock` calls before giving its count back
+//! under the shard lock, so a node returns to the pool free and without
+//! waiters; its `Event`s keep their allocations for the next key. That is
+//! why steady-state locking allocates nothing.
+
+#[cfg(target_has_atomic = "ptr")]
+use alloc::sync::Arc;
+use core::borrow::Borrow;
+use core::fmt;
+use core::future::Future;
+use core::hash::{BuildHasher, Hash};
+#[cfg(feature = "std")]
+use core::time::Duration;
+
+#[cfg(feature = "std")]
+use crate::TimedOut;
+
+mod acquire;
+mod many;
+mod map;
+
+use self::map::{Map, NodePtr};
+
+#[cfg(feature = "async-io")]
+pub use self::acquire::KeyLockTimeout;
+#[cfg(target_has_atomic = "ptr")]
+pub use self::acquire::OwnedKeyLockFuture;
+pub use self::acquire::{KeyLockFuture, KeyLockUntil};
+pub use self::many::{LockManyFuture, ManyGuard};
+
+/// The default hasher of [`KeyedLocks`].
+///
+/// With the `std` feature, `std`'s randomly seeded SipHash
+/// ([`RandomState`](std::hash::RandomState)): keys often come from untrusted
+/// requests, and a random seed keeps an attacker from choosing keys that
+/// collide (HashDoS).
+#[cfg(feature = "std")]
+pub type DefaultHashBuilder = std::hash::RandomState;
+
+/// The default hasher of [`KeyedLocks`].
+///
+/// Without the `std` feature, `hashbrown`'s default (foldhash), seeded from
+/// addresses rather than the operating system; use
+/// [`KeyedLocks::with_hasher`] with a hasher seeded from a real entropy
+/// source when keys come from untrusted input.
+#[cfg(not(feature = "std"))]
+pub type DefaultHashBuilder = hashbrown::DefaultHashBuilder;
+
+/// A lock per key: serialise work per user, per account, per file, with
+/// entries that exist only while someone holds or waits for the key.
+///
+/// `locks.lock(key).await` gives a [`KeyGuard`]; other callers of the same
+/// key wait until it is dropped, callers of other keys do not. Each key's
+/// lock behaves exactly like a [`Lock`](crate::Lock): the throughput policy
+/// with [`new`](KeyedLocks::new), strict FIFO with
+/// [`new_fifo`](KeyedLocks::new_fifo), cancel-safe futures, timeouts that
+/// only stop the waiter, no poisoning.
+///
+/// A key's entry is created when a first caller starts waiting for it and
+/// removed the moment it has no holder and no waiter left: after the last
+/// guard is dropped, and also after the last waiter is cancelled or times
+/// out. [`len`](KeyedLocks::len) counts the entries, so it is back to 0
+/// when everything is released. The memory of removed entries is pooled and
+/// reused: locking and releasing keys in steady state allocates nothing.
+///
+/// [`lock_many`](KeyedLocks::lock_many) holds several keys at once without
+/// deadlocks, whatever order callers name them in.
+///
+/// # Examples
+///
+/// Transfers between accounts whose balances live in a store that only
+/// reads and writes (a database, say): both accounts stay locked across the
+/// awaits, so no transfer sees another one half done.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use turnlock::KeyedLocks;
+///
+/// struct Bank {
+///     accounts: KeyedLocks<&'static str>,
+///     store: Mutex<HashMap<&'static str, u64>>,
+/// }
+///
+/// impl Bank {
+///     async fn transfer(&self, from: &'static str, to: &'static str, amount: u64) -> bool {
+///         // Keys are taken in order and duplicates collapse: opposite
+///         // transfers never deadlock, and `from == to` works.
+///         let _both = self.accounts.lock_many([from, to]).await;
+///         let balance = self.read(from).await;
+///         if balance < amount {
+///             return false;
+///         }
+///         self.write(from, balance - amount).await;
+///         let balance = self.read(to).await;
+///         self.write(to, balance + amount).await;
+///         true
+///     }
+///
+///     async fn read(&self, account: &str) -> u64 {
+///         futures_lite::future::yield_now().await; // a round trip
+///         self.store.lock().unwrap()[account]
+///     }
+///
+///     async fn write(&self, account: &'static str, balance: u64) {
+///         futures_lite::future::yield_now().await;
+///         self.store.lock().unwrap().insert(account, balance);
+///     }
+/// }
+///
+/// # futures_lite::future::block_on(async {
+/// let bank = Bank {
+///     accounts: KeyedLocks::new(),
+///     store: Mutex::new(HashMap::from([("alice", 100), ("bob", 50)])),
+/// };
+/// let ((a, b), c) = futures_lite::future::zip(
+///     futures_lite::future::zip(
+///         bank.transfer("alice", "bob", 30),
+///         bank.transfer("bob", "alice", 70),
+///     ),
+///     bank.transfer("alice", "alice", 10),
+/// )
+/// .await;
+/// assert!(a && b && c);
+/// let store = bank.store.lock().unwrap();
+/// assert_eq!(store["alice"] + store["bob"], 150);
+/// assert!(bank.accounts.is_empty());
+/// # });
+/// ```
+///
+/// Async tasks and plain threads share the keys:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let locks = Arc::new(turnlock::KeyedLocks::new());
+/// let held = locks.lock_blocking("config");
+/// let other = locks.clone();
+/// let writer = std::thread::spawn(move || {
+///     futures_lite::future::block_on(async {
+///         let _config = other.lock("config").await; // waits for `held`
+///     })
+/// });
+/// drop(held);
+/// writer.join().unwrap();
+/// assert!(locks.is_empty());
+/// ```
+pub struct KeyedLocks<K, S = DefaultHashBuilder> {
+    map: Map<K>,
+    hasher: S,
+}
+
+impl<K> KeyedLocks<K, DefaultHashBuilder> {
+    /// An empty map whose keys get the throughput policy of
+    /// [`Lock::new`](crate::Lock::new): fast, and starvation-free.
+    ///
+    /// With `std`, keys are hashed with a randomly seeded hasher (see
+    /// [`DefaultHashBuilder`]).
+    ///
+    /// ```
+    /// let locks: turnlock::KeyedLocks<u64> = turnlock::KeyedLocks::new();
+    /// assert!(locks.is_empty());
+    /// assert!(!locks.is_fifo());
+    /// ```
+    pub fn new() -> Self {
+        Self::with_hasher(DefaultHashBuilder::default())
+    }
+
+    /// An empty map whose keys get the strict FIFO policy of
+    /// [`Lock::new_fifo`](crate::Lock::new_fifo): waiters of a key are
+    /// served in the order of their first poll, with direct hand-off.
+    ///
+    /// ```
+    /// let locks: turnlock::KeyedLocks<String> = turnlock::KeyedLocks::new_fifo();
+    /// assert!(locks.is_fifo());
+    /// ```
+    pub fn new_fifo() -> Self {
+        Self::new().fifo()
+    }
+}
+
+impl<K, S> KeyedLocks<K, S> {
+    /// An empty map that hashes keys with `hasher`, with the throughput
+    /// policy. Works without `std`.
+    ///
+    /// ```
+    /// use std::hash::BuildHasherDefault;
+    /// use std::collections::hash_map::DefaultHasher;
+    ///
+    /// // A fixed-seed hasher, for keys that no attacker chooses.
+    /// let locks = turnlock::KeyedLocks::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
+    /// let _guard = locks.try_lock(3).unwrap();
+    /// assert!(locks.is_locked(&3));
+    /// ```
+    pub fn with_hasher(hasher: S) -> Self {
+        Self {
+            map: Map::new(false),
+            hasher,
+        }
+    }
+
+    /// Switches every key's lock to the strict FIFO policy (builder style).
+    ///
+    /// Meant right after construction: keys that are held or waited for at
+    /// this point cannot exist (a guard borrows the map), except those of
+    /// leaked guards, which keep their policy.
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    ///
+    /// let locks = turnlock::KeyedLocks::<u32, _>::with_hasher(RandomState::new()).fifo();
+    /// assert!(locks.is_fifo());
+    /// ```
+    #[must_use = "`fifo` returns the changed map"]
+    pub fn fifo(mut self) -> Self {
+        self.map.set_fifo(true);
+        self
+    }
+
+    /// `true` if every key's lock is strict FIFO.
+    ///
+    /// ```
+    /// assert!(turnlock::KeyedLocks::<u8>::new_fifo().is_fifo());
+    /// ```
+    #[inline]
+    pub fn is_fifo(&self) -> bool {
+        self.map.is_fifo()
+    }
+
+    /// The number of keys that have a holder or a waiter right now.
+    ///
+    /// A snapshot, counted shard by shard: exact when nothing is being
+    /// locked or released meanwhile. 0 once every guard is dropped and
+    /// every waiter has finished, given up or been dropped.
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let a = locks.try_lock("a").unwrap();
+    /// let b = locks.try_lock("b").unwrap();
+    /// assert_eq!(locks.len(), 2);
+    /// drop((a, b));
+    /// assert_eq!(locks.len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// `true` if no key has a holder or a waiter (a snapshot, like
+    /// [`len`](KeyedLocks::len)).
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// assert!(locks.is_empty());
+    /// let guard = locks.try_lock(1).unwrap();
+    /// assert!(!locks.is_empty());
+    /// drop(guard);
+    /// assert!(locks.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The map's hasher.
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    ///
+    /// let locks = turnlock::KeyedLocks::<u8, _>::with_hasher(RandomState::new());
+    /// let _hasher: &RandomState = locks.hasher();
+    /// ```
+    #[inline]
+    pub fn hasher(&self) -> &S {
+        &self.hasher
+    }
+}
+
+impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
+    /// Counts in on `key`'s node (see the module docs).
+    #[inline]
+    fn count_in(&self, key: K) -> NodePtr<K> {
+        let hash = self.hasher.hash_one(&key);
+        self.map.acquire(key, hash)
+    }
+
+    /// Locks `key`, waiting as long as it takes.
+    ///
+    /// The future is lazy: the key gets an entry when it is first polled.
+    /// Dropping it at any point gives up cleanly, as for
+    /// [`Lock::lock`](crate::Lock::lock), and removes the entry if nobody
+    /// else holds or waits for the key.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let users = turnlock::KeyedLocks::new();
+    /// let alice = users.lock("alice").await;
+    /// let bob = users.lock("bob").await; // other keys do not wait
+    /// assert!(users.try_lock("alice").is_none());
+    /// # drop((alice, bob));
+    /// # });
+    /// ```
+    #[inline]
+    pub fn lock(&self, key: K) -> KeyLockFuture<'_, K, S> {
+        KeyLockFuture::new(self, key)
+    }
+
+    /// Locks `key` if it is free right now.
+    ///
+    /// Never waits and never passes a waiter over (under `new_fifo`, a key
+    /// with waiters is never free). A failed attempt leaves no entry behind.
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let guard = locks.try_lock(5).unwrap();
+    /// assert!(locks.try_lock(5).is_none());
+    /// assert!(locks.try_lock(6).is_some());
+    /// drop(guard);
+    /// assert!(locks.try_lock(5).is_some());
+    /// ```
+    #[inline]
+    pub fn try_lock(&self, key: K) -> Option<KeyGuard<'_, K, S>> {
+        let node = self.count_in(key);
+        // SAFETY: we hold a count on `node`.
+        if unsafe { node.get() }.raw.try_lock() {
+            // SAFETY: we own the lock and the count, and hand both over.
+            Some(unsafe { KeyGuard::new(self, node) })
+        } else {
+            // SAFETY: our count; we never waited and own no lock.
+            unsafe { self.map.release(node) };
+            None
+        }
+    }
+
+    /// Locks `key` through an `Arc`, for a guard that is `'static`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.lock_owned(1).await;
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(locks.is_empty());
+    /// # });
+    /// ```
+    #[cfg(target_has_atomic = "ptr")]
+    #[inline]
+    pub fn lock_owned(self: &Arc<Self>, key: K) -> OwnedKeyLockFuture<K, S> {
+        OwnedKeyLockFuture::new(self.clone(), key)
+    }
+
+    /// Like [`try_lock`](KeyedLocks::try_lock), through an `Arc`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.try_lock_owned('x').unwrap();
+    /// assert!(locks.try_lock_owned('x').is_none());
+    /// drop(guard);
+    /// ```
+    #[cfg(target_has_atomic = "ptr")]
+    #[inline]
+    pub fn try_lock_owned(self: &Arc<Self>, key: K) -> Option<OwnedKeyGuard<K, S>> {
+        let node = self.count_in(key);
+        // SAFETY: we hold a count on `node`.
+        if unsafe { node.get() }.raw.try_lock() {
+            // SAFETY: we own the lock and the count, and hand both over.
+            Some(unsafe { OwnedKeyGuard::new(self.clone(), node) })
+        } else {
+            // SAFETY: our count; we never waited and own no lock.
+            unsafe { self.map.release(node) };
+            None
+        }
+    }
+
+    /// Locks `key`, or gives up when `deadline` completes.
+    ///
+    /// `deadline` is any future (an `async_io::Timer`, a
+    /// `tokio::time::sleep`, an embassy timer, ...). As for
+    /// [`Lock::lock_until`](crate::Lock::lock_until), a free key is taken
+    /// even if the deadline has passed, and giving up only stops this
+    /// waiter; its entry goes unless others still hold or wait for the key.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let held = locks.lock("k").await;
+    /// let attempt = locks.lock_until("k", std::future::ready(())).await;
+    /// assert!(attempt.is_err());
+    /// drop(held);
+    /// assert!(locks.is_empty());
+    /// # });
+    /// ```
+    #[inline]
+    pub fn lock_until<D: Future>(&self, key: K, deadline: D) -> KeyLockUntil<'_, K, D, S> {
+        KeyLockUntil::new(self, key, deadline, None)
+    }
+
+    /// Locks `key`, blocking the current thread while waiting.
+    ///
+    /// Safe anywhere, but inside async code it parks the executor's thread
+    /// until the key is free (see [`Lock::lock_blocking`](crate::Lock::lock_blocking)).
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let guard = locks.lock_blocking(String::from("report.csv"));
+    /// assert_eq!(turnlock::KeyGuard::key(&guard), "report.csv");
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn lock_blocking(&self, key: K) -> KeyGuard<'_, K, S> {
+        let node = self.count_in(key);
+        // SAFETY: we hold a count on `node`.
+        let acquired = unsafe { node.get() }.raw.lock_blocking(None);
+        debug_assert!(acquired);
+        // SAFETY: `lock_blocking` without a deadline returns only as owner;
+        // the count goes to the guard.
+        unsafe { KeyGuard::new(self, node) }
+    }
+
+    /// Like [`lock_blocking`](KeyedLocks::lock_blocking), but gives up after
+    /// `timeout`.
+    ///
+    /// `Duration::ZERO` means "only if free right now"; a timeout too large
+    /// to represent means no timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let held = locks.lock_blocking(1);
+    /// assert!(locks.lock_blocking_timeout(1, Duration::from_millis(5)).is_err());
+    /// assert_eq!(locks.len(), 1);
+    /// drop(held);
+    /// assert!(locks.lock_blocking_timeout(1, Duration::ZERO).is_ok());
+    /// ```
+    #[cfg(all(feature = "std", not(loom)))]
+    pub fn lock_blocking_timeout(
+        &self,
+        key: K,
+        timeout: Duration,
+    ) -> Result<KeyGuard<'_, K, S>, TimedOut> {
+        let node = self.count_in(key);
+        // SAFETY: we hold a count on `node`.
+        let raw = &unsafe { node.get() }.raw;
+        let acquired = if timeout.is_zero() {
+            raw.try_lock()
+        } else {
+            raw.lock_blocking(std::time::Instant::now().checked_add(timeout))
+        };
+        if acquired {
+            // SAFETY: the raw lock reported that we own it; the count goes to
+            // the guard.
+            Ok(unsafe { KeyGuard::new(self, node) })
+        } else {
+            // SAFETY: our count; the blocking wait left the line and we own
+            // no lock.
+            unsafe { self.map.release(node) };
+            Err(TimedOut::after(timeout))
+        }
+    }
+
+    /// Runs `f` with `key` locked and returns its result.
+    ///
+    /// The key is released when `f`'s future completes, and also if it
+    /// panics or is dropped.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let answer = locks.with_lock("user-7", async || 6 * 7).await;
+    /// assert_eq!(answer, 42);
+    /// assert!(locks.is_empty());
+    /// # });
+    /// ```
+    pub async fn with_lock<R>(&self, key: K, f: impl AsyncFnOnce() -> R) -> R {
+        let _guard = self.lock(key).await;
+        f().await
+    }
+
+    /// Whether `key` is locked right now.
+    ///
+    /// Looks the key up by any borrowed form, like `HashMap::get`. Only a
+    /// snapshot, for assertions and metrics, not for deciding whether to lock.
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let guard = locks.try_lock(String::from("a")).unwrap();
+    /// assert!(locks.is_locked("a"));
+    /// assert!(!locks.is_locked("b"));
+    /// # drop(guard);
+    /// ```
+    pub fn is_locked<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let hash = self.hasher.hash_one(key);
+        self.map.is_locked(hash, |k| k.borrow() == key)
+    }
+}
+
+impl<K, S: Default> Default for KeyedLocks<K, S> {
+    /// An empty map with the throughput policy and `S::default()`.
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+impl<K, S> fmt::Debug for KeyedLocks<K, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedLocks")
+            .field("len", &self.len())
+            .field("fifo", &self.is_fifo())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Holds the lock of one key of a [`KeyedLocks`]; the key is released when
+/// it is dropped.
+///
+/// Protects no value of its own (the map holds none): what it guards is
+/// whatever the key stands for. [`KeyGuard::key`] tells which key.
+///
+/// ```
+/// let locks = turnlock::KeyedLocks::new();
+/// let guard = locks.try_lock(7).unwrap();
+/// assert_eq!(*turnlock::KeyGuard::key(&guard), 7);
+/// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
+/// ```
+///
+/// A guard cannot outlive its map:
+///
+/// ```compile_fail
+/// let guard = {
+///     let locks = turnlock::KeyedLocks::new();
+///     locks.try_lock(1).unwrap()
+/// };
+/// ```
+#[must_use = "if unused the key is released at once"]
+pub struct KeyGuard<'a, K, S = DefaultHashBuilder> {
+    locks: &'a KeyedLocks<K, S>,
+    /// Counted, and its lock is owned by this guard.
+    node: NodePtr<K>,
+}
+
+impl<'a, K, S> KeyGuard<'a, K, S> {
+    /// # Safety
+    ///
+    /// The caller holds a count on `node`, a node of `locks`, and owns its
+    /// lock; it hands both to the guard.
+    #[inline]
+    unsafe fn new(locks: &'a KeyedLocks<K, S>, node: NodePtr<K>) -> Self {
+        // SAFETY: the caller holds a count.
+        debug_assert!(unsafe { node.get() }.raw.is_locked());
+        Self { locks, node }
+    }
+
+    /// The key this guard holds.
+    ///
+    /// An associated function, like [`Guard::source`](crate::Guard::source).
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let guard = locks.try_lock("inbox").unwrap();
+    /// assert_eq!(*turnlock::KeyGuard::key(&guard), "inbox");
+    /// ```
+    #[inline]
+    pub fn key(this: &Self) -> &K {
+        // SAFETY: the guard holds a count on its node.
+        unsafe { this.node.get() }.key()
+    }
+
+    /// The map this guard's key belongs to.
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let guard = locks.try_lock(0).unwrap();
+    /// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
+    /// ```
+    #[inline]
+    pub fn source(this: &Self) -> &'a KeyedLocks<K, S> {
+        this.locks
+    }
+}
+
+impl<K, S> Drop for KeyGuard<'_, K, S> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard owns the lock and a count on the node, and this
+        // is their only release: first the lock, then the count.
+        unsafe {
+            self.node.get().raw.unlock();
+            self.locks.map.release(self.node);
+        }
+    }
+}
+
+impl<K: fmt::Debug, S> fmt::Debug for KeyGuard<'_, K, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyGuard")
+            .field("key", &KeyGuard::key(self))
+            .finish()
+    }
+}
+
+/// Holds the lock of one key of an `Arc<KeyedLocks>`; `'static`, so it can
+/// move into spawned tasks and threads.
+///
+/// Made by [`KeyedLocks::lock_owned`] and [`KeyedLocks::try_lock_owned`].
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let locks = Arc::new(turnlock::KeyedLocks::new());
+/// let guard = locks.try_lock_owned("k").unwrap();
+/// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), "k");
+/// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
+/// ```
+#[cfg(target_has_atomic = "ptr")]
+#[must_use = "if unused the key is released at once"]
+pub struct OwnedKeyGuard<K, S = DefaultHashBuilder> {
+    locks: Arc<KeyedLocks<K, S>>,
+    /// Counted, and its lock is owned by this guard.
+    node: NodePtr<K>,
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<K, S> OwnedKeyGuard<K, S> {
+    /// # Safety
+    ///
+    /// As for [`KeyGuard::new`].
+    #[inline]
+    unsafe fn new(locks: Arc<KeyedLocks<K, S>>, node: NodePtr<K>) -> Self {
+        // SAFETY: the caller holds a count.
+        debug_assert!(unsafe { node.get() }.raw.is_locked());
+        Self { locks, node }
+    }
+
+    /// The key this guard holds.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.try_lock_owned(9).unwrap();
+    /// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), 9);
+    /// ```
+    #[inline]
+    pub fn key(this: &Self) -> &K {
+        // SAFETY: the guard holds a count on its node.
+        unsafe { this.node.get() }.key()
+    }
+
+    /// The map this guard's key belongs to.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.try_lock_owned(9).unwrap();
+    /// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
+    /// ```
+    #[inline]
+    pub fn source(this: &Self) -> &Arc<KeyedLocks<K, S>> {
+        &this.locks
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<K, S> Drop for OwnedKeyGuard<K, S> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: as for `KeyGuard`: lock first, then the count.
+        unsafe {
+            self.node.get().raw.unlock();
+            self.locks.map.release(self.node);
+        }
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<K: fmt::Debug, S> fmt::Debug for OwnedKeyGuard<K, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedKeyGuard")
+            .field("key", &OwnedKeyGuard::key(self))
+            .finish()
+    }
+}
+
+/// Compile-time checks of the auto traits promised in the docs.
+#[allow(dead_code, reason = "only type-checked")]
+pub(crate) fn _assert_auto_traits() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    fn unpin<T: Unpin>() {}
+    type NotUnpin = core::marker::PhantomPinned;
+    send::<KeyedLocks<u8>>();
+    sync::<KeyedLocks<u8>>();
+    send::<KeyGuard<'_, u8>>();
+    sync::<KeyGuard<'_, u8>>();
+    send::<ManyGuard<'_, u8>>();
+    sync::<ManyGuard<'_, u8>>();
+    send::<KeyLockFuture<'_, u8>>();
+    sync::<KeyLockFuture<'_, u8>>();
+    unpin::<KeyLockFuture<'_, NotUnpin>>();
+    send::<KeyLockUntil<'_, u8, core::future::Ready<()>>>();
+    unpin::<KeyLockUntil<'_, NotUnpin, core::future::Ready<()>>>();
+    send::<LockManyFuture<'_, u8>>();
+    unpin::<LockManyFuture<'_, NotUnpin>>();
+    #[cfg(target_has_atomic = "ptr")]
+    {
+        send::<OwnedKeyGuard<u8>>();
+        sync::<OwnedKeyGuard<u8>>();
+        send::<OwnedKeyLockFuture<u8>>();
+        unpin::<OwnedKeyLockFuture<NotUnpin>>();
+    }
+}
