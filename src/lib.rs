@@ -102,6 +102,14 @@
 
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(
+    loom,
+    allow(
+        unused_imports,
+        dead_code,
+        reason = "loom has no clock, so the `Duration` timeouts are left out"
+    )
+)]
 
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -23,9 +23,49 @@ pub(crate) use portable_atomic::{AtomicUsize, Ordering};
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) use std::thread::{Thread, current as current_thread, park, park_timeout};
 #[cfg(loom)]
-pub(crate) use loom::thread::{Thread, current as current_thread, park};
+pub(crate) use self::parking::{Thread, current as current_thread, park};
 
 pub(crate) use cell::{Access, UnsafeCell};
+
+/// Thread parking under loom, built on `loom::sync::Notify`.
+///
+/// `loom::thread::Thread::unpark` also resumes a thread that is blocked on a
+/// loom `Mutex` (loom 0.7 marks any blocked thread runnable), which then
+/// fails loom's "expected to be able to acquire lock" check. A real unpark
+/// never ends a wait for a mutex, and a waker may well fire while its thread
+/// waits for the mutex of event-listener's list. A per-thread `Notify` only
+/// resumes a thread that waits on it, with the same token semantics as
+/// `park`/`unpark`, and loom explores its spurious wake-ups too.
+#[cfg(loom)]
+mod parking {
+    use alloc::sync::Arc;
+
+    use loom::sync::Notify;
+
+    /// Unparks one thread; the stand-in for `std::thread::Thread`.
+    #[derive(Clone)]
+    pub(crate) struct Thread(Arc<Notify>);
+
+    impl Thread {
+        pub(crate) fn unpark(&self) {
+            self.0.notify();
+        }
+    }
+
+    loom::thread_local! {
+        static PARKER: Arc<Notify> = Arc::new(Notify::new());
+    }
+
+    /// The current thread's handle.
+    pub(crate) fn current() -> Thread {
+        PARKER.with(|notify| Thread(notify.clone()))
+    }
+
+    /// Blocks until the current thread is unparked (or spuriously).
+    pub(crate) fn park() {
+        PARKER.with(|notify| notify.wait());
+    }
+}
 
 #[cfg(not(loom))]
 mod cell {

@@ -1,0 +1,66 @@
+//! Mutual exclusion under both policies, with async and blocking acquirers
+//! on the same lock.
+#![cfg(loom)]
+
+use loom::future::block_on;
+use loom::thread;
+use std::sync::Arc;
+use turnlock::Lock;
+
+/// Three threads take the lock once each: one with `lock().await`, one with
+/// `lock_blocking`, and the main thread with `lock_owned().await`.
+///
+/// The protected value lives in loom's tracked cell, so two guards alive at
+/// once fail the model at the second access, whatever the counter says.
+/// Catches: a fast-path or barging acquire that succeeds while the lock is
+/// held or being handed off (e.g. a `try_lock` that ignores `LOCKED` when
+/// waiters are counted), a release that clears `LOCKED` while a queued
+/// waiter was just handed the lock, a blocking waiter woken without the
+/// lock, a lost wake-up (a thread that never finishes is a loom deadlock),
+/// and missing acquire/release ordering between holders (the counter would
+/// read a stale value).
+fn three_acquirers(lock: Lock<usize>) {
+    let lock = Arc::new(lock);
+    let task = {
+        let lock = lock.clone();
+        thread::spawn(move || {
+            for _ in 0..2 {
+                let mut guard = block_on(lock.lock());
+                *guard += 1;
+            }
+        })
+    };
+    let blocking = {
+        let lock = lock.clone();
+        thread::spawn(move || {
+            for _ in 0..2 {
+                let mut guard = lock.lock_blocking();
+                *guard += 1;
+            }
+        })
+    };
+    {
+        let mut guard = block_on(lock.lock_owned());
+        *guard += 1;
+    }
+    task.join().unwrap();
+    blocking.join().unwrap();
+
+    assert!(
+        !lock.is_locked(),
+        "the lock is still held after every guard was dropped"
+    );
+    assert_eq!(*lock.try_lock().expect("the lock is free"), 5);
+}
+
+/// [`three_acquirers`] on a `new` (barging, starvation-free) lock.
+#[test]
+fn mutual_exclusion_new() {
+    loom::model(|| three_acquirers(Lock::new(0)));
+}
+
+/// [`three_acquirers`] on a `new_fifo` (direct hand-off) lock.
+#[test]
+fn mutual_exclusion_fifo() {
+    loom::model(|| three_acquirers(Lock::new_fifo(0)));
+}
