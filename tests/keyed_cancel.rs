@@ -1,0 +1,237 @@
+//! Cancelled waiters leave no entry: dropped before, while and after being
+//! woken or handed the key, one at a time and in a storm across hot keys.
+
+#![cfg(feature = "keyed")]
+
+mod common;
+
+use core::task::Poll;
+use std::sync::Arc;
+use std::thread;
+
+use common::{
+    Probe, Rng, assert_pending, join_all, poll_noop, ready, scaled, with_executor, with_watchdog,
+};
+use futures_lite::future::{or, yield_now};
+use turnlock::KeyedLocks;
+
+fn both_policies() -> [(&'static str, KeyedLocks<u32>); 2] {
+    [("new", KeyedLocks::new()), ("fifo", KeyedLocks::new_fifo())]
+}
+
+/// Yields `n` times, then completes.
+async fn yields(n: u64) {
+    for _ in 0..n {
+        yield_now().await;
+    }
+}
+
+/// Checks that `key` is free and fully working again, and that the map has
+/// no entries.
+fn assert_reclaimed(policy: &str, locks: &KeyedLocks<u32>, key: u32) {
+    assert_eq!(locks.len(), 0, "{policy}: an entry was left behind");
+    assert!(!locks.is_locked(&key), "{policy}");
+    let holder = locks.try_lock(key).expect("free");
+    let probe = Probe::new();
+    let mut waiter = locks.lock(key);
+    assert_pending(probe.poll(&mut waiter));
+    drop(holder);
+    drop(ready(probe.poll(&mut waiter)));
+    drop(waiter);
+    assert!(locks.is_empty(), "{policy}");
+}
+
+#[test]
+fn a_waiter_dropped_while_waiting() {
+    for (policy, locks) in both_policies() {
+        let probe = Probe::new();
+        let holder = locks.try_lock(1).unwrap();
+        let mut waiter = locks.lock(1);
+        assert_pending(probe.poll(&mut waiter));
+        drop(waiter);
+        assert_eq!(locks.len(), 1, "{policy}: the holder's entry");
+        drop(holder);
+        assert_reclaimed(policy, &locks, 1);
+    }
+}
+
+/// The waiter is woken (or, under FIFO, handed the key) by the release and
+/// dropped before it sees it: the key passes on and the entry goes.
+#[test]
+fn a_waiter_dropped_after_being_handed_the_key() {
+    for (policy, locks) in both_policies() {
+        let probe = Probe::new();
+        let holder = locks.try_lock(1).unwrap();
+        let mut waiter = locks.lock(1);
+        assert_pending(probe.poll(&mut waiter));
+        drop(holder);
+        assert!(probe.wakes() > 0, "{policy}");
+        assert_eq!(locks.len(), 1, "{policy}: the waiter's entry");
+        drop(waiter);
+        assert_reclaimed(policy, &locks, 1);
+    }
+}
+
+/// The handed-over key goes on to the next waiter, not into the void.
+#[test]
+fn a_handed_key_passes_to_the_next_waiter() {
+    for (policy, locks) in both_policies() {
+        let probe = Probe::new();
+        let holder = locks.try_lock(1).unwrap();
+        let mut first = locks.lock(1);
+        let mut second = locks.lock(1);
+        assert_pending(probe.poll(&mut first));
+        assert_pending(probe.poll(&mut second));
+        drop(holder);
+        drop(first);
+        let guard = ready(probe.poll(&mut second));
+        assert_eq!(locks.len(), 1, "{policy}");
+        drop(guard);
+        drop(second);
+        assert_reclaimed(policy, &locks, 1);
+    }
+}
+
+#[test]
+fn the_last_of_many_cancelled_waiters_removes_the_entry() {
+    for (policy, locks) in both_policies() {
+        let probe = Probe::new();
+        let holder = locks.try_lock(1).unwrap();
+        let mut waiters: Vec<_> = (0..5).map(|_| locks.lock(1)).collect();
+        for waiter in &mut waiters {
+            assert_pending(probe.poll(waiter));
+        }
+        drop(holder);
+        while let Some(waiter) = waiters.pop() {
+            assert_eq!(locks.len(), 1, "{policy}");
+            drop(waiter);
+        }
+        assert_reclaimed(policy, &locks, 1);
+    }
+}
+
+#[test]
+fn a_cancelled_lock_many_releases_what_it_holds() {
+    for (policy, locks) in both_policies() {
+        let probe = Probe::new();
+        let holder = locks.try_lock(3).unwrap();
+        let mut many = locks.lock_many([1, 2, 3, 4]);
+        assert_pending(probe.poll(&mut many));
+        assert!(locks.is_locked(&1) && locks.is_locked(&2), "{policy}");
+        assert!(!locks.is_locked(&4), "{policy}: keys are taken in order");
+        assert_eq!(locks.len(), 3, "{policy}");
+        drop(many);
+        assert_eq!(locks.len(), 1, "{policy}: only the holder's entry");
+        assert!(!locks.is_locked(&1) && !locks.is_locked(&2), "{policy}");
+        drop(holder);
+        assert_reclaimed(policy, &locks, 3);
+
+        // Cancelled after the key it waited for was handed to it.
+        let holder = locks.try_lock(2).unwrap();
+        let mut many = locks.lock_many([2, 1]);
+        assert_pending(probe.poll(&mut many));
+        drop(holder);
+        drop(many);
+        assert_reclaimed(policy, &locks, 2);
+    }
+}
+
+/// Many tasks race every acquisition of a few hot keys against a few
+/// yields, so futures are dropped while idle, waiting, woken or handed the
+/// key; some are polled once by hand and dropped; threads keep the keys
+/// busy. Afterwards the map is empty and every key still works.
+fn storm(locks: Arc<KeyedLocks<u32>>) {
+    let keys = 3;
+    let tasks = scaled(24);
+    let iters = scaled(1_000);
+    let threads = 2;
+    let thread_iters = scaled(2_000);
+    with_executor(2, |executor| {
+        let locks = locks.clone();
+        async move {
+            let handles: Vec<_> = (0..tasks)
+                .map(|t| {
+                    let locks = locks.clone();
+                    executor.spawn(async move {
+                        let mut rng = Rng::new(t as u64);
+                        for _ in 0..iters {
+                            let key = rng.below(keys) as u32;
+                            let patience = rng.below(4);
+                            let hold = rng.below(3);
+                            match rng.below(4) {
+                                0 => {
+                                    let mut future = locks.lock(key);
+                                    if let Poll::Ready(guard) = poll_noop(&mut future) {
+                                        drop(guard);
+                                    }
+                                }
+                                1 => {
+                                    let got = or(async { Some(locks.lock(key).await) }, async {
+                                        yields(patience).await;
+                                        None
+                                    })
+                                    .await;
+                                    if let Some(_guard) = got {
+                                        yields(hold).await;
+                                    }
+                                }
+                                2 => {
+                                    let got = locks.lock_until(key, yields(patience)).await;
+                                    if let Ok(_guard) = got {
+                                        yields(hold).await;
+                                    }
+                                }
+                                _ => {
+                                    let got = or(
+                                        async { Some(locks.lock_many([key, (key + 1) % 3]).await) },
+                                        async {
+                                            yields(patience).await;
+                                            None
+                                        },
+                                    )
+                                    .await;
+                                    if let Some(_guard) = got {
+                                        yields(hold).await;
+                                    }
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let blocking: Vec<_> = (0..threads)
+                .map(|t| {
+                    let locks = locks.clone();
+                    thread::spawn(move || {
+                        let mut rng = Rng::new(100 + t);
+                        for _ in 0..thread_iters {
+                            let _guard = locks.lock_blocking(rng.below(keys) as u32);
+                            if rng.one_in(4) {
+                                thread::yield_now();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.await;
+            }
+            join_all(blocking);
+        }
+    });
+    for key in 0..3 {
+        assert_reclaimed("storm", &locks, key);
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "thread-heavy stress")]
+fn storm_new() {
+    with_watchdog(60, || storm(Arc::new(KeyedLocks::new())));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "thread-heavy stress")]
+fn storm_fifo() {
+    with_watchdog(60, || storm(Arc::new(KeyedLocks::new_fifo())));
+}
