@@ -174,3 +174,8 @@ fn _assert_auto_traits() {
         unpin::<futures::OwnedLockFuture<u8>>();
     }
 }
+
+/// The code blocks of README.md, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
