@@ -62,6 +62,21 @@ use crate::TimedOut;
 /// assert_eq!(*counter.lock().await, 4);
 /// # });
 /// ```
+///
+/// # Thread safety
+///
+/// `Lock<T>` is `Send + Sync` whenever `T: Send`: the lock hands `&mut T` to
+/// one holder at a time, so `T` itself need not be `Sync`. A value that must
+/// stay on its thread, such as an `Rc`, makes a lock that cannot be shared:
+///
+/// ```compile_fail,E0277
+/// use std::rc::Rc;
+///
+/// let lock = turnlock::Lock::new(Rc::new(0));
+/// std::thread::scope(|scope| {
+///     scope.spawn(|| drop(lock.lock_blocking()));
+/// });
+/// ```
 pub struct Lock<T: ?Sized> {
     raw: RawLock,
     value: UnsafeCell<T>,
@@ -147,6 +162,15 @@ impl<T: ?Sized> Lock<T> {
     /// *guard += 1;
     /// assert_eq!(*guard, 2);
     /// # });
+    /// ```
+    ///
+    /// The future borrows the lock, so it cannot outlive it:
+    ///
+    /// ```compile_fail,E0597
+    /// let future = {
+    ///     let lock = turnlock::Lock::new(0);
+    ///     lock.lock()
+    /// };
     /// ```
     #[inline]
     pub fn lock(&self) -> LockFuture<'_, T> {
@@ -411,6 +435,42 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
 ///     lock.try_lock().unwrap()
 /// };
 /// ```
+///
+/// and a reference into the value cannot outlive its guard:
+///
+/// ```compile_fail,E0505
+/// let lock = turnlock::Lock::new(0);
+/// let guard = lock.try_lock().unwrap();
+/// let value: &i32 = &guard;
+/// drop(guard);
+/// assert_eq!(*value, 0);
+/// ```
+///
+/// A guard is `Send` when `T: Send` and `Sync` when `T: Send + Sync`, as for
+/// `std::sync::MutexGuard`'s value. The guard of an `Rc` stays on its thread:
+///
+/// ```compile_fail,E0277
+/// use std::rc::Rc;
+///
+/// let lock = turnlock::Lock::new(Rc::new(0));
+/// let guard = lock.try_lock().unwrap();
+/// std::thread::scope(|scope| {
+///     scope.spawn(move || drop(guard));
+/// });
+/// ```
+///
+/// and the guard of a `Cell` cannot be shared by two threads, although it
+/// can move to another one:
+///
+/// ```compile_fail,E0277
+/// use std::cell::Cell;
+///
+/// let lock = turnlock::Lock::new(Cell::new(0));
+/// let guard = lock.try_lock().unwrap();
+/// std::thread::scope(|scope| {
+///     scope.spawn(|| guard.get());
+/// });
+/// ```
 #[must_use = "if unused the lock is released at once"]
 pub struct Guard<'a, T: ?Sized> {
     lock: &'a Lock<T>,
@@ -506,6 +566,18 @@ impl<T: ?Sized + fmt::Display> fmt::Display for Guard<'_, T> {
 /// let mut guard = lock.try_lock_owned().unwrap();
 /// *guard += 1;
 /// assert!(Arc::ptr_eq(turnlock::OwnedGuard::source(&guard), &lock));
+/// ```
+///
+/// Being `'static` does not make it `Send`: the owned guard of an `Rc`
+/// stays on its thread.
+///
+/// ```compile_fail,E0277
+/// use std::rc::Rc;
+/// use std::sync::Arc;
+///
+/// let lock = Arc::new(turnlock::Lock::new(Rc::new(0)));
+/// let guard = lock.try_lock_owned().unwrap();
+/// std::thread::spawn(move || drop(guard));
 /// ```
 #[cfg(target_has_atomic = "ptr")]
 #[must_use = "if unused the lock is released at once"]

@@ -1,0 +1,177 @@
+//! One lock used at the same time from smol tasks, tokio tasks on a
+//! multi-thread runtime, `futures`' `block_on` and plain threads: a release
+//! on any of them wakes a waiter on any other.
+
+mod common;
+
+use std::sync::Arc;
+use std::thread;
+
+use common::{Exclusive, Section, assert_healthy, join_all, scaled, with_executor, with_watchdog};
+use turnlock::Lock;
+
+fn mixed(lock: Arc<Lock<Exclusive>>) {
+    let iters = scaled(300);
+    let smol_tasks = 8;
+    let tokio_tasks = 8;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a tokio runtime");
+    let tokio_handles: Vec<_> = (0..tokio_tasks)
+        .map(|t| {
+            let lock = lock.clone();
+            runtime.spawn(async move {
+                for i in 0..iters {
+                    let section = if (t + i) % 2 == 0 {
+                        either_section(Section::enter(lock.lock().await))
+                    } else {
+                        either_section(Section::enter(lock.lock_owned().await))
+                    };
+                    if i % 3 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                    drop(section);
+                }
+            })
+        })
+        .collect();
+
+    let futures_thread = {
+        let lock = lock.clone();
+        thread::spawn(move || {
+            futures::executor::block_on(async {
+                for _ in 0..iters {
+                    lock.with_lock(async |value| {
+                        value.enter();
+                        value.leave();
+                    })
+                    .await;
+                }
+            })
+        })
+    };
+
+    let plain_threads: Vec<_> = (0..2)
+        .map(|_| {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                for _ in 0..iters {
+                    drop(Section::enter(lock.lock_blocking()));
+                }
+            })
+        })
+        .collect();
+
+    with_executor(2, |executor| {
+        let lock = lock.clone();
+        async move {
+            let handles: Vec<_> = (0..smol_tasks)
+                .map(|_| {
+                    let lock = lock.clone();
+                    executor.spawn(async move {
+                        for i in 0..iters {
+                            let section = Section::enter(lock.lock().await);
+                            if i % 3 == 0 {
+                                futures_lite::future::yield_now().await;
+                            }
+                            drop(section);
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.await;
+            }
+        }
+    });
+    runtime.block_on(async {
+        for handle in tokio_handles {
+            handle.await.expect("a tokio task failed");
+        }
+    });
+    join_all(plain_threads);
+    common::join(futures_thread);
+
+    let expected = (smol_tasks + tokio_tasks + 1 + 2) * iters;
+    assert_eq!(lock.try_lock().unwrap().count(), expected as u64);
+    assert_healthy(&lock);
+}
+
+/// Erases the difference between a section over a `Guard` and one over an
+/// `OwnedGuard`.
+fn either_section<'a>(section: impl Send + 'a) -> Box<dyn Send + 'a> {
+    Box::new(section)
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "tokio's runtime and many threads")]
+fn smol_tokio_and_threads_on_one_lock_new() {
+    with_watchdog(60, || mixed(Arc::new(Lock::new(Exclusive::new()))));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "tokio's runtime and many threads")]
+fn smol_tokio_and_threads_on_one_lock_fifo() {
+    with_watchdog(60, || mixed(Arc::new(Lock::new_fifo(Exclusive::new()))));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "tokio's runtime")]
+fn a_release_on_one_runtime_wakes_a_waiter_on_another() {
+    // Ping-pong: a tokio task and a smol task on its own thread take turns
+    // through a counter. Each holds the lock across yields, so the other
+    // side mostly finds it held and sleeps until a release on the other
+    // runtime wakes it.
+    with_watchdog(30, || {
+        for fifo in [false, true] {
+            let lock = Arc::new(if fifo {
+                Lock::new_fifo(0u32)
+            } else {
+                Lock::new(0)
+            });
+            let rounds = scaled(100) as u32;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .build()
+                .unwrap();
+            let tokio_side = {
+                let lock = lock.clone();
+                runtime.spawn(async move {
+                    let mut turns = 0;
+                    while turns < rounds {
+                        let mut guard = lock.lock().await;
+                        if *guard % 2 == 0 {
+                            *guard += 1;
+                            turns += 1;
+                        }
+                        tokio::task::yield_now().await;
+                        drop(guard);
+                    }
+                })
+            };
+            let smol_side = {
+                let lock = lock.clone();
+                thread::spawn(move || {
+                    smol::block_on(async {
+                        let mut turns = 0;
+                        while turns < rounds {
+                            let mut guard = lock.lock().await;
+                            if *guard % 2 == 1 {
+                                *guard += 1;
+                                turns += 1;
+                            }
+                            smol::future::yield_now().await;
+                            drop(guard);
+                        }
+                    })
+                })
+            };
+            runtime.block_on(tokio_side).unwrap();
+            common::join(smol_side);
+            assert_eq!(*lock.try_lock().unwrap(), 2 * rounds);
+            assert_healthy(&lock);
+        }
+    });
+}

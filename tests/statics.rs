@@ -1,0 +1,113 @@
+//! `Lock::new` and `Lock::new_fifo` are `const fn`: a lock can be a
+//! `static`, shared by threads and `'static` tasks without an `Arc`.
+//!
+//! Each static here is used by one test only (tests run in parallel).
+
+mod common;
+
+use std::thread;
+
+use common::{Exclusive, Section, join_all, scaled, with_watchdog};
+use futures_lite::future::block_on;
+use turnlock::Lock;
+
+static THREADS_NEW: Lock<Exclusive> = Lock::new(Exclusive::new());
+static THREADS_FIFO: Lock<Exclusive> = Lock::new_fifo(Exclusive::new());
+
+/// Threads hammer a static lock in every style.
+fn hammer(lock: &'static Lock<Exclusive>) {
+    let threads = 4;
+    let iters = scaled(1_000);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            thread::spawn(move || {
+                for i in 0..iters {
+                    match (t + i) % 4 {
+                        0 => drop(Section::enter(lock.lock_blocking())),
+                        1 => drop(Section::enter(block_on(lock.lock()))),
+                        2 => block_on(lock.with_lock(async |value| {
+                            value.enter();
+                            value.leave();
+                        })),
+                        _ => loop {
+                            if let Some(guard) = lock.try_lock() {
+                                drop(Section::enter(guard));
+                                break;
+                            }
+                            thread::yield_now();
+                        },
+                    }
+                }
+            })
+        })
+        .collect();
+    join_all(handles);
+    assert_eq!(lock.try_lock().unwrap().count(), (threads * iters) as u64);
+    assert!(!lock.is_locked());
+}
+
+#[test]
+fn static_new_lock_from_threads() {
+    assert!(!THREADS_NEW.is_fifo());
+    with_watchdog(60, || hammer(&THREADS_NEW));
+}
+
+#[test]
+fn static_fifo_lock_from_threads() {
+    assert!(THREADS_FIFO.is_fifo());
+    with_watchdog(60, || hammer(&THREADS_FIFO));
+}
+
+static LOG: Lock<Vec<u32>> = Lock::new_fifo(Vec::new());
+
+#[test]
+fn static_lock_futures_are_static() {
+    // `LOG.lock()` borrows a static, so the future is `'static` and can move
+    // to another thread without an `Arc`.
+    fn assert_static<T: 'static>(value: T) -> T {
+        value
+    }
+    with_watchdog(30, || {
+        let held = LOG.try_lock().unwrap();
+        let future = assert_static(LOG.lock());
+        let waiter = thread::spawn(move || block_on(future).push(2));
+        let guard = assert_static(held);
+        let pusher = thread::spawn(move || {
+            let mut guard = guard;
+            guard.push(1);
+        });
+        join_all(vec![pusher, waiter]);
+        // The first push happened while the waiter waited, so it came first.
+        assert_eq!(*LOG.try_lock().unwrap(), [1, 2]);
+    });
+}
+
+static COUNTER: Lock<u64> = Lock::new(0);
+
+#[test]
+#[cfg_attr(miri, ignore = "executor threads")]
+fn static_lock_from_spawned_tasks() {
+    // Tasks spawned on an executor need `'static` futures: a static lock
+    // gives them one with a plain `lock()`.
+    with_watchdog(30, || {
+        let tasks = 8;
+        let iters = scaled(200) as u64;
+        common::with_executor(2, |executor| async move {
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    executor.spawn(async move {
+                        for _ in 0..iters {
+                            let mut guard = COUNTER.lock().await;
+                            futures_lite::future::yield_now().await;
+                            *guard += 1;
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.await;
+            }
+        });
+        assert_eq!(*COUNTER.try_lock().unwrap(), tasks * iters);
+    });
+}
