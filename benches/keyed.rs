@@ -1,7 +1,8 @@
 //! Scenario 5: per-key locks. 64 tasks on 2 threads lock pseudo-random keys
 //! out of 4 096 (little contention per key) or out of 8 (much), with a short
-//! critical section. Peers: `lockable::LockPool` and a hand-written map of
-//! `async_lock` mutexes that removes entries when unused ([`MapLocks`]).
+//! critical section. turnlock's `KeyedLocks` (both policies) against
+//! `lockable::LockPool` and a hand-written map of `async_lock` mutexes that
+//! removes entries when unused ([`MapLocks`]).
 //!
 //! The median divided by the group's throughput is the time per critical
 //! section, as in `contended.rs`.
@@ -36,6 +37,20 @@ trait BenchKeyed: Send + Sync + 'static {
 
     /// `true` when no key has an entry (nobody holds or waits).
     fn is_idle(&self) -> bool;
+}
+
+#[cfg(feature = "keyed")]
+impl BenchKeyed for turnlock::KeyedLocks<u64> {
+    type Guard<'a> = turnlock::KeyGuard<'a, u64>;
+
+    #[inline]
+    fn acquire(&self, key: u64) -> impl Future<Output = Self::Guard<'_>> + Send {
+        self.lock(key)
+    }
+
+    fn is_idle(&self) -> bool {
+        self.is_empty()
+    }
 }
 
 impl BenchKeyed for lockable::LockPool<u64> {
@@ -145,6 +160,11 @@ trait VisitKeyed {
 }
 
 fn each_keyed(visitor: &mut impl VisitKeyed) {
+    #[cfg(feature = "keyed")]
+    {
+        visitor.visit(common::TURNLOCK_NEW, turnlock::KeyedLocks::new);
+        visitor.visit(common::TURNLOCK_FIFO, turnlock::KeyedLocks::new_fifo);
+    }
     visitor.visit("lockable", lockable::LockPool::new);
     visitor.visit("hashmap-async-lock", MapLocks::new);
 }
