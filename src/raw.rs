@@ -151,6 +151,9 @@ impl RawLock {
     fn try_lock_slow(&self) -> bool {
         let mut state = self.state.load(Relaxed);
         loop {
+            // Taking a free lock passes nobody over only if no waiter is
+            // queued while `LOCKED` is clear.
+            check(state, self.fifo);
             if state & LOCKED != 0 {
                 return false;
             }
@@ -341,6 +344,8 @@ impl RawLock {
         let listener = self.queue.listen();
         let mut state = self.state.load(Relaxed);
         loop {
+            check(state, self.fifo);
+            debug_assert!(state & HINT_MASK >= leaving, "hint count underflow");
             let next = if state & LOCKED == 0 {
                 // Free, so nobody is queued: take it directly.
                 (state | LOCKED) - leaving
@@ -377,6 +382,7 @@ impl RawLock {
     fn take_counted(&self, one: usize) -> bool {
         let mut state = self.state.load(Relaxed);
         loop {
+            check(state, self.fifo);
             if state & LOCKED != 0 {
                 return false;
             }
