@@ -28,9 +28,19 @@ fn main() {
 
     // A holder on one thread, a waiter with a timeout on another.
     let held = TOTALS.lock_blocking();
-    let waiter = thread::spawn(|| TOTALS.lock_blocking_timeout(Duration::from_millis(20)).map(|_| ()));
+    let waiter = thread::spawn(|| {
+        TOTALS
+            .lock_blocking_timeout(Duration::from_millis(20))
+            .map(|_| ())
+    });
     println!("threads: waiter while held -> {:?}", waiter.join().unwrap());
-    println!("threads: try_lock while held -> {:?}", TOTALS.try_lock().map(|_| ()));
+    println!(
+        "threads: try_lock while held -> {:?}",
+        TOTALS.try_lock().map(|_| ())
+    );
     drop(held);
-    println!("threads: try_lock after release -> {:?}", TOTALS.try_lock().map(|_| ()));
+    println!(
+        "threads: try_lock after release -> {:?}",
+        TOTALS.try_lock().map(|_| ())
+    );
 }

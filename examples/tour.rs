@@ -66,7 +66,9 @@ fn hand_off_versus_barging() {
         drop(guard);
         // Right after the release, can someone who did not wait take it?
         match lock.try_lock() {
-            Some(_) => println!("   {name}: a newcomer took the lock ahead of the waiter (barging)"),
+            Some(_) => {
+                println!("   {name}: a newcomer took the lock ahead of the waiter (barging)")
+            }
             None => println!("   {name}: the lock went straight to the waiter (hand-off)"),
         }
         let guard = future::block_on(waiter);
@@ -130,7 +132,10 @@ fn keyed() {
     future::block_on(async {
         let users = KeyedLocks::<String>::new();
         let alice = users.lock("alice".to_string()).await;
-        println!("   alice is locked; bob is free: {}", !users.is_locked("bob"));
+        println!(
+            "   alice is locked; bob is free: {}",
+            !users.is_locked("bob")
+        );
         let bob = users.lock("bob".to_string()).await;
         println!("   {} keys in use", users.len());
         // A second request for alice waits, then gives up.

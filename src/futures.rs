@@ -14,10 +14,10 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
 
-use crate::raw::Waiter;
-use crate::{Guard, Lock, TimedOut};
 #[cfg(target_has_atomic = "ptr")]
 use crate::OwnedGuard;
+use crate::raw::Waiter;
+use crate::{Guard, Lock, TimedOut};
 
 /// The future of [`Lock::lock`]; resolves to a [`Guard`].
 ///
@@ -227,9 +227,9 @@ impl<T: ?Sized, D> fmt::Debug for LockUntil<'_, T, D> {
 #[cfg(feature = "async-io")]
 pub use crate::timeout::LockTimeout;
 
-#[cfg(feature = "keyed")]
-pub use crate::keyed::{KeyLockFuture, KeyLockUntil, LockManyFuture};
-#[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
-pub use crate::keyed::OwnedKeyLockFuture;
 #[cfg(all(feature = "keyed", feature = "async-io"))]
 pub use crate::keyed::KeyLockTimeout;
+#[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
+pub use crate::keyed::OwnedKeyLockFuture;
+#[cfg(feature = "keyed")]
+pub use crate::keyed::{KeyLockFuture, KeyLockUntil, LockManyFuture};

@@ -101,6 +101,8 @@
 //! targets and 32 767 on 32-bit targets; a waiter beyond that panics.
 
 #![no_std]
+// The library keeps to `core` and `alloc`; tests and examples may use `std`.
+#![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![cfg_attr(
     loom,
@@ -139,14 +141,14 @@ mod timeout;
 
 pub mod futures;
 
-pub use crate::lock::{Guard, Lock};
-#[cfg(target_has_atomic = "ptr")]
-pub use crate::lock::OwnedGuard;
-pub use crate::timeout::TimedOut;
-#[cfg(feature = "keyed")]
-pub use crate::keyed::{DefaultHashBuilder, KeyGuard, KeyedLocks, ManyGuard};
 #[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
 pub use crate::keyed::OwnedKeyGuard;
+#[cfg(feature = "keyed")]
+pub use crate::keyed::{DefaultHashBuilder, KeyGuard, KeyedLocks, ManyGuard};
+#[cfg(target_has_atomic = "ptr")]
+pub use crate::lock::OwnedGuard;
+pub use crate::lock::{Guard, Lock};
+pub use crate::timeout::TimedOut;
 
 /// Compile-time checks of the auto traits promised in the docs.
 #[allow(dead_code, reason = "only type-checked")]

@@ -9,13 +9,13 @@ use core::ops::{Deref, DerefMut};
 #[cfg(feature = "std")]
 use core::time::Duration;
 
-use crate::futures::{LockFuture, LockUntil};
-#[cfg(target_has_atomic = "ptr")]
-use crate::futures::OwnedLockFuture;
-use crate::raw::RawLock;
-use crate::sync::{Access, UnsafeCell};
 #[cfg(feature = "std")]
 use crate::TimedOut;
+#[cfg(target_has_atomic = "ptr")]
+use crate::futures::OwnedLockFuture;
+use crate::futures::{LockFuture, LockUntil};
+use crate::raw::RawLock;
+use crate::sync::{Access, UnsafeCell};
 
 /// An async lock: one holder at a time, for any executor or none.
 ///

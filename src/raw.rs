@@ -309,10 +309,16 @@ impl RawLock {
             let (next, order) = if state & LOCKED == 0 {
                 (state | LOCKED, Acquire)
             } else {
-                assert!(state & HINT_MASK != HINT_MASK, "too many waiters on one lock");
+                assert!(
+                    state & HINT_MASK != HINT_MASK,
+                    "too many waiters on one lock"
+                );
                 (state + HINT_ONE, Release)
             };
-            match self.state.compare_exchange_weak(state, next, order, Relaxed) {
+            match self
+                .state
+                .compare_exchange_weak(state, next, order, Relaxed)
+            {
                 Ok(_) if state & LOCKED == 0 => {
                     // Took the free lock; we were never counted.
                     self.drop_hint_listener(waiter, true);
@@ -387,12 +393,10 @@ impl RawLock {
                 return false;
             }
             debug_assert!(state & HINT_MASK >= one, "hint count underflow");
-            match self.state.compare_exchange_weak(
-                state,
-                (state | LOCKED) - one,
-                Acquire,
-                Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(state, (state | LOCKED) - one, Acquire, Relaxed)
+            {
                 Ok(_) => return true,
                 Err(actual) => state = actual,
             }
@@ -649,6 +653,8 @@ impl Waiter {
 
 impl fmt::Debug for Waiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Waiter").field("stage", &self.stage).finish()
+        f.debug_struct("Waiter")
+            .field("stage", &self.stage)
+            .finish()
     }
 }

@@ -19,11 +19,11 @@ pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(all(not(loom), feature = "portable-atomic"))]
 pub(crate) use portable_atomic::{AtomicUsize, Ordering};
 
+#[cfg(loom)]
+pub(crate) use self::parking::{Thread, current as current_thread, park};
 /// Thread parking for the blocking entry points.
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) use std::thread::{Thread, current as current_thread, park, park_timeout};
-#[cfg(loom)]
-pub(crate) use self::parking::{Thread, current as current_thread, park};
 
 pub(crate) use cell::{Access, UnsafeCell};
 

@@ -72,10 +72,10 @@ impl fmt::Display for TimedOut {
 
 impl core::error::Error for TimedOut {}
 
-#[cfg(feature = "async-io")]
-pub use self::timer::LockTimeout;
 #[cfg(all(feature = "async-io", feature = "keyed"))]
 pub(crate) use self::timer::Deadline;
+#[cfg(feature = "async-io")]
+pub use self::timer::LockTimeout;
 
 #[cfg(feature = "async-io")]
 mod timer {

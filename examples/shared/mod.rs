@@ -29,7 +29,11 @@ pub async fn worker(journal: Journal, id: usize) -> usize {
 /// Waits for the journal with a deadline from whatever timer the runtime
 /// offers: `lock_until` takes any future.
 pub async fn count_entries<D: Future>(journal: &Journal, deadline: D) -> Option<usize> {
-    journal.lock_until(deadline).await.ok().map(|entries| entries.len())
+    journal
+        .lock_until(deadline)
+        .await
+        .ok()
+        .map(|entries| entries.len())
 }
 
 /// Checks what the workers left behind and prints a summary.
