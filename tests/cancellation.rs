@@ -54,6 +54,7 @@ fn storm(lock: Arc<Lock<Exclusive>>) {
                             let hold = rng.below(3);
                             let patience = rng.below(4);
                             let style = rng.below(3);
+                            let second = rng.one_in(2);
                             if rng.one_in(8) {
                                 // Poll once by hand and drop at once.
                                 let mut future = lock.lock();
@@ -80,7 +81,14 @@ fn storm(lock: Arc<Lock<Exclusive>>) {
                                 yields(hold).await;
                                 drop(section);
                             };
-                            or(work, yields(patience)).await;
+                            // Polled second, the lock future is also dropped
+                            // after being woken or handed the lock and before
+                            // it could see it.
+                            if second {
+                                or(yields(patience), work).await;
+                            } else {
+                                or(work, yields(patience)).await;
+                            }
                         }
                         acquired.into_inner()
                     })

@@ -1,12 +1,20 @@
-//! No waiter starves, under either policy: a thread that re-locks in a
-//! tight loop (the hog) cannot keep a waiter out.
+//! No waiter starves, under either policy: a hog that re-locks in a tight
+//! loop cannot keep a waiter out.
 //!
 //! Under `Lock::new` the hog may barge past a woken waiter, but a waiter
 //! that has lost a race joins a queue that the hog cannot pass, so it gets
 //! the lock within a bounded number of hand-offs; that bound reads no clock.
-//! The hog gives up after `HOG_LIMIT` acquisitions, so a starving lock makes
-//! the waiter get in only when the hog stops: that fails the test instead of
-//! hanging it.
+//!
+//! * The by-hand tests drive the hog and the waiters on one thread so that
+//!   the hog wins every race it can, and count the hog's acquisitions after
+//!   a waiter joined: the bound itself, deterministic (and run under Miri).
+//! * The thread tests pit a hog thread (`lock_blocking` or `try_lock` in a
+//!   loop) against async and blocking waiters on other threads. There a
+//!   woken waiter often wins on its own, since a release leaves the lock
+//!   free while it wakes the waiter, so these check progress on real
+//!   threads (and, for async waiters, the number of lost races). The hog
+//!   gives up after `HOG_LIMIT` acquisitions: a starving waiter then gets in
+//!   only when the hog stops, which fails the test instead of hanging it.
 
 mod common;
 
@@ -16,18 +24,20 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
-use common::{join, with_watchdog};
+use common::{Probe, assert_healthy, assert_pending, join, with_watchdog};
 use turnlock::Lock;
 
-/// The hog stops after this many acquisitions (only reached when the
+/// The hog thread stops after this many acquisitions (only reached when a
 /// waiter starves).
 ///
-/// How many times the hog gets in before a waiter does depends on how long
-/// the waiter's thread takes to wake up and run, which is scheduling, not
-/// the lock: tens of thousands of acquisitions in a debug build on a busy
-/// machine. The bound asserted in lost races, `MAX_WAITER_POLLS`, is the
-/// one that reads no clock.
-const HOG_LIMIT: u64 = 2_000_000;
+/// How many times the hog thread gets in before a waiter does depends on how
+/// long the waiter's thread takes to wake up and run, which is scheduling,
+/// not the lock: up to hundreds of acquisitions on a busy machine. The
+/// by-hand tests assert the bound in hand-offs.
+const HOG_LIMIT: u64 = 100_000;
+
+/// Busy-work iterations the hog does while holding the lock.
+const HOLD_SPINS: u32 = 5_000;
 
 /// A waiter of a `new` lock is polled when it registers, when it is woken
 /// and loses (then it queues) and when it is handed the lock: three polls,
@@ -96,10 +106,98 @@ fn spawn_hog(race: Arc<Race>, style: Hog, go: mpsc::Receiver<()>) -> thread::Joi
             if *guard >= HOG_LIMIT || race.stop.load(SeqCst) {
                 return *guard;
             }
+            // A little work while holding: the lock is held nearly all the
+            // time, so a woken waiter that merely tries again keeps losing.
+            for _ in 0..HOLD_SPINS {
+                core::hint::black_box(());
+            }
         }
     });
     holding_rx.recv().unwrap();
     hog
+}
+
+/// Hog acquisitions after which the by-hand tests call it starvation.
+const BY_HAND_LIMIT: usize = 10_000;
+
+/// The clock-free bound of `new`: a waiter that lost `PATIENCE` races (one)
+/// is queued, and the next release hands it the lock. Two hog acquisitions
+/// after the waiter joined, a few more for slack.
+const MAX_HOG_RUNS_BY_HAND: usize = 4;
+
+/// The hog and the waiters driven by hand on one thread, so that the hog
+/// wins every race it can: it releases and takes the lock again before any
+/// waiter runs. Returns, per waiter, how many times the hog got in after the
+/// waiter joined and before it was served.
+fn hog_by_hand(lock: &Lock<u64>, waiters: usize) -> Vec<usize> {
+    let mut hog = Some(lock.try_lock().expect("free at the start"));
+    let probes: Vec<Probe> = (0..waiters).map(|_| Probe::new()).collect();
+    let mut futures: Vec<_> = (0..waiters).map(|_| Some(lock.lock())).collect();
+    for (future, probe) in futures.iter_mut().zip(&probes) {
+        assert_pending(probe.poll(future.as_mut().unwrap()));
+    }
+    let mut hog_runs = 0;
+    let mut served_after = vec![None; waiters];
+    while served_after.iter().any(Option::is_none) {
+        assert!(
+            hog_runs < BY_HAND_LIMIT,
+            "starved: {served_after:?} after {hog_runs} hog runs"
+        );
+        // The hog releases and barges straight back in, if it can.
+        drop(hog.take());
+        hog = lock.try_lock();
+        if let Some(guard) = hog.as_mut() {
+            **guard += 1;
+            hog_runs += 1;
+        }
+        // Then every woken waiter runs; at most one can get the lock.
+        for (i, (future, probe)) in futures.iter_mut().zip(&probes).enumerate() {
+            if let Some(waiting) = future.as_mut() {
+                if let core::task::Poll::Ready(guard) = probe.poll(waiting) {
+                    assert!(hog.is_none(), "a waiter got the lock the hog holds");
+                    served_after[i] = Some(hog_runs);
+                    *future = None;
+                    drop(guard);
+                }
+            }
+        }
+    }
+    drop(hog);
+    assert_healthy(lock);
+    served_after.into_iter().map(Option::unwrap).collect()
+}
+
+#[test]
+fn new_hog_by_hand_cannot_keep_one_waiter_out() {
+    let lock = Lock::new(0);
+    let served_after = hog_by_hand(&lock, 1);
+    assert!(
+        served_after[0] <= MAX_HOG_RUNS_BY_HAND,
+        "the waiter got in only after {} hog acquisitions",
+        served_after[0]
+    );
+}
+
+#[test]
+fn new_hog_by_hand_cannot_keep_several_waiters_out() {
+    let lock = Lock::new(0);
+    let waiters = 5;
+    let served_after = hog_by_hand(&lock, waiters);
+    for (i, &runs) in served_after.iter().enumerate() {
+        // Each waiter queues after its first lost race; the queue is
+        // served in order, one hand-off per hog release.
+        assert!(
+            runs <= MAX_HOG_RUNS_BY_HAND + i,
+            "waiter {i} got in only after {runs} hog acquisitions: {served_after:?}"
+        );
+    }
+}
+
+#[test]
+fn fifo_hog_by_hand_never_gets_in_ahead_of_a_waiter() {
+    let lock = Lock::new_fifo(0);
+    let served_after = hog_by_hand(&lock, 5);
+    assert_eq!(served_after, [0; 5], "the hog barged past queued waiters");
 }
 
 /// An async waiter on its own thread. Returns the hog's count when the
