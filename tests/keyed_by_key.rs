@@ -164,14 +164,15 @@ fn debug_output() {
 
 #[test]
 fn keys_in_many_shards_are_independent() {
+    let n = common::scaled(1_000);
     let locks = KeyedLocks::new();
-    let guards: Vec<_> = (0..1_000).map(|k| locks.try_lock(k).unwrap()).collect();
-    assert_eq!(locks.len(), 1_000);
-    for k in 0..1_000 {
+    let guards: Vec<_> = (0..n).map(|k| locks.try_lock(k).unwrap()).collect();
+    assert_eq!(locks.len(), n);
+    for k in 0..n {
         assert!(locks.is_locked(&k));
         assert!(locks.try_lock(k).is_none());
     }
-    assert!(!locks.is_locked(&1_000));
+    assert!(!locks.is_locked(&n));
     drop(guards);
     assert!(locks.is_empty());
 }
