@@ -4,6 +4,8 @@
 
 mod common;
 
+use core::future::Future;
+use core::pin::Pin;
 use std::sync::Arc;
 use std::thread;
 
@@ -117,13 +119,35 @@ fn smol_tokio_and_threads_on_one_lock_fifo() {
     with_watchdog(60, || mixed(Arc::new(Lock::new_fifo(Exclusive::new()))));
 }
 
+/// One side of the ping-pong: waits for its turn, takes the lock (mostly
+/// while the other side still holds it), passes the turn on and releases
+/// after a few yields, so that the other side is usually waiting by then.
+async fn take_turns(
+    lock: Arc<Lock<u32>>,
+    rounds: u32,
+    my_turn: smol::channel::Receiver<()>,
+    their_turn: smol::channel::Sender<()>,
+    yield_now: impl Fn() -> Pin<Box<dyn Future<Output = ()> + Send>>,
+) {
+    for _ in 0..rounds {
+        my_turn.recv().await.expect("the other side hung up");
+        let mut guard = lock.lock().await;
+        *guard += 1;
+        // The other side may stop after its last round.
+        let _ = their_turn.send(()).await;
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        drop(guard);
+    }
+}
+
 #[test]
 #[cfg_attr(miri, ignore = "tokio's runtime")]
 fn a_release_on_one_runtime_wakes_a_waiter_on_another() {
-    // Ping-pong: a tokio task and a smol task on its own thread take turns
-    // through a counter. Each holds the lock across yields, so the other
-    // side mostly finds it held and sleeps until a release on the other
-    // runtime wakes it.
+    // Ping-pong between a tokio task and a smol task on its own thread:
+    // each mostly waits for a lock that the other one holds, so each
+    // release wakes a waiter on the other runtime.
     with_watchdog(30, || {
         for fifo in [false, true] {
             let lock = Arc::new(if fifo {
@@ -131,41 +155,31 @@ fn a_release_on_one_runtime_wakes_a_waiter_on_another() {
             } else {
                 Lock::new(0)
             });
-            let rounds = scaled(100) as u32;
+            let rounds = scaled(200) as u32;
+            let (tokio_turn_tx, tokio_turn_rx) = smol::channel::unbounded();
+            let (smol_turn_tx, smol_turn_rx) = smol::channel::unbounded();
+            tokio_turn_tx.try_send(()).unwrap();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .build()
                 .unwrap();
-            let tokio_side = {
-                let lock = lock.clone();
-                runtime.spawn(async move {
-                    let mut turns = 0;
-                    while turns < rounds {
-                        let mut guard = lock.lock().await;
-                        if *guard % 2 == 0 {
-                            *guard += 1;
-                            turns += 1;
-                        }
-                        tokio::task::yield_now().await;
-                        drop(guard);
-                    }
-                })
-            };
+            let tokio_side = runtime.spawn(take_turns(
+                lock.clone(),
+                rounds,
+                tokio_turn_rx,
+                smol_turn_tx,
+                || Box::pin(tokio::task::yield_now()),
+            ));
             let smol_side = {
                 let lock = lock.clone();
                 thread::spawn(move || {
-                    smol::block_on(async {
-                        let mut turns = 0;
-                        while turns < rounds {
-                            let mut guard = lock.lock().await;
-                            if *guard % 2 == 1 {
-                                *guard += 1;
-                                turns += 1;
-                            }
-                            smol::future::yield_now().await;
-                            drop(guard);
-                        }
-                    })
+                    smol::block_on(take_turns(
+                        lock,
+                        rounds,
+                        smol_turn_rx,
+                        tokio_turn_tx,
+                        || Box::pin(smol::future::yield_now()),
+                    ))
                 })
             };
             runtime.block_on(tokio_side).unwrap();
