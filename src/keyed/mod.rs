@@ -95,6 +95,12 @@ pub type DefaultHashBuilder = std::hash::RandomState;
 #[cfg(not(feature = "std"))]
 pub type DefaultHashBuilder = hashbrown::DefaultHashBuilder;
 
+/// Another name for [`DefaultHashBuilder`], the name the design notes use
+/// (`KeyedLocks<K, S = DefaultHasher>`). Prefer `DefaultHashBuilder`: it is
+/// a `BuildHasher`, unlike `std::hash::DefaultHasher`.
+#[doc(hidden)]
+pub type DefaultHasher = DefaultHashBuilder;
+
 /// A lock per key: serialise work per user, per account, per file, with
 /// entries that exist only while someone holds or waits for the key.
 ///
