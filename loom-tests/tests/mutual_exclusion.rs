@@ -2,13 +2,17 @@
 //! on the same lock.
 #![cfg(loom)]
 
+use std::sync::Arc;
+
 use loom::future::block_on;
 use loom::thread;
-use std::sync::Arc;
 use turnlock::Lock;
 
-/// Three threads take the lock once each: one with `lock().await`, one with
-/// `lock_blocking`, and the main thread with `lock_owned().await`.
+/// Three threads share the lock: one takes it twice with `lock().await`, one
+/// twice with `lock_blocking`, and the main thread once with
+/// `lock_owned().await`. The second round of each spawned thread makes it
+/// wait again after it has held the lock (and, under `new`, lets it barge
+/// past a sleeping waiter).
 ///
 /// The protected value lives in loom's tracked cell, so two guards alive at
 /// once fail the model at the second access, whatever the counter says.
@@ -17,8 +21,8 @@ use turnlock::Lock;
 /// waiters are counted), a release that clears `LOCKED` while a queued
 /// waiter was just handed the lock, a blocking waiter woken without the
 /// lock, a lost wake-up (a thread that never finishes is a loom deadlock),
-/// and missing acquire/release ordering between holders (the counter would
-/// read a stale value).
+/// and missing acquire/release ordering between holders (loom reports the
+/// unordered accesses to the cell as a causality violation).
 fn three_acquirers(lock: Lock<usize>) {
     let lock = Arc::new(lock);
     let task = {
@@ -53,14 +57,23 @@ fn three_acquirers(lock: Lock<usize>) {
     assert_eq!(*lock.try_lock().expect("the lock is free"), 5);
 }
 
+/// Runs `model` with at most two preemptions, whatever `LOOM_MAX_PREEMPTIONS`
+/// says: at three, these models take minutes (over a million interleavings
+/// for `new_fifo`) against seconds at two.
+fn check_bounded(model: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |bound| bound.min(2)));
+    builder.check(model);
+}
+
 /// [`three_acquirers`] on a `new` (barging, starvation-free) lock.
 #[test]
 fn mutual_exclusion_new() {
-    loom::model(|| three_acquirers(Lock::new(0)));
+    check_bounded(|| three_acquirers(Lock::new(0)));
 }
 
 /// [`three_acquirers`] on a `new_fifo` (direct hand-off) lock.
 #[test]
 fn mutual_exclusion_fifo() {
-    loom::model(|| three_acquirers(Lock::new_fifo(0)));
+    check_bounded(|| three_acquirers(Lock::new_fifo(0)));
 }
