@@ -147,36 +147,34 @@ fn the_releasing_task_cannot_retake_the_lock() {
 }
 
 #[test]
-fn a_blocking_thread_keeps_its_turn() {
-    // A blocking thread waits; the async holder releases and immediately
-    // tries again. The lock is already the thread's: try_lock fails and the
-    // holder's new lock future is served only after the thread releases.
+fn a_queued_waiter_keeps_its_turn_against_a_blocking_thread() {
+    // An async waiter queues; then a thread arrives with `lock_blocking`.
+    // The release hands the lock to the async waiter, which has not run
+    // yet: neither the thread nor a `try_lock` gets in first.
     let lock = Arc::new(Lock::new_fifo(Vec::new()));
     let holder = lock.try_lock().unwrap();
     let probe = Probe::new();
-    // Polled before the thread exists: queued first.
     let mut first = lock.lock();
     assert_pending(probe.poll(&mut first));
-    let (queued_tx, queued_rx) = std::sync::mpsc::channel();
+    let (arriving_tx, arriving_rx) = std::sync::mpsc::channel();
     let thread = {
         let lock = lock.clone();
         thread::spawn(move || {
-            // Not observable from outside; the thread only announces that
-            // it is about to wait.
-            queued_tx.send(()).unwrap();
+            arriving_tx.send(()).unwrap();
             lock.lock_blocking().push("thread");
         })
     };
-    queued_rx.recv().unwrap();
+    // The thread is about to wait (or already waits) behind `first`.
+    arriving_rx.recv().unwrap();
     drop(holder);
-    assert!(lock.try_lock().is_none());
+    assert!(
+        lock.try_lock().is_none(),
+        "the lock belongs to the queued waiter"
+    );
     let mut guard = ready(probe.poll(&mut first));
     guard.push("first");
     drop(guard);
     common::join(thread);
-    // The thread either queued before `first` was released (served second)
-    // or had not reached the lock yet (then it took a free lock): either way
-    // after `first`.
     assert_eq!(*lock.try_lock().unwrap(), ["first", "thread"]);
     assert_healthy(&lock);
 }

@@ -238,14 +238,16 @@ fn an_expired_deadline_takes_a_free_lock_and_never_queues_for_a_held_one() {
         let guard = ready(poll_noop(&mut lock.lock_until(core::future::ready(()))));
         let guard = guard.expect("a free lock is taken even past the deadline");
         // Held: an immediate error, without joining the line.
-        let err = ready(poll_noop(&mut lock.lock_until(core::future::ready(())))).unwrap_err();
-        assert_eq!(err, TimedOut::clone(&err));
+        let mut expired = lock.lock_until(core::future::ready(()));
+        let err = ready(poll_noop(&mut expired)).unwrap_err();
+        assert_eq!(err.timeout(), None);
+        // Had it queued, a FIFO release would hand it the lock.
         drop(guard);
-        // Had it queued, a FIFO release would have handed it the lock.
         assert!(
             !lock.is_locked(),
             "{policy}: the expired waiter left a trace"
         );
+        drop(expired);
         assert_healthy(&lock);
     }
 }
@@ -754,14 +756,16 @@ mod async_io_timer {
         for (policy, new) in policies() {
             let lock = new(());
             let guard = ready(poll_noop(&mut lock.lock_timeout(Duration::ZERO))).expect("free");
-            // Held: the first poll answers, no waiting.
-            let err = ready(poll_noop(&mut lock.lock_timeout(Duration::ZERO))).unwrap_err();
+            // Held: the first poll answers, no waiting, and no queueing.
+            let mut zero = lock.lock_timeout(Duration::ZERO);
+            let err = ready(poll_noop(&mut zero)).unwrap_err();
             assert_eq!(err.to_string(), "timed out waiting for lock after 0ms");
             drop(guard);
             assert!(
                 !lock.is_locked(),
-                "{policy}: the zero-timeout waiter left a trace"
+                "{policy}: the zero-timeout waiter was queued"
             );
+            drop(zero);
             assert_healthy(&lock);
         }
     }
