@@ -127,6 +127,7 @@ fn lock_blocking_timeout_leaves_no_entry() {
 
 #[cfg(feature = "async-io")]
 #[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn lock_timeout_leaves_no_entry() {
     for (policy, locks) in both_policies() {
         futures_lite::future::block_on(async {
@@ -150,6 +151,7 @@ fn lock_timeout_leaves_no_entry() {
 /// A timer that fires while the waiter is queued: the holder is untouched.
 #[cfg(feature = "async-io")]
 #[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn lock_timeout_while_queued_behind_others() {
     futures_lite::future::block_on(async {
         let locks = KeyedLocks::new_fifo();
