@@ -83,6 +83,13 @@ pub use self::many::{LockManyFuture, ManyGuard};
 /// ([`RandomState`](std::hash::RandomState)): keys often come from untrusted
 /// requests, and a random seed keeps an attacker from choosing keys that
 /// collide (HashDoS).
+///
+/// ```
+/// use turnlock::{DefaultHashBuilder, KeyedLocks};
+///
+/// let locks: KeyedLocks<u64, DefaultHashBuilder> = KeyedLocks::new();
+/// assert!(locks.try_lock(7).is_some());
+/// ```
 #[cfg(feature = "std")]
 pub type DefaultHashBuilder = std::hash::RandomState;
 
@@ -92,6 +99,13 @@ pub type DefaultHashBuilder = std::hash::RandomState;
 /// addresses rather than the operating system; use
 /// [`KeyedLocks::with_hasher`] with a hasher seeded from a real entropy
 /// source when keys come from untrusted input.
+///
+/// ```
+/// use turnlock::{DefaultHashBuilder, KeyedLocks};
+///
+/// let locks = KeyedLocks::<u64>::with_hasher(DefaultHashBuilder::default());
+/// assert!(locks.try_lock(7).is_some());
+/// ```
 #[cfg(not(feature = "std"))]
 pub type DefaultHashBuilder = hashbrown::DefaultHashBuilder;
 
