@@ -21,8 +21,9 @@
 //!   A release never clears `L` while this count is non-zero: it hands the
 //!   lock to the oldest queued listener instead.
 //! * hint waiters ([`HINT_ONE`]): waiters of a `new` lock that sleep on the
-//!   wake-up queue ([`RawLock::wake`]). A release clears `L` and wakes one of
-//!   them, which then competes with newcomers for the lock.
+//!   wake-up queue ([`RawLock::wake`]). A release clears `L` and wakes one
+//!   more of them (even if an earlier one has not run yet), which then
+//!   competes with newcomers for the lock.
 //!
 //! Each waiter registers its listener *before* it adds itself to a count and
 //! removes itself from the count *before* it discards its listener, so a
@@ -210,9 +211,15 @@ impl RawLock {
             {
                 Ok(_) => {
                     if state & HINT_MASK != 0 {
-                        // One awake contender is enough: if a hint is still
-                        // unconsumed, its waiter will look at the lock.
-                        self.wake.notify(1.relaxed());
+                        // Wake one more hint waiter on every such release,
+                        // even if an earlier hint is still unconsumed: that
+                        // waiter's task may not run for a while (its thread
+                        // preempted, or busy), and with only one hint out, a
+                        // running task could take the lock again and again
+                        // while every other waiter sleeps. Each woken waiter
+                        // that loses a race joins the hand-off queue, so the
+                        // barging releaser is soon made to hand off.
+                        self.wake.notify(1.additional().relaxed());
                     }
                     return;
                 }
@@ -265,7 +272,7 @@ impl RawLock {
                         }
                         return Poll::Pending;
                     }
-                    waiter.listener = None;
+                    *waiter.listener = None;
                     if self.take_counted(HINT_ONE) {
                         waiter.stage = Stage::Done;
                         return Poll::Ready(());
@@ -285,7 +292,7 @@ impl RawLock {
                         return Poll::Pending;
                     }
                     // Handed the lock: leave the queue count as its owner.
-                    waiter.listener = None;
+                    *waiter.listener = None;
                     let prev = self.state.fetch_sub(QUEUED_ONE, AcqRel);
                     debug_assert!(prev & QUEUED_MASK != 0, "queued count underflow");
                     debug_assert!(prev & LOCKED != 0, "handed a lock that is not locked");
@@ -303,7 +310,7 @@ impl RawLock {
     /// Joins the wake-up queue, or takes the lock if it became free.
     fn join_hints(&self, waiter: &mut Waiter) {
         debug_assert!(!self.fifo);
-        waiter.listener = Some(self.wake.listen());
+        *waiter.listener = Some(self.wake.listen());
         let mut state = self.state.load(Relaxed);
         loop {
             let (next, order) = if state & LOCKED == 0 {
@@ -337,7 +344,7 @@ impl RawLock {
     /// A counted hint waiter without a listener listens again, then looks at
     /// the lock once more (a release may have come before the listener).
     fn relisten(&self, waiter: &mut Waiter) {
-        waiter.listener = Some(self.wake.listen());
+        *waiter.listener = Some(self.wake.listen());
         if self.take_counted(HINT_ONE) {
             self.drop_hint_listener(waiter, true);
             waiter.stage = Stage::Done;
@@ -375,7 +382,7 @@ impl RawLock {
                     return;
                 }
                 Ok(_) => {
-                    waiter.listener = Some(listener);
+                    *waiter.listener = Some(listener);
                     waiter.stage = Stage::Queued;
                     return;
                 }
@@ -418,7 +425,8 @@ impl RawLock {
         let state = self.state.load(Acquire);
         // If the lock is held, its release will wake a hint waiter.
         if state & LOCKED == 0 && state & HINT_MASK != 0 {
-            self.wake.notify(1.relaxed());
+            // Replaces the discarded hint, even if others are outstanding.
+            self.wake.notify(1.additional().relaxed());
         }
     }
 
@@ -605,8 +613,52 @@ impl fmt::Debug for RawLock {
 
 /// Where one acquisition stands. Owned by a lock future; not generic over `T`.
 pub(crate) struct Waiter {
-    listener: Option<EventListener>,
+    listener: ListenerSlot,
     stage: Stage,
+}
+
+/// The listener of a waiter, if it has one.
+///
+/// Dropping an empty slot costs one test, not a call into the drop glue of
+/// `EventListener` (which the compiler does not inline): the uncontended
+/// path drops a waiter that never listened on every acquisition.
+struct ListenerSlot(core::mem::ManuallyDrop<Option<EventListener>>);
+
+impl ListenerSlot {
+    const fn empty() -> Self {
+        Self(core::mem::ManuallyDrop::new(None))
+    }
+}
+
+impl core::ops::Deref for ListenerSlot {
+    type Target = Option<EventListener>;
+
+    #[inline]
+    fn deref(&self) -> &Option<EventListener> {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for ListenerSlot {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Option<EventListener> {
+        &mut self.0
+    }
+}
+
+impl Drop for ListenerSlot {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            drop_listener(&mut self.0);
+        }
+    }
+}
+
+/// Drops the listener of a slot; what is left (`None`) owns nothing.
+#[cold]
+fn drop_listener(slot: &mut Option<EventListener>) {
+    drop(slot.take());
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -626,7 +678,7 @@ impl Waiter {
     #[inline]
     pub(crate) const fn new() -> Self {
         Self {
-            listener: None,
+            listener: ListenerSlot::empty(),
             stage: Stage::Idle,
         }
     }
