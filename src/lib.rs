@@ -51,6 +51,14 @@
 //! leaves the line and nothing else changes. If the lock had just been handed
 //! to it, the lock passes to the next waiter; no wake-up is lost.
 //!
+//! A pending lock future that is neither polled nor dropped still counts as
+//! a waiter. Under `new_fifo`, once the lock is handed to it, it holds the
+//! lock until its task polls it or drops it, exactly like an unused guard
+//! (so a task that keeps two lock futures of one lock and awaits only the
+//! second one waits for itself). Under `new` a woken waiter owns nothing:
+//! the lock stays free, the next release wakes the next waiter, and any
+//! other lock future of the same task takes the free lock when it is polled.
+//!
 //! A timeout is the same thing on a schedule:
 //! [`lock_until`](Lock::lock_until) takes any future as its deadline, and
 //! `lock_timeout` (feature `async-io`) and
@@ -59,6 +67,40 @@
 //! never holding: it never releases somebody else's lock. (`@databases/lock`,
 //! the TypeScript package this crate follows, does release the holder's lock
 //! when a waiter times out; turnlock deliberately does not.)
+//!
+//! # Coming from `@databases/lock`
+//!
+//! | `@databases/lock` | turnlock |
+//! |---|---|
+//! | `createLock()` | [`Lock::new_fifo`] (same order, same hand-off) |
+//! | `createLock(timeoutMilliseconds)` | the timeout moves to each call: `lock.lock_timeout(Duration::from_millis(ms))` (feature `async-io`), [`lock.lock_until(deadline)`](Lock::lock_until) or [`lock.lock_blocking_timeout(d)`](Lock::lock_blocking_timeout) |
+//! | `withLock(fn)` | [`lock.with_lock(async \|value\| ...)`](Lock::with_lock) |
+//! | `acquireLock()` + `releaseLock()` | `let guard = lock.lock().await;` ... `drop(guard)` |
+//! | `createLocksByKey()` | `KeyedLocks::new_fifo()` (feature `keyed`) |
+//!
+//! The seed's self-deadlock guard, in Rust:
+//!
+//! ```
+//! # #[cfg(feature = "async-io")]
+//! # futures_lite::future::block_on(async {
+//! use std::time::Duration;
+//!
+//! // createLock(60_000): every operation waits at most 60 s for the lock.
+//! let connection = turnlock::Lock::new_fifo(());
+//! let timeout = Duration::from_millis(50);
+//!
+//! let transaction = connection.lock_timeout(timeout).await.unwrap();
+//! // A query on the outer connection from inside the transaction:
+//! let err = connection.lock_timeout(timeout).await.unwrap_err();
+//! assert_eq!(err.to_string(), "timed out waiting for lock after 50ms");
+//! // Unlike the seed, the timeout did not release the transaction's lock.
+//! assert!(connection.is_locked());
+//! drop(transaction);
+//! # });
+//! ```
+//!
+//! README.md has the full mapping, and every behaviour where turnlock
+//! differs on purpose.
 //!
 //! # Panics and poisoning
 //!
