@@ -5,58 +5,16 @@
 //! Allocations are counted per thread, so the test harness and tests running
 //! in parallel do not disturb each other.
 
-use core::alloc::{GlobalAlloc, Layout};
-use core::cell::Cell;
-use core::future::Future;
-use core::pin::pin;
-use core::task::{Context, Poll, Waker};
-use std::alloc::System;
 use std::sync::Arc;
 
 use turnlock::Lock;
 
-/// The system allocator, counting the allocations of each thread.
-struct Counting;
-
-std::thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    // `try_with`: the thread may be tearing down its locals.
-    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments, so
-// `System`'s guarantees carry over; counting touches only a thread-local
-// `Cell` that never allocates (const-initialised, no destructor).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
+use counting::{allocations_during, now as poll_once};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 const ROUNDS: usize = if cfg!(miri) { 10 } else { 10_000 };
 
@@ -64,20 +22,11 @@ const ROUNDS: usize = if cfg!(miri) { 10 } else { 10_000 };
 /// of allocations this thread made during those rounds.
 fn allocations(mut round: impl FnMut()) -> u64 {
     round();
-    let before = ALLOCATIONS.with(Cell::get);
-    for _ in 0..ROUNDS {
-        round();
-    }
-    ALLOCATIONS.with(Cell::get) - before
-}
-
-/// Polls `future` once with a no-op waker; it must be ready.
-fn poll_once<F: Future>(future: F) -> F::Output {
-    let mut cx = Context::from_waker(Waker::noop());
-    match pin!(future).poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("an uncontended lock is ready at the first poll"),
-    }
+    allocations_during(|| {
+        for _ in 0..ROUNDS {
+            round();
+        }
+    })
 }
 
 /// Both policies, each test runs against each.

@@ -1,0 +1,74 @@
+//! A global allocator that counts the allocations of each thread, for the
+//! tests that prove a path allocates nothing. A test binary installs it with
+//!
+//! ```ignore
+//! #[path = "common/counting.rs"]
+//! mod counting;
+//! #[global_allocator]
+//! static ALLOCATOR: counting::Counting = counting::Counting;
+//! ```
+//!
+//! Counting per thread keeps the test harness and tests running in parallel
+//! out of each other's figures.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::Cell;
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+use std::alloc::System;
+
+/// The system allocator, counting the allocations of each thread.
+pub struct Counting;
+
+std::thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with`: the thread may be tearing down its locals.
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments, so
+// `System`'s guarantees carry over; counting touches only a thread-local
+// `Cell` that never allocates (const-initialised, no destructor).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+/// The number of allocations this thread makes while running `f`.
+pub fn allocations_during(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+/// Polls `future` once with a no-op waker; an uncontended lock is ready then.
+pub fn now<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("an uncontended lock is ready at the first poll"),
+    }
+}
