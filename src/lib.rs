@@ -35,7 +35,7 @@
 //! | who gets a free lock | whoever asks first, even ahead of waiters | the oldest waiter (direct hand-off) |
 //! | order of waiters | roughly FIFO; overtaken waiters join a strict queue | strictly the order of first poll |
 //! | starvation | impossible: bounded number of hand-offs | impossible: FIFO |
-//! | throughput under contention | higher: the lock never waits for a sleeping task | lower: each hand-off waits for the next task to run |
+//! | throughput under contention | higher: a free lock goes to whichever task is running | lower: each hand-off waits for the next task to run |
 //! | use it for | caches, counters, shared state | connections, files, anything where call order matters |
 //!
 //! `new` lets a running task take a free lock ahead of sleeping waiters,
