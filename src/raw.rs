@@ -17,7 +17,7 @@
 //!   queued waiter that has been handed the lock and not yet observed it.
 //! * queued waiters ([`QUEUED_ONE`]): waiters in the hand-off queue
 //!   ([`RawLock::queue`]). Every waiter of a `new_fifo` lock is queued; a
-//!   waiter of a `new` lock is queued once it has lost [`PATIENCE`] races.
+//!   waiter of a `new` lock is queued once it has lost a race.
 //!   A release never clears `L` while this count is non-zero: it hands the
 //!   lock to the oldest queued listener instead.
 //! * hint waiters ([`HINT_ONE`]): waiters of a `new` lock that sleep on the
@@ -53,10 +53,10 @@
 //! A `new` lock lets newcomers take a free lock ahead of woken waiters
 //! (barging), which keeps the lock busy while a woken task is still being
 //! scheduled. A hint waiter that is woken and finds the lock taken again has
-//! lost a race; after [`PATIENCE`] lost races it moves to the hand-off queue,
-//! where no newcomer can overtake it and every release hands the lock on in
-//! order. So a waiter of a `new` lock gets the lock after at most `PATIENCE`
-//! lost races plus the number of waiters queued ahead of it: a bound in
+//! lost a race, which already shows that it is being overtaken, so it moves
+//! to the hand-off queue, where no newcomer can overtake it and every release
+//! hands the lock on in order. So a waiter of a `new` lock gets the lock
+//! after at most one lost race plus the number of waiters queued ahead of it: a bound in
 //! hand-offs, not in time, and it holds in `no_std` and under loom.
 
 use core::pin::Pin;
@@ -81,13 +81,6 @@ const QUEUED_MASK: usize = ((1 << COUNT_BITS) - 1) * QUEUED_ONE;
 const HINT_ONE: usize = 1 << (1 + COUNT_BITS);
 /// All bits of the wake-up queue count.
 const HINT_MASK: usize = !(QUEUED_MASK | LOCKED);
-
-/// Lost races after which a waiter of a `new` lock joins the hand-off queue.
-///
-/// Small keeps the fairness of `new` close to that of `new_fifo`; large lets
-/// more releases go to whichever task is running. One lost race is enough to
-/// show that a waiter is being overtaken.
-pub(crate) const PATIENCE: u8 = 1;
 
 /// The lock protocol without the protected value.
 pub(crate) struct RawLock {
@@ -259,7 +252,7 @@ impl RawLock {
                         self.join_hints(waiter);
                     }
                 }
-                Stage::Hint { losses } => {
+                Stage::Hint => {
                     let listener = waiter.listener.as_mut().expect("hint waiter listens");
                     if Pin::new(listener).poll(cx).is_pending() {
                         // Not woken for us, but our task runs: another
@@ -277,14 +270,9 @@ impl RawLock {
                         waiter.stage = Stage::Done;
                         return Poll::Ready(());
                     }
-                    // Lost the race to a newcomer.
-                    let losses = losses + 1;
-                    if losses >= PATIENCE {
-                        self.enqueue(waiter, HINT_ONE);
-                    } else {
-                        waiter.stage = Stage::Hint { losses };
-                        self.relisten(waiter);
-                    }
+                    // Lost the race to a newcomer: join the hand-off queue
+                    // (see "Starvation without a clock").
+                    self.enqueue(waiter, HINT_ONE);
                 }
                 Stage::Queued => {
                     let listener = waiter.listener.as_mut().expect("queued waiter listens");
@@ -333,21 +321,11 @@ impl RawLock {
                     return;
                 }
                 Ok(_) => {
-                    waiter.stage = Stage::Hint { losses: 0 };
+                    waiter.stage = Stage::Hint;
                     return;
                 }
                 Err(actual) => state = actual,
             }
-        }
-    }
-
-    /// A counted hint waiter without a listener listens again, then looks at
-    /// the lock once more (a release may have come before the listener).
-    fn relisten(&self, waiter: &mut Waiter) {
-        *waiter.listener = Some(self.wake.listen());
-        if self.take_counted(HINT_ONE) {
-            self.drop_hint_listener(waiter, true);
-            waiter.stage = Stage::Done;
         }
     }
 
@@ -484,7 +462,7 @@ impl RawLock {
     fn abandon_slow(&self, waiter: &mut Waiter) -> bool {
         let stage = core::mem::replace(&mut waiter.stage, Stage::Done);
         match stage {
-            Stage::Hint { .. } => {
+            Stage::Hint => {
                 // Leave the count first, then the queue (see module docs).
                 let prev = self.state.fetch_sub(HINT_ONE, AcqRel);
                 debug_assert!(prev & HINT_MASK != 0, "hint count underflow");
@@ -666,7 +644,7 @@ enum Stage {
     /// Not polled yet: holds nothing, counted nowhere.
     Idle,
     /// Counted in the hint waiters, listening on `wake`.
-    Hint { losses: u8 },
+    Hint,
     /// Counted in the queued waiters, listening on `queue`.
     Queued,
     /// Acquired or abandoned; counted nowhere.

@@ -120,7 +120,7 @@ fn spawn_hog(race: Arc<Race>, style: Hog, go: mpsc::Receiver<()>) -> thread::Joi
 /// Hog acquisitions after which the by-hand tests call it starvation.
 const BY_HAND_LIMIT: usize = 10_000;
 
-/// The clock-free bound of `new`: a waiter that lost `PATIENCE` races (one)
+/// The clock-free bound of `new`: a waiter that lost one race
 /// is queued, and the next release hands it the lock. Two hog acquisitions
 /// after the waiter joined, a few more for slack.
 const MAX_HOG_RUNS_BY_HAND: usize = 4;

@@ -9,7 +9,8 @@ use turnlock::Lock;
 use turnlock_loom_tests::block_on_counting;
 
 /// How many lost races a waiter of a `new` lock tolerates before it joins
-/// the hand-off queue (`PATIENCE` in `src/raw.rs`).
+/// the hand-off queue (one lost race, see "Starvation without a clock" in
+/// `src/raw.rs`).
 const PATIENCE: usize = 1;
 
 /// A re-locking thread holds the lock while the main thread asks for it;
