@@ -51,14 +51,6 @@
 //! leaves the line and nothing else changes. If the lock had just been handed
 //! to it, the lock passes to the next waiter; no wake-up is lost.
 //!
-//! A pending lock future that is neither polled nor dropped still counts as
-//! a waiter. Under `new_fifo`, once the lock is handed to it, it holds the
-//! lock until its task polls it or drops it, exactly like an unused guard
-//! (so a task that keeps two lock futures of one lock and awaits only the
-//! second one waits for itself). Under `new` a woken waiter owns nothing:
-//! the lock stays free, the next release wakes the next waiter, and any
-//! other lock future of the same task takes the free lock when it is polled.
-//!
 //! A timeout is the same thing on a schedule:
 //! [`lock_until`](Lock::lock_until) takes any future as its deadline, and
 //! `lock_timeout` (feature `async-io`) and
@@ -67,6 +59,59 @@
 //! never holding: it never releases somebody else's lock. (`@databases/lock`,
 //! the TypeScript package this crate follows, does release the holder's lock
 //! when a waiter times out; turnlock deliberately does not.)
+//!
+//! # Lock futures that are set aside
+//!
+//! A lock future joins the line when it is first polled, and from then on
+//! it is a waiter until it completes or is dropped. **A polled lock future
+//! that is set aside (neither polled again nor dropped) may be handed the
+//! lock, and then holds it until it is polled or dropped**, exactly like an
+//! unused guard. A task that meanwhile awaits another future of the same
+//! lock waits for itself, and so does everybody else.
+//!
+//! * Under [`Lock::new_fifo`] every waiter may be handed the lock: that is
+//!   what strict FIFO with direct hand-off means.
+//! * Under [`Lock::new`] only a waiter that has lost a race may be: a waiter
+//!   that was woken and found the lock taken by a running task joins the
+//!   strict queue, which is what bounds starvation. That can happen inside
+//!   a future's first poll on a multi-threaded executor, so a caller cannot
+//!   tell; treat both policies alike. (No protocol can give a waiter that
+//!   lost a race a place nobody overtakes and also let its task's other
+//!   futures take the lock while it is not polled: that waiter, seen from
+//!   the lock, is the same as a waiter whose task is merely slow to run.)
+//!
+//! Polling several lock futures of one lock together is always fine
+//! (`select!`, `join!`, `zip`), and so is dropping the ones you no longer
+//! need, which passes on a lock one of them was handed. Only keeping one
+//! aside while awaiting another hangs. Debug builds with `std` name this
+//! mistake with a panic instead of hanging, where they can: when a task
+//! polls a lock future twice while another lock future of the same task
+//! (the same waker) holds the same unclaimed hand-off, without polling that
+//! one in between.
+//!
+//! ```
+//! # futures_lite::future::block_on(async {
+//! let lock = turnlock::Lock::new_fifo(0);
+//! let holder = lock.lock().await;
+//! let mut first = lock.lock();
+//! let _ = futures_lite::future::poll_once(&mut first).await; // `first` waits
+//! drop(holder); // hands the lock to `first`
+//! // Awaiting another future of the lock now would wait for `first`:
+//! // drop it (or await it) first.
+//! drop(first);
+//! *lock.lock().await += 1;
+//! # });
+//! ```
+//!
+//! # What a waker must not do
+//!
+//! `event-listener`, which queues the waiters, calls [`Waker::wake`] while
+//! it holds the lock of its waiter list. A waker must therefore only
+//! schedule its task, as the contract of `wake` asks: an executor whose
+//! `wake` polls the task inline, on the waking thread, re-enters that list
+//! from inside the wake-up and deadlocks.
+//!
+//! [`Waker::wake`]: core::task::Waker::wake
 //!
 //! # Coming from `@databases/lock`
 //!

@@ -58,6 +58,17 @@
 //! hands the lock on in order. So a waiter of a `new` lock gets the lock
 //! after at most one lost race plus the number of waiters queued ahead of it: a bound in
 //! hand-offs, not in time, and it holds in `no_std` and under loom.
+//!
+//! The price is the rule for set-aside futures (crate docs, "Lock futures
+//! that are set aside"): a queued waiter owns the lock from the moment it is
+//! handed over, whether or not its future is polled, so a task that keeps a
+//! queued future aside and awaits another one of the same lock waits for
+//! itself. Letting other futures take a hand-off that is not claimed would
+//! let a running task overtake a slow one without bound, which is what the
+//! queue exists to prevent; the lock cannot tell a set-aside future from
+//! one whose task has not run yet. Debug builds with `std` mirror the queue
+//! (`check.rs`) and panic with an explanation when a task keeps polling
+//! another future while its own hand-off waits.
 
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -65,8 +76,11 @@ use core::{fmt, future::Future};
 
 use event_listener::{Event, EventListener, IntoNotification, Listener};
 
+use self::check::{Check, Ticket};
 use crate::sync::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+mod check;
 
 /// Bit 0: the lock is owned.
 const LOCKED: usize = 1;
@@ -93,6 +107,9 @@ pub(crate) struct RawLock {
     /// Wake-up queue of a `new` lock: a notification here is only a hint to
     /// try again.
     wake: Event,
+    /// Every change to `queue`'s list goes through here: in debug builds
+    /// with `std` it mirrors the queue to name a task that waits for itself.
+    check: Check,
 }
 
 impl RawLock {
@@ -104,6 +121,7 @@ impl RawLock {
                 fifo,
                 queue: Event::new(),
                 wake: Event::new(),
+                check: Check::new(),
             }
         }
     }
@@ -192,7 +210,7 @@ impl RawLock {
                 // critical section before the new owner's. A count of one or
                 // more guarantees a listener unless a waiter left since our
                 // load; then nobody was notified and we still own the lock.
-                if self.queue.notify(1.additional().relaxed()) == 1 {
+                if self.check.hand_off(&self.queue) {
                     return;
                 }
                 state = self.state.load(Acquire);
@@ -247,7 +265,7 @@ impl RawLock {
                         return Poll::Ready(());
                     }
                     if self.fifo {
-                        self.enqueue(waiter, 0);
+                        self.enqueue(waiter, 0, cx);
                     } else {
                         self.join_hints(waiter);
                     }
@@ -263,6 +281,7 @@ impl RawLock {
                             waiter.stage = Stage::Done;
                             return Poll::Ready(());
                         }
+                        self.check.pending(&mut waiter.ticket, cx);
                         return Poll::Pending;
                     }
                     *waiter.listener = None;
@@ -272,15 +291,17 @@ impl RawLock {
                     }
                     // Lost the race to a newcomer: join the hand-off queue
                     // (see "Starvation without a clock").
-                    self.enqueue(waiter, HINT_ONE);
+                    self.enqueue(waiter, HINT_ONE, cx);
                 }
                 Stage::Queued => {
                     let listener = waiter.listener.as_mut().expect("queued waiter listens");
                     if Pin::new(listener).poll(cx).is_pending() {
+                        self.check.pending(&mut waiter.ticket, cx);
                         return Poll::Pending;
                     }
                     // Handed the lock: leave the queue count as its owner.
                     *waiter.listener = None;
+                    self.check.claimed(&mut waiter.ticket);
                     let prev = self.state.fetch_sub(QUEUED_ONE, AcqRel);
                     debug_assert!(prev & QUEUED_MASK != 0, "queued count underflow");
                     debug_assert!(prev & LOCKED != 0, "handed a lock that is not locked");
@@ -331,8 +352,8 @@ impl RawLock {
 
     /// Joins the hand-off queue (leaving the count `leaving`, 0 or
     /// `HINT_ONE`), or takes the lock if it is free.
-    fn enqueue(&self, waiter: &mut Waiter, leaving: usize) {
-        let listener = self.queue.listen();
+    fn enqueue(&self, waiter: &mut Waiter, leaving: usize, cx: &Context<'_>) {
+        let listener = self.check.listen(&self.queue, &mut waiter.ticket, cx);
         let mut state = self.state.load(Relaxed);
         loop {
             check(state, self.fifo);
@@ -354,7 +375,7 @@ impl RawLock {
                 Ok(_) if state & LOCKED == 0 => {
                     // Only an owner hands off, and nobody owned the lock: our
                     // listener cannot hold a notification.
-                    let notified = listener.discard();
+                    let notified = self.check.leave(listener, &mut waiter.ticket);
                     debug_assert!(!notified, "hand-off to a waiter that was never queued");
                     waiter.stage = Stage::Done;
                     return;
@@ -477,7 +498,7 @@ impl RawLock {
                 waiter
                     .listener
                     .take()
-                    .is_some_and(|listener| listener.discard())
+                    .is_some_and(|listener| self.check.leave(listener, &mut waiter.ticket))
             }
             Stage::Idle | Stage::Done => false,
         }
@@ -593,6 +614,8 @@ impl fmt::Debug for RawLock {
 pub(crate) struct Waiter {
     listener: ListenerSlot,
     stage: Stage,
+    /// Its place in the debug mirror of the hand-off queue.
+    ticket: Ticket,
 }
 
 /// The listener of a waiter, if it has one.
@@ -658,6 +681,7 @@ impl Waiter {
         Self {
             listener: ListenerSlot::empty(),
             stage: Stage::Idle,
+            ticket: Ticket::new(),
         }
     }
 

@@ -107,8 +107,9 @@ fn zipped_routines_among_other_tasks_and_threads() {
 }
 
 /// Policy `new`: f1 and f2 wait in one task; the release wakes the task
-/// (through f1, the older waiter), but only f2 is polled afterwards. A free
-/// lock is free for anyone, so f2 must take it.
+/// (through f1, the older waiter), but only f2 is polled afterwards. f1 is
+/// only a hint waiter (it never lost a race), so the lock is free for
+/// anyone and f2 takes it.
 #[test]
 fn new_only_the_second_future_is_awaited_after_the_release() {
     let lock = Lock::new(());
@@ -160,6 +161,132 @@ fn new_only_the_second_future_is_awaited_with_a_holder_thread() {
             join(holder);
         }
         assert_eq!(*lock.try_lock().unwrap(), scaled(200));
+        assert_healthy(&lock);
+    });
+}
+
+/// Brings `lock` (policy `new`) to the state of the storm-found hang: f1
+/// and f2 wait in one task, the release wakes f1, a running newcomer takes
+/// the lock first, f1 loses that race and joins the hand-off queue, and the
+/// newcomer's release hands the lock to f1. Returns the two futures.
+fn new_lost_race_then_handed_to_f1<'a>(
+    lock: &'a Lock<()>,
+    task: &Probe,
+) -> (
+    turnlock::futures::LockFuture<'a, ()>,
+    turnlock::futures::LockFuture<'a, ()>,
+) {
+    let holder = lock.try_lock().unwrap();
+    let (mut f1, mut f2) = (lock.lock(), lock.lock());
+    assert_pending(task.poll(&mut f1));
+    assert_pending(task.poll(&mut f2));
+    drop(holder); // wakes f1
+    let newcomer = lock.try_lock().expect("`new` lets a running task barge");
+    assert_pending(task.poll(&mut f1)); // lost the race: queued
+    let wakes = task.wakes();
+    drop(newcomer); // hands the lock to f1
+    assert!(task.wakes() > wakes, "the hand-off wakes f1's task");
+    assert!(lock.is_locked(), "f1 holds the lock without having seen it");
+    (f1, f2)
+}
+
+/// The rule, policy `new`: a future that lost a race and was then set
+/// aside is handed the lock; polling it or dropping it lets the task go on.
+#[test]
+fn new_set_aside_future_handed_the_lock_is_served_when_polled_or_dropped() {
+    let lock = Lock::new(());
+    let task = Probe::new();
+
+    let (mut f1, mut f2) = new_lost_race_then_handed_to_f1(&lock, &task);
+    let guard = ready(task.poll(&mut f1));
+    assert_pending(task.poll(&mut f2));
+    drop(guard);
+    drop(ready(task.poll(&mut f2)));
+    drop((f1, f2));
+    assert_healthy(&lock);
+
+    let (f1, mut f2) = new_lost_race_then_handed_to_f1(&lock, &task);
+    let wakes = task.wakes();
+    drop(f1); // passes the lock on, to f2
+    assert!(
+        task.wakes() > wakes,
+        "passing the lock to f2 wakes its task"
+    );
+    drop(ready(task.poll(&mut f2)));
+    drop(f2);
+    assert_healthy(&lock);
+}
+
+/// A task that polls the other future first and the recipient second in
+/// the same round (`or`, `select!`, `join!`) is not a task that waits for
+/// itself: no panic, and the recipient completes.
+#[test]
+fn set_aside_check_allows_polling_the_recipient_after_its_sibling() {
+    with_watchdog(30, || {
+        let lock = Lock::new(());
+        let task = Probe::new();
+        let (mut f1, mut f2) = new_lost_race_then_handed_to_f1(&lock, &task);
+        // One round of the task polls f2, then f1, with the task's waker.
+        let wakes = task.wakes();
+        let guard = ready(task.poll(&mut or(&mut f2, &mut f1)));
+        assert!(task.wakes() > wakes, "f2 asked for one more round");
+        drop(guard);
+        drop(ready(task.poll(&mut f2)));
+        drop((f1, f2));
+        assert_healthy(&lock);
+    });
+}
+
+/// The storm-found hang (issue: a `new` lock stuck on an unpolled future):
+/// a task keeps a lock future that lost a race, sets it aside and awaits
+/// another future of the same lock. The set-aside future is handed the lock
+/// and never polled, so the task waits for itself. The rule allows no
+/// protocol to avoid that and keep the starvation bound, but debug builds
+/// name the problem with a panic instead of hanging.
+#[test]
+#[cfg(debug_assertions)]
+fn new_lost_race_future_set_aside_is_named_instead_of_hanging() {
+    let message = with_watchdog(30, || {
+        let lock = Lock::new(());
+        std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            futures_lite::future::block_on(async {
+                let holder = lock.try_lock().unwrap();
+                let (mut f1, mut f2) = (lock.lock(), lock.lock());
+                assert!(poll_once(&mut f1).await.is_none());
+                assert!(poll_once(&mut f2).await.is_none());
+                drop(holder); // wakes f1
+                let newcomer = lock.try_lock().unwrap(); // a running task barges
+                assert!(poll_once(&mut f1).await.is_none()); // f1 lost: queued
+                drop(newcomer); // hands the lock to f1
+                drop(f2.await); // f1 is set aside
+            })
+        }))
+        .expect_err("awaiting f2 while f1 holds the lock must not succeed")
+    });
+    let message = message
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| message.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(message.contains("set aside"), "{message}");
+}
+
+/// The same check under `new_fifo`, where every waiter is handed the lock.
+#[test]
+#[cfg(debug_assertions)]
+fn fifo_set_aside_future_is_named_instead_of_hanging() {
+    with_watchdog(30, || {
+        let lock = Lock::new_fifo(());
+        let result = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            futures_lite::future::block_on(async {
+                let holder = lock.try_lock().unwrap();
+                let (mut f1, f2) = (lock.lock(), lock.lock());
+                assert!(poll_once(&mut f1).await.is_none());
+                drop(holder); // hands the lock to f1
+                drop(f2.await); // f1 is set aside
+            })
+        }));
+        assert!(result.is_err(), "awaiting f2 while f1 holds the lock");
         assert_healthy(&lock);
     });
 }

@@ -1,0 +1,270 @@
+//! The hand-off queue's listeners, and the debug check that names a task
+//! waiting for a lock that one of its own set-aside lock futures holds.
+//!
+//! A queued waiter may be handed the lock while its future is not being
+//! polled. If its task meanwhile awaits another future of the same lock, the
+//! task waits for itself (see "Lock futures that are set aside" in the crate
+//! docs). No protocol that keeps the clock-free starvation bound can avoid
+//! that, but debug builds with `std` can say so instead of hanging:
+//! [`Check`] mirrors the hand-off queue (every queued listener with the
+//! waker of its last poll, in queue order, and the one that holds an
+//! unclaimed hand-off). When a task polls a lock future of its own that is
+//! not the recipient while the recipient's waker wakes the same task, the
+//! future wakes its task once more; if the next poll finds the same
+//! hand-off still unclaimed, the task polled the other future twice without
+//! ever polling the recipient, and it panics with a message that names the
+//! problem.
+//!
+//! Release builds, `no_std` and loom get the same operations without any
+//! bookkeeping: each is exactly the `event-listener` call it wraps.
+//!
+//! To keep the mirror exact, every operation that changes the queue's list
+//! (joining, the hand-off `notify`, leaving) runs inside the check's mutex,
+//! so the mirror's order is the list's order.
+
+use core::task::Context;
+
+use event_listener::{Event, EventListener, IntoNotification, Listener};
+
+pub(super) use self::imp::{Check, Ticket};
+
+#[cfg(all(debug_assertions, feature = "std", not(loom)))]
+mod imp {
+    use alloc::collections::BTreeMap;
+    use core::task::{Context, Waker};
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+
+    /// The hand-off queue as the check sees it.
+    struct Mirror {
+        /// Tickets handed out so far; 0 means "no ticket".
+        last: u64,
+        /// Queued listeners that have not been notified, oldest first, with
+        /// the waker of their future's last poll.
+        queued: BTreeMap<u64, Waker>,
+        /// The listener that was handed the lock and has not claimed it.
+        handed: Option<(u64, Waker)>,
+    }
+
+    /// The mirror of a lock's hand-off queue.
+    pub(in crate::raw) struct Check(Mutex<Mirror>);
+
+    /// A waiter's place in the mirror.
+    #[derive(Debug, Default)]
+    pub(in crate::raw) struct Ticket {
+        /// Its queued listener's ticket, 0 when it has none.
+        id: u64,
+        /// The hand-off a sibling future held unclaimed at this waiter's
+        /// last poll, 0 if none.
+        suspect: u64,
+    }
+
+    impl Ticket {
+        pub(in crate::raw) const fn new() -> Self {
+            Self { id: 0, suspect: 0 }
+        }
+    }
+
+    impl Check {
+        pub(in crate::raw) const fn new() -> Self {
+            Self(Mutex::new(Mirror {
+                last: 0,
+                queued: BTreeMap::new(),
+                handed: None,
+            }))
+        }
+
+        /// Locks the mirror. A panic of the check poisons nothing that
+        /// matters: the mirror is consistent between operations.
+        pub(in crate::raw) fn mirror(&self) -> Guard<'_> {
+            Guard(self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        }
+    }
+
+    /// The mirror, locked.
+    pub(in crate::raw) struct Guard<'a>(MutexGuard<'a, Mirror>);
+
+    impl Guard<'_> {
+        /// A listener joined the back of the queue.
+        pub(in crate::raw) fn joined(&mut self, ticket: &mut Ticket, cx: &Context<'_>) {
+            self.0.last += 1;
+            ticket.id = self.0.last;
+            self.0.queued.insert(ticket.id, cx.waker().clone());
+        }
+
+        /// The oldest queued listener was handed the lock.
+        pub(in crate::raw) fn handed(&mut self) {
+            debug_assert!(self.0.handed.is_none(), "two unclaimed hand-offs");
+            self.0.handed = self.0.queued.pop_first();
+            debug_assert!(self.0.handed.is_some(), "a hand-off to nobody");
+        }
+
+        /// A listener left the queue; `notified` if it held the hand-off.
+        pub(in crate::raw) fn left(&mut self, ticket: &mut Ticket, notified: bool) {
+            if notified {
+                let handed = self.0.handed.take();
+                debug_assert_eq!(handed.map(|(id, _)| id), Some(ticket.id));
+            } else {
+                let removed = self.0.queued.remove(&ticket.id);
+                debug_assert!(removed.is_some(), "left a queue it was not in");
+            }
+            *ticket = Ticket::new();
+        }
+    }
+
+    /// The recipient claimed its hand-off.
+    pub(in crate::raw) fn claimed(check: &Check, ticket: &mut Ticket) {
+        let handed = check.mirror().0.handed.take();
+        debug_assert_eq!(handed.map(|(id, _)| id), Some(ticket.id));
+        *ticket = Ticket::new();
+    }
+
+    /// A waiter's poll is about to return `Pending`: records its waker, and
+    /// looks for a sibling future that holds an unclaimed hand-off.
+    ///
+    /// # Panics
+    ///
+    /// If the same sibling's hand-off was already unclaimed at this
+    /// waiter's previous poll: its task polls this future, not that one.
+    pub(in crate::raw) fn pending(check: &Check, ticket: &mut Ticket, cx: &Context<'_>) {
+        let waker = cx.waker();
+        let mut mirror = check.mirror();
+        let Mirror { queued, handed, .. } = &mut *mirror.0;
+        let own = match handed {
+            Some((id, own)) if *id == ticket.id => Some(own),
+            _ => queued.get_mut(&ticket.id),
+        };
+        if let Some(own) = own {
+            if !own.will_wake(waker) {
+                own.clone_from(waker);
+            }
+        }
+        let sibling = match handed {
+            Some((id, theirs))
+                if *id != ticket.id
+                    && theirs.will_wake(waker)
+                    // Hand-polled futures of unrelated "tasks" share the
+                    // no-op waker; it identifies no task.
+                    && !waker.will_wake(Waker::noop()) =>
+            {
+                *id
+            }
+            _ => 0,
+        };
+        drop(mirror);
+        if sibling == 0 {
+            ticket.suspect = 0;
+        } else if ticket.suspect == sibling {
+            panic!(
+                "turnlock: this task waits for a lock that another lock future of the same \
+                 task was handed: that future was polled once, then set aside, and has not \
+                 been polled since. Poll a lock future until it completes, or drop it; see \
+                 \"Lock futures that are set aside\" in the turnlock docs"
+            );
+        } else {
+            // Maybe its task polls the recipient right after this future
+            // (a `select!` or `join!`): give it one more round to do so.
+            ticket.suspect = sibling;
+            waker.wake_by_ref();
+        }
+    }
+}
+
+#[cfg(not(all(debug_assertions, feature = "std", not(loom))))]
+mod imp {
+    use core::task::Context;
+
+    /// Without the debug check: nothing to mirror.
+    pub(in crate::raw) struct Check;
+
+    /// Without the debug check: no place to keep.
+    #[derive(Debug, Default)]
+    pub(in crate::raw) struct Ticket;
+
+    impl Ticket {
+        #[inline]
+        pub(in crate::raw) const fn new() -> Self {
+            Self
+        }
+    }
+
+    impl Check {
+        #[inline]
+        pub(in crate::raw) const fn new() -> Self {
+            Self
+        }
+
+        #[inline]
+        pub(in crate::raw) fn mirror(&self) -> Guard {
+            Guard
+        }
+    }
+
+    /// Without the debug check: every record is a no-op.
+    pub(in crate::raw) struct Guard;
+
+    impl Guard {
+        #[inline]
+        pub(in crate::raw) fn joined(&mut self, _: &mut Ticket, _: &Context<'_>) {}
+
+        #[inline]
+        pub(in crate::raw) fn handed(&mut self) {}
+
+        #[inline]
+        pub(in crate::raw) fn left(&mut self, _: &mut Ticket, _: bool) {}
+    }
+
+    #[inline]
+    pub(in crate::raw) fn claimed(_: &Check, _: &mut Ticket) {}
+
+    #[inline]
+    pub(in crate::raw) fn pending(_: &Check, _: &mut Ticket, _: &Context<'_>) {}
+}
+
+impl Check {
+    /// Joins the back of `queue`, the hand-off queue.
+    #[inline]
+    pub(super) fn listen(
+        &self,
+        queue: &Event,
+        ticket: &mut Ticket,
+        cx: &Context<'_>,
+    ) -> EventListener {
+        let mut mirror = self.mirror();
+        let listener = queue.listen();
+        mirror.joined(ticket, cx);
+        listener
+    }
+
+    /// Hands the lock to the oldest listener of `queue` that has not been
+    /// notified; `false` if there was none.
+    #[inline]
+    pub(super) fn hand_off(&self, queue: &Event) -> bool {
+        let mut mirror = self.mirror();
+        let handed = queue.notify(1.additional().relaxed()) == 1;
+        if handed {
+            mirror.handed();
+        }
+        handed
+    }
+
+    /// Leaves the hand-off queue; `true` if the listener held the hand-off.
+    #[inline]
+    pub(super) fn leave(&self, listener: EventListener, ticket: &mut Ticket) -> bool {
+        let mut mirror = self.mirror();
+        let notified = listener.discard();
+        mirror.left(ticket, notified);
+        notified
+    }
+
+    /// The listener of `ticket` observed its hand-off.
+    #[inline]
+    pub(super) fn claimed(&self, ticket: &mut Ticket) {
+        imp::claimed(self, ticket);
+    }
+
+    /// A waiter's poll returns `Pending` (see the module docs).
+    #[inline]
+    pub(super) fn pending(&self, ticket: &mut Ticket, cx: &Context<'_>) {
+        imp::pending(self, ticket, cx);
+    }
+}
