@@ -111,6 +111,16 @@ mod imp {
         }
     }
 
+    /// Whether two wakers wake the same task, as far as that can be told.
+    ///
+    /// Compares the data pointers only: the vtable pointers of two clones
+    /// of one waker may differ (they do under Miri). A null data pointer, as
+    /// in the no-op waker that hand-polled futures of unrelated "tasks"
+    /// share, identifies no task.
+    fn same_task(a: &Waker, b: &Waker) -> bool {
+        !a.data().is_null() && a.data() == b.data()
+    }
+
     /// The recipient claimed its hand-off.
     pub(in crate::raw) fn claimed(check: &Check, ticket: &mut Ticket) {
         let handed = check.mirror().0.handed.take();
@@ -139,15 +149,7 @@ mod imp {
             }
         }
         let sibling = match handed {
-            Some((id, theirs))
-                if *id != ticket.id
-                    && theirs.will_wake(waker)
-                    // Hand-polled futures of unrelated "tasks" share the
-                    // no-op waker; it identifies no task.
-                    && !waker.will_wake(Waker::noop()) =>
-            {
-                *id
-            }
+            Some((id, theirs)) if *id != ticket.id && same_task(theirs, waker) => *id,
             _ => 0,
         };
         drop(mirror);
