@@ -190,6 +190,18 @@ impl<T: ?Sized> Lock<T> {
     /// drop(guard);
     /// assert!(lock.try_lock().is_some());
     /// ```
+    ///
+    /// The result must be used: as a statement, a lock it took would be
+    /// released at once, so the compiler warns.
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let lock = turnlock::Lock::new(());
+    ///     lock.try_lock();
+    /// }
+    /// ```
+    #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock(&self) -> Option<Guard<'_, T>> {
         if self.raw.try_lock() {
@@ -228,7 +240,16 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_lock_owned().is_none());
     /// drop(guard);
     /// ```
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let lock = std::sync::Arc::new(turnlock::Lock::new(()));
+    ///     lock.try_lock_owned();
+    /// }
+    /// ```
     #[cfg(target_has_atomic = "ptr")]
+    #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedGuard<T>> {
         if self.raw.try_lock() {

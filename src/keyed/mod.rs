@@ -385,6 +385,17 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// drop(guard);
     /// assert!(locks.try_lock(5).is_some());
     /// ```
+    ///
+    /// Unused, it warns (a key it took would be released at once):
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let locks = turnlock::KeyedLocks::new();
+    ///     locks.try_lock(5);
+    /// }
+    /// ```
+    #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock(&self, key: K) -> Option<KeyGuard<'_, K, S>> {
         let node = self.count_in(key);
@@ -427,7 +438,16 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// assert!(locks.try_lock_owned('x').is_none());
     /// drop(guard);
     /// ```
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let locks = std::sync::Arc::new(turnlock::KeyedLocks::new());
+    ///     locks.try_lock_owned('x');
+    /// }
+    /// ```
     #[cfg(target_has_atomic = "ptr")]
+    #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock_owned(self: &Arc<Self>, key: K) -> Option<OwnedKeyGuard<K, S>> {
         let node = self.count_in(key);
