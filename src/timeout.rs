@@ -12,7 +12,10 @@ use core::time::Duration;
 /// keeps it, and the other waiters keep their places.
 ///
 /// Its message matches `@databases/lock`'s: "timed out waiting for lock",
-/// followed by "after {ms}ms" when the timeout is known.
+/// followed by "after {ms}ms" when the timeout is known. A timeout that is
+/// not a whole number of milliseconds is printed exactly, in the largest
+/// unit that divides it: "after 500µs", "after 1500µs", "after 250ns". No
+/// timeout is rounded, so "after 0ms" means `Duration::ZERO`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -22,6 +25,9 @@ use core::time::Duration;
 /// let err = lock.lock_blocking_timeout(Duration::from_millis(5)).unwrap_err();
 /// assert_eq!(err.timeout(), Some(Duration::from_millis(5)));
 /// assert_eq!(err.to_string(), "timed out waiting for lock after 5ms");
+///
+/// let err = lock.lock_blocking_timeout(Duration::from_micros(500)).unwrap_err();
+/// assert_eq!(err.to_string(), "timed out waiting for lock after 500µs");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimedOut {
@@ -63,10 +69,18 @@ impl TimedOut {
 impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("timed out waiting for lock")?;
-        if let Some(after) = self.after {
-            write!(f, " after {}ms", after.as_millis())?;
+        let Some(after) = self.after else {
+            return Ok(());
+        };
+        // Exact, in the largest unit that divides the timeout.
+        let nanos = after.as_nanos();
+        if nanos % 1_000_000 == 0 {
+            write!(f, " after {}ms", nanos / 1_000_000)
+        } else if nanos % 1_000 == 0 {
+            write!(f, " after {}µs", nanos / 1_000)
+        } else {
+            write!(f, " after {nanos}ns")
         }
-        Ok(())
     }
 }
 
