@@ -177,6 +177,7 @@ pub(crate) use loom_const_fn;
 #[cfg(feature = "keyed")]
 mod keyed;
 mod lock;
+mod mapped;
 mod raw;
 mod sync;
 mod timeout;
@@ -190,6 +191,9 @@ pub use crate::keyed::{DefaultHashBuilder, DefaultHasher, KeyGuard, KeyedLocks, 
 #[cfg(target_has_atomic = "ptr")]
 pub use crate::lock::OwnedGuard;
 pub use crate::lock::{Guard, Lock};
+pub use crate::mapped::MappedGuard;
+#[cfg(target_has_atomic = "ptr")]
+pub use crate::mapped::OwnedMappedGuard;
 pub use crate::timeout::TimedOut;
 
 /// Compile-time checks of the auto traits promised in the docs.
@@ -202,6 +206,8 @@ fn _assert_auto_traits() {
     sync::<Lock<u8>>();
     send::<Guard<'_, u8>>();
     sync::<Guard<'_, u8>>();
+    send::<MappedGuard<'_, u8>>();
+    sync::<MappedGuard<'_, u8>>();
     send::<futures::LockFuture<'_, u8>>();
     sync::<futures::LockFuture<'_, u8>>();
     unpin::<futures::LockFuture<'_, u8>>();
@@ -214,6 +220,8 @@ fn _assert_auto_traits() {
     {
         send::<OwnedGuard<u8>>();
         sync::<OwnedGuard<u8>>();
+        send::<OwnedMappedGuard<[u8; 2], u8>>();
+        sync::<OwnedMappedGuard<[u8; 2], u8>>();
         send::<futures::OwnedLockFuture<u8>>();
         unpin::<futures::OwnedLockFuture<u8>>();
     }

@@ -438,6 +438,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
 ///
 /// Dereferences to the protected value. Made by [`Lock::lock`],
 /// [`Lock::try_lock`], [`Lock::lock_blocking`] and friends.
+/// [`Guard::map`] and [`Guard::try_map`] narrow it to a part of the value.
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
@@ -533,6 +534,16 @@ impl<'a, T: ?Sized> Guard<'a, T> {
     pub fn source(this: &Self) -> &'a Lock<T> {
         this.lock
     }
+
+    /// Ends the guard without releasing the lock: the caller takes over the
+    /// lock and the live access to the value.
+    #[inline]
+    pub(crate) fn into_parts(this: Self) -> (&'a Lock<T>, Access<T>) {
+        let mut this = ManuallyDrop::new(this);
+        // SAFETY: `this` is never dropped, so the access is moved out once.
+        let access = unsafe { ManuallyDrop::take(&mut this.access) };
+        (this.lock, access)
+    }
 }
 
 impl<T: ?Sized> Deref for Guard<'_, T> {
@@ -578,7 +589,9 @@ impl<T: ?Sized + fmt::Display> fmt::Display for Guard<'_, T> {
 /// Holds the lock of an `Arc<Lock<T>>`; `'static`, so it can move into
 /// spawned tasks and threads.
 ///
-/// Made by [`Lock::lock_owned`] and [`Lock::try_lock_owned`].
+/// Made by [`Lock::lock_owned`] and [`Lock::try_lock_owned`];
+/// [`OwnedGuard::map`] and [`OwnedGuard::try_map`] narrow it to a part of
+/// the value.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -640,6 +653,19 @@ impl<T: ?Sized> OwnedGuard<T> {
     #[inline]
     pub fn source(this: &Self) -> &Arc<Lock<T>> {
         &this.lock
+    }
+
+    /// Ends the guard without releasing the lock: the caller takes over the
+    /// lock, its `Arc` and the live access to the value.
+    #[inline]
+    pub(crate) fn into_parts(this: Self) -> (Arc<Lock<T>>, Access<T>) {
+        let mut this = ManuallyDrop::new(this);
+        // SAFETY: `this` is never dropped, so the access and the `Arc` are
+        // each moved out once.
+        unsafe {
+            let access = ManuallyDrop::take(&mut this.access);
+            (core::ptr::read(&this.lock), access)
+        }
     }
 }
 
