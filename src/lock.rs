@@ -306,6 +306,33 @@ impl<T: ?Sized> Lock<T> {
         unsafe { Guard::new(self) }
     }
 
+    /// Acquires the lock through an `Arc`, blocking the current thread while
+    /// waiting, for a guard that is `'static`.
+    ///
+    /// [`lock_owned`](Lock::lock_owned) for plain threads, with the caveats
+    /// of [`lock_blocking`](Lock::lock_blocking): never call it on an
+    /// executor's thread while the holder needs that thread.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(turnlock::Lock::new(Vec::new()));
+    /// let mut guard = lock.lock_owned_blocking();
+    /// // The guard owns its `Arc`: it can move to a thread that outlives
+    /// // this scope.
+    /// let worker = std::thread::spawn(move || guard.push("done"));
+    /// worker.join().unwrap();
+    /// assert_eq!(*lock.lock_owned_blocking(), ["done"]);
+    /// ```
+    #[cfg(all(feature = "std", target_has_atomic = "ptr"))]
+    #[inline]
+    pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedGuard<T> {
+        let acquired = self.raw.lock_blocking(None);
+        debug_assert!(acquired);
+        // SAFETY: `lock_blocking` without a deadline returns only as owner.
+        unsafe { OwnedGuard::new(self.clone()) }
+    }
+
     /// Like [`lock_blocking`](Lock::lock_blocking), but gives up after
     /// `timeout`.
     ///

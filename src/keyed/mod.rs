@@ -506,6 +506,31 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
         unsafe { KeyGuard::new(self, node) }
     }
 
+    /// Locks `key` through an `Arc`, blocking the current thread while
+    /// waiting, for a guard that is `'static`.
+    ///
+    /// [`lock_owned`](KeyedLocks::lock_owned) for plain threads, with the
+    /// caveats of [`lock_blocking`](KeyedLocks::lock_blocking).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.lock_owned_blocking("report.csv");
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(locks.is_empty());
+    /// ```
+    #[cfg(all(feature = "std", target_has_atomic = "ptr"))]
+    pub fn lock_owned_blocking(self: &Arc<Self>, key: K) -> OwnedKeyGuard<K, S> {
+        let node = self.count_in(key);
+        // SAFETY: we hold a count on `node`.
+        let acquired = unsafe { node.get() }.raw.lock_blocking(None);
+        debug_assert!(acquired);
+        // SAFETY: `lock_blocking` without a deadline returns only as owner;
+        // the count goes to the guard.
+        unsafe { OwnedKeyGuard::new(self.clone(), node) }
+    }
+
     /// Like [`lock_blocking`](KeyedLocks::lock_blocking), but gives up after
     /// `timeout`.
     ///
