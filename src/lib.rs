@@ -174,6 +174,8 @@ macro_rules! loom_const_fn {
 }
 pub(crate) use loom_const_fn;
 
+#[cfg(feature = "futures-core")]
+mod fused;
 #[cfg(feature = "keyed")]
 mod keyed;
 mod lock;

@@ -149,6 +149,15 @@ mod timer {
         }
     }
 
+    impl<T: ?Sized> LockTimeout<'_, T> {
+        /// `true` once the future has returned `Ready`.
+        #[cfg(feature = "futures-core")]
+        #[inline]
+        pub(crate) fn finished(&self) -> bool {
+            self.0.finished()
+        }
+    }
+
     impl<T: ?Sized> fmt::Debug for LockTimeout<'_, T> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_tuple("LockTimeout").field(&self.0).finish()

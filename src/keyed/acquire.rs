@@ -83,6 +83,13 @@ impl<K> Acquire<K> {
         }
     }
 
+    /// `true` while this acquisition holds a count it has not handed on.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(super) fn is_counted(&self) -> bool {
+        self.node.is_some()
+    }
+
     /// Gives up at any point: leaves the line (releasing the lock if it had
     /// been handed to us meanwhile) and gives the count back.
     #[inline]
@@ -164,6 +171,16 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Future for KeyLockFuture<'a, K, S> {
     }
 }
 
+impl<K, S> KeyLockFuture<'_, K, S> {
+    /// `true` once the future has returned `Ready`: the key was counted in
+    /// and handed on with the lock.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.key.is_none() && !self.acquire.is_counted()
+    }
+}
+
 impl<K, S> Drop for KeyLockFuture<'_, K, S> {
     #[inline]
     fn drop(&mut self) {
@@ -236,6 +253,16 @@ impl<K: Eq + Hash, S: BuildHasher> Future for OwnedKeyLockFuture<K, S> {
         let locks = this.locks.take().expect("checked above");
         // SAFETY: `poll` handed us a count on `node` and its lock.
         Poll::Ready(unsafe { OwnedKeyGuard::new(locks, node) })
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<K, S> OwnedKeyLockFuture<K, S> {
+    /// `true` once the future has returned `Ready`.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.key.is_none() && !self.acquire.is_counted()
     }
 }
 
@@ -326,6 +353,15 @@ impl<'a, K: Eq + Hash, D: Future, S: BuildHasher> Future for KeyLockUntil<'a, K,
     }
 }
 
+impl<K, D, S> KeyLockUntil<'_, K, D, S> {
+    /// `true` once the future has returned `Ready` (the guard or `TimedOut`).
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.key.is_none() && !self.acquire.is_counted()
+    }
+}
+
 impl<K, D, S> Drop for KeyLockUntil<'_, K, D, S> {
     #[inline]
     fn drop(&mut self) {
@@ -384,6 +420,15 @@ mod timer {
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
             // `KeyLockUntil<_, Deadline, _>` is `Unpin`: `Deadline` is.
             Pin::new(&mut self.0).poll(cx)
+        }
+    }
+
+    impl<K, S> KeyLockTimeout<'_, K, S> {
+        /// `true` once the future has returned `Ready`.
+        #[cfg(feature = "futures-core")]
+        #[inline]
+        pub(crate) fn finished(&self) -> bool {
+            self.0.finished()
         }
     }
 

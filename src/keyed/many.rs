@@ -125,6 +125,15 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Future for LockManyFuture<'a, K, S> {
     }
 }
 
+impl<K, S> LockManyFuture<'_, K, S> {
+    /// `true` once the future has returned `Ready`.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.done
+    }
+}
+
 impl<K, S> Drop for LockManyFuture<'_, K, S> {
     fn drop(&mut self) {
         self.acquire.cancel(&self.locks.map);
