@@ -28,6 +28,29 @@
 //! # });
 //! ```
 //!
+//! # Features
+//!
+//! ```toml
+//! [dependencies]
+//! turnlock = { version = "0.1", features = ["keyed", "async-io"] }
+//! ```
+//!
+//! | feature | adds | pulls in |
+//! |---|---|---|
+//! | (none) | [`Lock`], [`Guard`], [`OwnedGuard`], [`MappedGuard`], [`OwnedMappedGuard`], `lock().await`, `try_lock`, `lock_owned`, [`lock_until(deadline)`](Lock::lock_until) with any future as the deadline, [`TimedOut`]; `#![no_std]` with `alloc` | `event-listener` |
+//! | `std` (default) | blocking use from plain threads: [`lock_blocking`], [`lock_blocking_timeout`], [`lock_owned_blocking`], and the same for keyed locks | `std` |
+//! | `keyed` | [`KeyedLocks`], a lock per key whose entries exist only while used, with its guards and futures; needs only `alloc` | `hashbrown` |
+//! | `async-io` | [`lock_timeout(Duration)`][lock_timeout] on `async-io`'s timer, under any executor (plain and keyed); implies `std` | `async-io` |
+//! | `futures-core` | [`FusedFuture`][fused] for every lock future, so `futures::select!` takes them without `.fuse()` | `futures-core` |
+//! | `portable-atomic` | no new items: atomics from `portable-atomic`, for targets without native compare-and-swap | `portable-atomic` |
+//!
+//! Every item that needs a feature says so in its documentation. The crate
+//! is always `#![no_std]`; it needs `alloc` because the waiter queues of
+//! `event-listener` are allocated. [`OwnedGuard`] and the other `Arc`-based
+//! items need a target with pointer-sized atomics (as `Arc` does). The
+//! `loom` feature is internal: with `RUSTFLAGS="--cfg loom"` it builds
+//! against loom for the models in `loom-tests/`.
+//!
 //! # Choosing a policy
 //!
 //! | | [`Lock::new`] | [`Lock::new_fifo`] |
@@ -60,9 +83,10 @@
 //! other lock future of the same task takes the free lock when it is polled.
 //!
 //! A timeout is the same thing on a schedule:
-//! [`lock_until`](Lock::lock_until) takes any future as its deadline, and
-//! `lock_timeout` (feature `async-io`) and
-//! [`lock_blocking_timeout`](Lock::lock_blocking_timeout) take a `Duration`.
+//! [`lock_until`](Lock::lock_until) takes any future as its deadline (no
+//! feature needed), and [`lock_timeout`] (feature `async-io`) and
+//! [`lock_blocking_timeout`] (feature `std`, blocks the thread) take a
+//! `Duration`.
 //! They return [`TimedOut`] when the deadline wins. A timeout limits waiting,
 //! never holding: it never releases somebody else's lock. (`@databases/lock`,
 //! the TypeScript package this crate follows, does release the holder's lock
@@ -73,10 +97,10 @@
 //! | `@databases/lock` | turnlock |
 //! |---|---|
 //! | `createLock()` | [`Lock::new_fifo`] (same order, same hand-off) |
-//! | `createLock(timeoutMilliseconds)` | the timeout moves to each call: `lock.lock_timeout(Duration::from_millis(ms))` (feature `async-io`), [`lock.lock_until(deadline)`](Lock::lock_until) or [`lock.lock_blocking_timeout(d)`](Lock::lock_blocking_timeout) |
+//! | `createLock(timeoutMilliseconds)` | the timeout moves to each call: [`lock.lock_timeout(Duration::from_millis(ms))`][lock_timeout] (feature `async-io`), [`lock.lock_until(deadline)`](Lock::lock_until) or [`lock.lock_blocking_timeout(d)`][lock_blocking_timeout] |
 //! | `withLock(fn)` | [`lock.with_lock(async \|value\| ...)`](Lock::with_lock) |
 //! | `acquireLock()` + `releaseLock()` | `let guard = lock.lock().await;` ... `drop(guard)` |
-//! | `createLocksByKey()` | `KeyedLocks::new_fifo()` (feature `keyed`) |
+//! | `createLocksByKey()` | [`KeyedLocks::new_fifo()`][KeyedLocks] (feature `keyed`) |
 //!
 //! The seed's self-deadlock guard, in Rust:
 //!
@@ -108,28 +132,6 @@
 //! poisoning, as with every async lock. [`Lock::with_lock`] releases on
 //! return, on panic and when its future is dropped.
 //!
-//! # `no_std`
-//!
-//! The crate is always `#![no_std]` and needs `alloc` (the waiter queues of
-//! `event-listener` are allocated).
-//!
-//! | needs | items |
-//! |---|---|
-//! | `core` + `alloc` | [`Lock`], [`Guard`], [`OwnedGuard`] (targets with pointer-sized atomics), [`Lock::lock_until`], [`TimedOut`] |
-//! | feature `std` (default) | [`Lock::lock_blocking`], [`Lock::lock_blocking_timeout`] |
-//! | feature `async-io` | `Lock::lock_timeout` |
-//! | feature `keyed` (`core` + `alloc`) | `KeyedLocks` and its guards; `lock_blocking` with `std`, `lock_timeout` with `async-io` |
-//!
-//! # Feature flags
-//!
-//! * `std` (default): blocking acquisition and `std`'s thread parking.
-//! * `async-io`: `lock_timeout` on `async_io::Timer` (implies `std`).
-//! * `keyed`: `KeyedLocks`, a lock per key with entries that exist only while used (needs only `alloc`).
-//! * `portable-atomic`: atomics from `portable-atomic`, for targets without
-//!   native compare-and-swap.
-//! * `loom` (internal): with `RUSTFLAGS="--cfg loom"`, builds against loom
-//!   for the models in `loom-tests/`.
-//!
 //! # When not to use turnlock
 //!
 //! If the lock is never held across an `.await`, a blocking mutex
@@ -141,11 +143,48 @@
 //!
 //! One lock counts at most 2^31 - 1 waiters of each kind at once on 64-bit
 //! targets and 32 767 on 32-bit targets; a waiter beyond that panics.
-
+//!
+//! [fused]: crate::futures
+// Links to items of a feature that is off lead to the feature table instead.
+#![cfg_attr(
+    feature = "std",
+    doc = "[`lock_blocking`]: Lock::lock_blocking",
+    doc = "[`lock_blocking_timeout`]: Lock::lock_blocking_timeout",
+    doc = "[lock_blocking_timeout]: Lock::lock_blocking_timeout",
+    doc = "[`lock_owned_blocking`]: Lock::lock_owned_blocking"
+)]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "[`lock_blocking`]: crate#features",
+    doc = "[`lock_blocking_timeout`]: crate#features",
+    doc = "[lock_blocking_timeout]: crate#features",
+    doc = "[`lock_owned_blocking`]: crate#features"
+)]
+#![cfg_attr(
+    feature = "async-io",
+    doc = "[`lock_timeout`]: Lock::lock_timeout",
+    doc = "[lock_timeout]: Lock::lock_timeout"
+)]
+#![cfg_attr(
+    not(feature = "async-io"),
+    doc = "[`lock_timeout`]: crate#features",
+    doc = "[lock_timeout]: crate#features"
+)]
+#![cfg_attr(
+    feature = "keyed",
+    doc = "[`KeyedLocks`]: KeyedLocks",
+    doc = "[KeyedLocks]: KeyedLocks"
+)]
+#![cfg_attr(
+    not(feature = "keyed"),
+    doc = "[`KeyedLocks`]: crate#features",
+    doc = "[KeyedLocks]: crate#features"
+)]
 #![no_std]
 // The library keeps to `core` and `alloc`; tests and examples may use `std`.
 #![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 #![cfg_attr(
     loom,
     allow(

@@ -20,13 +20,12 @@ use crate::sync::{Access, UnsafeCell};
 /// An async lock: one holder at a time, for any executor or none.
 ///
 /// `Lock<T>` protects a value of type `T`. Acquire it with
-/// [`lock().await`](Lock::lock) in async code, [`lock_blocking`](Lock::lock_blocking)
-/// on a plain thread, or [`try_lock`](Lock::try_lock) without waiting; give up
-/// after a while with [`lock_until`](Lock::lock_until),
-/// `lock_timeout` (feature `async-io`) or
-/// [`lock_blocking_timeout`](Lock::lock_blocking_timeout). The lock is
-/// released when the guard is dropped, also during a panic (there is no
-/// poisoning).
+/// [`lock().await`](Lock::lock) in async code, [`lock_blocking`] on a plain
+/// thread (feature `std`), or [`try_lock`](Lock::try_lock) without waiting;
+/// give up after a while with [`lock_until`](Lock::lock_until) (any future
+/// as the deadline), [`lock_timeout`] (feature `async-io`) or
+/// [`lock_blocking_timeout`] (feature `std`). The lock is released when the
+/// guard is dropped, also during a panic (there is no poisoning).
 ///
 /// Two policies, chosen at construction (see "Choosing a policy" in the
 /// crate docs):
@@ -77,6 +76,19 @@ use crate::sync::{Access, UnsafeCell};
 ///     scope.spawn(|| drop(lock.lock_blocking()));
 /// });
 /// ```
+///
+#[cfg_attr(
+    feature = "std",
+    doc = "[`lock_blocking`]: Lock::lock_blocking",
+    doc = "[`lock_blocking_timeout`]: Lock::lock_blocking_timeout"
+)]
+#[cfg_attr(
+    not(feature = "std"),
+    doc = "[`lock_blocking`]: crate#features",
+    doc = "[`lock_blocking_timeout`]: crate#features"
+)]
+#[cfg_attr(feature = "async-io", doc = "[`lock_timeout`]: Lock::lock_timeout")]
+#[cfg_attr(not(feature = "async-io"), doc = "[`lock_timeout`]: crate#features")]
 pub struct Lock<T: ?Sized> {
     raw: RawLock,
     value: UnsafeCell<T>,
@@ -464,7 +476,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
 /// Holds the lock of a [`Lock<T>`]; the lock is released when it is dropped.
 ///
 /// Dereferences to the protected value. Made by [`Lock::lock`],
-/// [`Lock::try_lock`], [`Lock::lock_blocking`] and friends.
+/// [`Lock::try_lock`] and the other acquiring methods of [`Lock`].
 /// [`Guard::map`] and [`Guard::try_map`] narrow it to a part of the value.
 ///
 /// ```

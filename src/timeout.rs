@@ -6,8 +6,8 @@ use core::time::Duration;
 /// The error of an acquisition that gave up waiting.
 ///
 /// Returned by [`Lock::lock_until`](crate::Lock::lock_until),
-/// `lock_timeout` (feature `async-io`) and
-/// [`Lock::lock_blocking_timeout`](crate::Lock::lock_blocking_timeout).
+/// [`lock_timeout`] (feature `async-io`) and [`lock_blocking_timeout`]
+/// (feature `std`), and by their `KeyedLocks` counterparts.
 /// Giving up only stops the waiter that timed out: whoever holds the lock
 /// keeps it, and the other waiters keep their places.
 ///
@@ -29,6 +29,19 @@ use core::time::Duration;
 /// let err = lock.lock_blocking_timeout(Duration::from_micros(500)).unwrap_err();
 /// assert_eq!(err.to_string(), "timed out waiting for lock after 500µs");
 /// ```
+#[cfg_attr(
+    feature = "std",
+    doc = "[`lock_blocking_timeout`]: crate::Lock::lock_blocking_timeout"
+)]
+#[cfg_attr(
+    not(feature = "std"),
+    doc = "[`lock_blocking_timeout`]: crate#features"
+)]
+#[cfg_attr(
+    feature = "async-io",
+    doc = "[`lock_timeout`]: crate::Lock::lock_timeout"
+)]
+#[cfg_attr(not(feature = "async-io"), doc = "[`lock_timeout`]: crate#features")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimedOut {
     after: Option<Duration>,
