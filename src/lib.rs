@@ -126,6 +126,42 @@
 //! README.md has the full mapping, and every behaviour where turnlock
 //! differs on purpose.
 //!
+//! # Coming from tokio
+//!
+//! The API maps one to one (`blocking_lock` is [`lock_blocking`],
+//! `blocking_lock_owned` is [`lock_owned_blocking`], `MutexGuard::map` is
+//! [`Guard::map`], `tokio::time::timeout(d, m.lock())` is
+//! [`lock.lock_until(tokio::time::sleep(d))`](Lock::lock_until)), but two
+//! habits that tokio forgives hang a program here:
+//!
+//! * **An uncontended `lock().await` never yields.** tokio's `Mutex` spends
+//!   the task's cooperative budget and yields now and then; turnlock knows
+//!   no runtime and has no budget. A loop that takes and releases a free
+//!   lock while it waits for another task to change something never returns
+//!   to the executor, and on a single-threaded executor that task never
+//!   runs. Give such loops a yield point:
+//!
+//!   ```
+//!   # futures_lite::future::block_on(async {
+//!   let ready = turnlock::Lock::new(false);
+//!   let waiter = async {
+//!       while !*ready.lock().await {
+//!           // Without this, the setter below would never run.
+//!           futures_lite::future::yield_now().await;
+//!       }
+//!   };
+//!   let setter = async { *ready.lock().await = true };
+//!   futures_lite::future::zip(waiter, setter).await;
+//!   # });
+//!   ```
+//!
+//! * **[`lock_blocking`] on an executor's thread deadlocks silently** when
+//!   the holder is a task that needs that thread (on a single-threaded
+//!   executor, any task). tokio's `blocking_lock` panics inside a runtime;
+//!   turnlock cannot tell an executor's thread from any other, so it blocks.
+//!   In async code use `lock().await`; run blocking code with
+//!   `spawn_blocking`.
+//!
 //! # Panics and poisoning
 //!
 //! A guard that is dropped during a panic releases the lock; there is no

@@ -167,6 +167,14 @@ impl<T: ?Sized> Lock<T> {
     /// first polled. Dropping it at any point gives up cleanly: no wake-up is
     /// lost and, if the lock had just been handed to it, the lock is passed on.
     ///
+    /// A free lock is taken at the first poll, without yielding to the
+    /// executor. Unlike tokio's `Mutex`, whose cooperative budget makes an
+    /// acquisition yield now and then, a loop that only takes and releases
+    /// an uncontended lock (polling a flag that another task sets, say)
+    /// never lets its executor run anything else, and on a single-threaded
+    /// executor starves every other task. Give such a loop a yield point
+    /// (`futures_lite::future::yield_now().await`, `tokio::task::yield_now()`).
+    ///
     /// ```
     /// # futures_lite::future::block_on(async {
     /// let lock = turnlock::Lock::new(1);
@@ -275,7 +283,9 @@ impl<T: ?Sized> Lock<T> {
     /// Acquires the lock, or gives up when `deadline` completes.
     ///
     /// `deadline` is any future: an `async_io::Timer`, a `tokio::time::sleep`,
-    /// an embassy timer, a channel receiver. The lock is tried before the
+    /// an embassy timer, a channel receiver; it needs no feature. For a
+    /// `Duration` on `async-io`'s timer there is [`lock_timeout`] (feature
+    /// `async-io`). The lock is tried before the
     /// deadline is polled, so a free lock is taken even if the deadline has
     /// already passed. Giving up only stops this waiter: the holder keeps the
     /// lock and the other waiters keep their places. A waiter that was handed
@@ -290,6 +300,24 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(attempt.is_err());
     /// # });
     /// ```
+    ///
+    /// With tokio:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let lock = turnlock::Lock::new(());
+    /// let _held = lock.lock().await;
+    /// let attempt = lock.lock_until(tokio::time::sleep(Duration::from_millis(5))).await;
+    /// assert!(attempt.is_err());
+    /// # });
+    /// ```
+    #[cfg_attr(feature = "async-io", doc = "\n[`lock_timeout`]: Lock::lock_timeout")]
+    #[cfg_attr(not(feature = "async-io"), doc = "\n[`lock_timeout`]: crate#features")]
+    // Without `lock_timeout`, lead searches for it (and rustc, where no
+    // method has a closer name) here.
+    #[cfg_attr(not(feature = "async-io"), doc(alias = "lock_timeout"))]
     #[inline]
     pub fn lock_until<D: Future>(&self, deadline: D) -> LockUntil<'_, T, D> {
         LockUntil::new(self, deadline, None)
@@ -297,9 +325,15 @@ impl<T: ?Sized> Lock<T> {
 
     /// Acquires the lock, blocking the current thread while waiting.
     ///
-    /// Safe to call anywhere, but inside async code it parks the executor's
-    /// thread until the lock is free: if the holder needs that thread to make
-    /// progress, it never will. Use [`lock`](Lock::lock) there instead.
+    /// Needs the `std` feature (on by default). For plain threads: inside
+    /// async code use [`lock`](Lock::lock) instead. Called on an executor's
+    /// thread, it parks that thread until the lock is free, and if the
+    /// holder is a task that needs that thread to make progress (on a
+    /// single-threaded executor, any task), it never will: the program
+    /// hangs silently. tokio's `blocking_lock` panics in that situation;
+    /// turnlock cannot tell an executor's thread from any other, so it
+    /// blocks. From async code, run blocking work with `spawn_blocking` or
+    /// take the lock with `lock().await`.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -321,9 +355,10 @@ impl<T: ?Sized> Lock<T> {
     /// Acquires the lock through an `Arc`, blocking the current thread while
     /// waiting, for a guard that is `'static`.
     ///
+    /// Needs the `std` feature (on by default).
     /// [`lock_owned`](Lock::lock_owned) for plain threads, with the caveats
-    /// of [`lock_blocking`](Lock::lock_blocking): never call it on an
-    /// executor's thread while the holder needs that thread.
+    /// of [`lock_blocking`](Lock::lock_blocking): on an executor's thread
+    /// while the holder needs that thread, it hangs silently.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -348,6 +383,10 @@ impl<T: ?Sized> Lock<T> {
     /// Like [`lock_blocking`](Lock::lock_blocking), but gives up after
     /// `timeout`.
     ///
+    /// Needs the `std` feature (on by default). It **blocks the thread**:
+    /// in async code, use [`lock_timeout`] (feature `async-io`) or
+    /// [`lock_until`](Lock::lock_until) with your runtime's timer instead.
+    ///
     /// `Duration::ZERO` means "only if free right now"; a timeout too large
     /// to represent as a point in time means no timeout.
     ///
@@ -361,6 +400,8 @@ impl<T: ?Sized> Lock<T> {
     /// drop(held);
     /// assert!(lock.lock_blocking_timeout(Duration::ZERO).is_ok());
     /// ```
+    #[cfg_attr(feature = "async-io", doc = "\n[`lock_timeout`]: Lock::lock_timeout")]
+    #[cfg_attr(not(feature = "async-io"), doc = "\n[`lock_timeout`]: crate#features")]
     #[cfg(all(feature = "std", not(loom)))]
     pub fn lock_blocking_timeout(&self, timeout: Duration) -> Result<Guard<'_, T>, TimedOut> {
         let acquired = if timeout.is_zero() {
@@ -411,6 +452,28 @@ impl<T: ?Sized> Lock<T> {
     /// let guard = lock.try_lock();
     /// assert!(lock.is_locked());
     /// # drop(guard);
+    /// ```
+    ///
+    /// "Held" includes a hand-off in progress. A release of a
+    /// [`new_fifo`](Lock::new_fifo) lock with waiters hands the lock straight
+    /// to the oldest one, so `is_locked()` stays `true` from that release
+    /// until the waiter's next poll turns the hand-off into a guard (or its
+    /// drop passes the lock on), even though no guard exists in between:
+    ///
+    /// ```
+    /// use futures_lite::future::poll_once;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let lock = turnlock::Lock::new_fifo(());
+    /// let holder = lock.lock().await;
+    /// let mut waiter = lock.lock();
+    /// assert!(poll_once(&mut waiter).await.is_none()); // queued
+    /// drop(holder); // hands the lock to `waiter`
+    /// assert!(lock.is_locked()); // no guard, but the lock is `waiter`'s
+    /// let guard = poll_once(&mut waiter).await.expect("handed over");
+    /// drop(guard);
+    /// assert!(!lock.is_locked());
+    /// # });
     /// ```
     #[inline]
     pub fn is_locked(&self) -> bool {

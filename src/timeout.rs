@@ -137,7 +137,7 @@ mod timer {
     }
 
     /// The future of `Lock::lock_timeout`; resolves to `Ok(Guard)` or
-    /// `Err(TimedOut)` after the timeout.
+    /// `Err(TimedOut)` after the timeout. Needs the `async-io` feature.
     ///
     /// ```
     /// use std::time::Duration;
@@ -185,6 +185,10 @@ mod timer {
         /// is always taken; `Duration::ZERO` means "only if free right
         /// now"; a timeout too large to represent means no timeout. Runs on
         /// `async-io`'s timer, which works under any executor.
+        ///
+        /// Needs the `async-io` feature. Without it, use
+        /// [`lock_until`](Lock::lock_until) with any timer future as the
+        /// deadline (not `lock_blocking_timeout`, which blocks the thread).
         ///
         /// The classic self-deadlock, a second lock of the same lock from
         /// inside its own critical section, becomes an error instead of a

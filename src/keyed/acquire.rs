@@ -116,7 +116,8 @@ impl<K> fmt::Debug for Acquire<K> {
     }
 }
 
-/// The future of [`KeyedLocks::lock`]; resolves to a [`KeyGuard`].
+/// The future of [`KeyedLocks::lock`]; resolves to a [`KeyGuard`]. Needs
+/// the `keyed` feature.
 ///
 /// Lazy: the key gets an entry when the future is first polled. Dropping it
 /// at any point gives up cleanly; if it was the key's last user, the entry
@@ -197,7 +198,7 @@ impl<K, S> fmt::Debug for KeyLockFuture<'_, K, S> {
 }
 
 /// The future of [`KeyedLocks::lock_owned`]; resolves to an
-/// [`OwnedKeyGuard`].
+/// [`OwnedKeyGuard`]. Needs the `keyed` feature.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -286,7 +287,8 @@ impl<K, S> fmt::Debug for OwnedKeyLockFuture<K, S> {
 }
 
 /// The future of [`KeyedLocks::lock_until`]; resolves to `Ok(KeyGuard)`, or
-/// `Err(TimedOut)` when the deadline completes first.
+/// `Err(TimedOut)` when the deadline completes first. Needs the `keyed`
+/// feature.
 ///
 /// A waiter that gives up leaves no entry behind unless someone else still
 /// holds or waits for the key.
@@ -398,7 +400,8 @@ mod timer {
     use crate::timeout::Deadline;
 
     /// The future of [`KeyedLocks::lock_timeout`]; resolves to
-    /// `Ok(KeyGuard)`, or `Err(TimedOut)` after the timeout.
+    /// `Ok(KeyGuard)`, or `Err(TimedOut)` after the timeout. Needs the
+    /// `keyed` and `async-io` features.
     ///
     /// ```
     /// use std::time::Duration;
@@ -446,6 +449,10 @@ mod timer {
         /// `Duration::ZERO` means "only if free right now", and a timeout
         /// too large to represent means no timeout. A waiter that times out
         /// leaves the key's entry only if others still hold or wait for it.
+        ///
+        /// Needs the `async-io` feature. Without it, use
+        /// [`lock_until`](KeyedLocks::lock_until) with any timer future (not
+        /// `lock_blocking_timeout`, which blocks the thread).
         ///
         /// ```
         /// use std::time::Duration;
