@@ -315,8 +315,10 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[cfg_attr(feature = "async-io", doc = "\n[`lock_timeout`]: Lock::lock_timeout")]
     #[cfg_attr(not(feature = "async-io"), doc = "\n[`lock_timeout`]: crate#features")]
-    // Without `lock_timeout`, lead searches for it (and rustc, where no
-    // method has a closer name) here.
+    // Without `lock_timeout`, a docs search for it lands here, and so does
+    // rustc's "similar name" hint in builds without `std` (nightly rustc
+    // reads aliases across crates; with `std`, `lock_blocking_timeout` is
+    // the closer name and rustc suggests it, which its docs answer).
     #[cfg_attr(not(feature = "async-io"), doc(alias = "lock_timeout"))]
     #[inline]
     pub fn lock_until<D: Future>(&self, deadline: D) -> LockUntil<'_, T, D> {
