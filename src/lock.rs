@@ -693,7 +693,8 @@ impl<T: ?Sized + fmt::Display> fmt::Display for Guard<'_, T> {
 /// Holds the lock of an `Arc<Lock<T>>`; `'static`, so it can move into
 /// spawned tasks and threads.
 ///
-/// Made by [`Lock::lock_owned`] and [`Lock::try_lock_owned`];
+/// Made by [`Lock::lock_owned`], [`Lock::try_lock_owned`] and
+/// `Lock::lock_owned_blocking` (feature `std`);
 /// [`OwnedGuard::map`] and [`OwnedGuard::try_map`] narrow it to a part of
 /// the value.
 ///
