@@ -5,6 +5,32 @@
 //! never been polled, except that a waiter that had just been handed the lock
 //! passes it on to the next waiter. They are `Send` when the lock is `Sync`
 //! (so when `T: Send`), and `Unpin` (`LockUntil` when its deadline is).
+//!
+//! With the `futures-core` feature, each of them also implements
+//! `futures_core::future::FusedFuture`: `is_terminated` turns `true` when
+//! the future returns `Ready`, so `futures::select!` takes them as they are,
+//! without `.fuse()`, and skips the ones that have finished.
+//!
+//! ```
+//! # #[cfg(feature = "futures-core")]
+//! # futures::executor::block_on(async {
+//! use futures::select;
+//!
+//! let config = turnlock::Lock::new("config");
+//! let state = turnlock::Lock::new("state");
+//! let (mut config_future, mut state_future) = (config.lock(), state.lock());
+//! let mut taken = Vec::new();
+//! loop {
+//!     select! {
+//!         guard = config_future => taken.push(*guard),
+//!         guard = state_future => taken.push(*guard),
+//!         complete => break,
+//!     }
+//! }
+//! taken.sort();
+//! assert_eq!(taken, ["config", "state"]);
+//! # });
+//! ```
 
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
@@ -55,6 +81,15 @@ impl<'a, T: ?Sized> Future for LockFuture<'a, T> {
             Poll::Ready(()) => Poll::Ready(unsafe { Guard::new(this.lock) }),
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+impl<T: ?Sized> LockFuture<'_, T> {
+    /// `true` once the future has returned `Ready`.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.waiter.is_done()
     }
 }
 
@@ -138,6 +173,16 @@ impl<T: ?Sized> Future for OwnedLockFuture<T> {
 }
 
 #[cfg(target_has_atomic = "ptr")]
+impl<T: ?Sized> OwnedLockFuture<T> {
+    /// `true` once the future has returned `Ready`.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.waiter.is_done()
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
 impl<T: ?Sized> Drop for OwnedLockFuture<T> {
     #[inline]
     fn drop(&mut self) {
@@ -205,6 +250,15 @@ impl<'a, T: ?Sized, D: Future> Future for LockUntil<'a, T, D> {
             Poll::Ready(false) => Poll::Ready(Err(TimedOut::new(this.after))),
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+impl<T: ?Sized, D> LockUntil<'_, T, D> {
+    /// `true` once the future has returned `Ready` (the guard or `TimedOut`).
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.waiter.is_done()
     }
 }
 

@@ -28,6 +28,29 @@
 //! # });
 //! ```
 //!
+//! # Features
+//!
+//! ```toml
+//! [dependencies]
+//! turnlock = { version = "0.1", features = ["keyed", "async-io"] }
+//! ```
+//!
+//! | feature | adds | pulls in |
+//! |---|---|---|
+//! | (none) | [`Lock`], [`Guard`], [`OwnedGuard`], [`MappedGuard`], [`OwnedMappedGuard`], `lock().await`, `try_lock`, `lock_owned`, [`lock_until(deadline)`](Lock::lock_until) with any future as the deadline, [`TimedOut`]; `#![no_std]` with `alloc` | `event-listener` |
+//! | `std` (default) | blocking use from plain threads: [`lock_blocking`], [`lock_blocking_timeout`], [`lock_owned_blocking`], and the same for keyed locks | `std` |
+//! | `keyed` | [`KeyedLocks`], a lock per key whose entries exist only while used, with its guards and futures; needs only `alloc` | `hashbrown` |
+//! | `async-io` | [`lock_timeout(Duration)`][lock_timeout] on `async-io`'s timer, under any executor (plain and keyed); implies `std` | `async-io` |
+//! | `futures-core` | [`FusedFuture`][fused] for every lock future, so `futures::select!` takes them without `.fuse()` | `futures-core` |
+//! | `portable-atomic` | no new items: atomics from `portable-atomic`, for targets without native compare-and-swap | `portable-atomic` |
+//!
+//! Every item that needs a feature says so in its documentation. The crate
+//! is always `#![no_std]`; it needs `alloc` because the waiter queues of
+//! `event-listener` are allocated. [`OwnedGuard`] and the other `Arc`-based
+//! items need a target with pointer-sized atomics (as `Arc` does). The
+//! `loom` feature is internal: with `RUSTFLAGS="--cfg loom"` it builds
+//! against loom for the models in `loom-tests/`.
+//!
 //! # Choosing a policy
 //!
 //! | | [`Lock::new`] | [`Lock::new_fifo`] |
@@ -52,9 +75,10 @@
 //! to it, the lock passes to the next waiter; no wake-up is lost.
 //!
 //! A timeout is the same thing on a schedule:
-//! [`lock_until`](Lock::lock_until) takes any future as its deadline, and
-//! `lock_timeout` (feature `async-io`) and
-//! [`lock_blocking_timeout`](Lock::lock_blocking_timeout) take a `Duration`.
+//! [`lock_until`](Lock::lock_until) takes any future as its deadline (no
+//! feature needed), and [`lock_timeout`] (feature `async-io`) and
+//! [`lock_blocking_timeout`] (feature `std`, blocks the thread) take a
+//! `Duration`.
 //! They return [`TimedOut`] when the deadline wins. A timeout limits waiting,
 //! never holding: it never releases somebody else's lock. (`@databases/lock`,
 //! the TypeScript package this crate follows, does release the holder's lock
@@ -118,10 +142,10 @@
 //! | `@databases/lock` | turnlock |
 //! |---|---|
 //! | `createLock()` | [`Lock::new_fifo`] (same order, same hand-off) |
-//! | `createLock(timeoutMilliseconds)` | the timeout moves to each call: `lock.lock_timeout(Duration::from_millis(ms))` (feature `async-io`), [`lock.lock_until(deadline)`](Lock::lock_until) or [`lock.lock_blocking_timeout(d)`](Lock::lock_blocking_timeout) |
+//! | `createLock(timeoutMilliseconds)` | the timeout moves to each call: [`lock.lock_timeout(Duration::from_millis(ms))`][lock_timeout] (feature `async-io`), [`lock.lock_until(deadline)`](Lock::lock_until) or [`lock.lock_blocking_timeout(d)`][lock_blocking_timeout] |
 //! | `withLock(fn)` | [`lock.with_lock(async \|value\| ...)`](Lock::with_lock) |
 //! | `acquireLock()` + `releaseLock()` | `let guard = lock.lock().await;` ... `drop(guard)` |
-//! | `createLocksByKey()` | `KeyedLocks::new_fifo()` (feature `keyed`) |
+//! | `createLocksByKey()` | [`KeyedLocks::new_fifo()`][KeyedLocks] (feature `keyed`) |
 //!
 //! The seed's self-deadlock guard, in Rust:
 //!
@@ -147,33 +171,47 @@
 //! README.md has the full mapping, and every behaviour where turnlock
 //! differs on purpose.
 //!
+//! # Coming from tokio
+//!
+//! The API maps one to one (`blocking_lock` is [`lock_blocking`],
+//! `blocking_lock_owned` is [`lock_owned_blocking`], `MutexGuard::map` is
+//! [`Guard::map`], `tokio::time::timeout(d, m.lock())` is
+//! [`lock.lock_until(tokio::time::sleep(d))`](Lock::lock_until)), but two
+//! habits that tokio forgives hang a program here:
+//!
+//! * **An uncontended `lock().await` never yields.** tokio's `Mutex` spends
+//!   the task's cooperative budget and yields now and then; turnlock knows
+//!   no runtime and has no budget. A loop that takes and releases a free
+//!   lock while it waits for another task to change something never returns
+//!   to the executor, and on a single-threaded executor that task never
+//!   runs. Give such loops a yield point:
+//!
+//!   ```
+//!   # futures_lite::future::block_on(async {
+//!   let ready = turnlock::Lock::new(false);
+//!   let waiter = async {
+//!       while !*ready.lock().await {
+//!           // Without this, the setter below would never run.
+//!           futures_lite::future::yield_now().await;
+//!       }
+//!   };
+//!   let setter = async { *ready.lock().await = true };
+//!   futures_lite::future::zip(waiter, setter).await;
+//!   # });
+//!   ```
+//!
+//! * **[`lock_blocking`] on an executor's thread deadlocks silently** when
+//!   the holder is a task that needs that thread (on a single-threaded
+//!   executor, any task). tokio's `blocking_lock` panics inside a runtime;
+//!   turnlock cannot tell an executor's thread from any other, so it blocks.
+//!   In async code use `lock().await`; run blocking code with
+//!   `spawn_blocking`.
+//!
 //! # Panics and poisoning
 //!
 //! A guard that is dropped during a panic releases the lock; there is no
 //! poisoning, as with every async lock. [`Lock::with_lock`] releases on
 //! return, on panic and when its future is dropped.
-//!
-//! # `no_std`
-//!
-//! The crate is always `#![no_std]` and needs `alloc` (the waiter queues of
-//! `event-listener` are allocated).
-//!
-//! | needs | items |
-//! |---|---|
-//! | `core` + `alloc` | [`Lock`], [`Guard`], [`OwnedGuard`] (targets with pointer-sized atomics), [`Lock::lock_until`], [`TimedOut`] |
-//! | feature `std` (default) | [`Lock::lock_blocking`], [`Lock::lock_blocking_timeout`] |
-//! | feature `async-io` | `Lock::lock_timeout` |
-//! | feature `keyed` (`core` + `alloc`) | `KeyedLocks` and its guards; `lock_blocking` with `std`, `lock_timeout` with `async-io` |
-//!
-//! # Feature flags
-//!
-//! * `std` (default): blocking acquisition and `std`'s thread parking.
-//! * `async-io`: `lock_timeout` on `async_io::Timer` (implies `std`).
-//! * `keyed`: `KeyedLocks`, a lock per key with entries that exist only while used (needs only `alloc`).
-//! * `portable-atomic`: atomics from `portable-atomic`, for targets without
-//!   native compare-and-swap.
-//! * `loom` (internal): with `RUSTFLAGS="--cfg loom"`, builds against loom
-//!   for the models in `loom-tests/`.
 //!
 //! # When not to use turnlock
 //!
@@ -186,11 +224,48 @@
 //!
 //! One lock counts at most 2^31 - 1 waiters of each kind at once on 64-bit
 //! targets and 32 767 on 32-bit targets; a waiter beyond that panics.
-
+//!
+//! [fused]: crate::futures
+// Links to items of a feature that is off lead to the feature table instead.
+#![cfg_attr(
+    feature = "std",
+    doc = "[`lock_blocking`]: Lock::lock_blocking",
+    doc = "[`lock_blocking_timeout`]: Lock::lock_blocking_timeout",
+    doc = "[lock_blocking_timeout]: Lock::lock_blocking_timeout",
+    doc = "[`lock_owned_blocking`]: Lock::lock_owned_blocking"
+)]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "[`lock_blocking`]: crate#features",
+    doc = "[`lock_blocking_timeout`]: crate#features",
+    doc = "[lock_blocking_timeout]: crate#features",
+    doc = "[`lock_owned_blocking`]: crate#features"
+)]
+#![cfg_attr(
+    feature = "async-io",
+    doc = "[`lock_timeout`]: Lock::lock_timeout",
+    doc = "[lock_timeout]: Lock::lock_timeout"
+)]
+#![cfg_attr(
+    not(feature = "async-io"),
+    doc = "[`lock_timeout`]: crate#features",
+    doc = "[lock_timeout]: crate#features"
+)]
+#![cfg_attr(
+    feature = "keyed",
+    doc = "[`KeyedLocks`]: KeyedLocks",
+    doc = "[KeyedLocks]: KeyedLocks"
+)]
+#![cfg_attr(
+    not(feature = "keyed"),
+    doc = "[`KeyedLocks`]: crate#features",
+    doc = "[KeyedLocks]: crate#features"
+)]
 #![no_std]
 // The library keeps to `core` and `alloc`; tests and examples may use `std`.
 #![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 #![cfg_attr(
     loom,
     allow(
@@ -219,9 +294,12 @@ macro_rules! loom_const_fn {
 }
 pub(crate) use loom_const_fn;
 
+#[cfg(feature = "futures-core")]
+mod fused;
 #[cfg(feature = "keyed")]
 mod keyed;
 mod lock;
+mod mapped;
 mod raw;
 mod sync;
 mod timeout;
@@ -235,6 +313,9 @@ pub use crate::keyed::{DefaultHashBuilder, DefaultHasher, KeyGuard, KeyedLocks, 
 #[cfg(target_has_atomic = "ptr")]
 pub use crate::lock::OwnedGuard;
 pub use crate::lock::{Guard, Lock};
+pub use crate::mapped::MappedGuard;
+#[cfg(target_has_atomic = "ptr")]
+pub use crate::mapped::OwnedMappedGuard;
 pub use crate::timeout::TimedOut;
 
 /// Compile-time checks of the auto traits promised in the docs.
@@ -247,6 +328,8 @@ fn _assert_auto_traits() {
     sync::<Lock<u8>>();
     send::<Guard<'_, u8>>();
     sync::<Guard<'_, u8>>();
+    send::<MappedGuard<'_, u8>>();
+    sync::<MappedGuard<'_, u8>>();
     send::<futures::LockFuture<'_, u8>>();
     sync::<futures::LockFuture<'_, u8>>();
     unpin::<futures::LockFuture<'_, u8>>();
@@ -259,6 +342,8 @@ fn _assert_auto_traits() {
     {
         send::<OwnedGuard<u8>>();
         sync::<OwnedGuard<u8>>();
+        send::<OwnedMappedGuard<[u8; 2], u8>>();
+        sync::<OwnedMappedGuard<[u8; 2], u8>>();
         send::<futures::OwnedLockFuture<u8>>();
         unpin::<futures::OwnedLockFuture<u8>>();
     }

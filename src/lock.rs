@@ -20,13 +20,12 @@ use crate::sync::{Access, UnsafeCell};
 /// An async lock: one holder at a time, for any executor or none.
 ///
 /// `Lock<T>` protects a value of type `T`. Acquire it with
-/// [`lock().await`](Lock::lock) in async code, [`lock_blocking`](Lock::lock_blocking)
-/// on a plain thread, or [`try_lock`](Lock::try_lock) without waiting; give up
-/// after a while with [`lock_until`](Lock::lock_until),
-/// `lock_timeout` (feature `async-io`) or
-/// [`lock_blocking_timeout`](Lock::lock_blocking_timeout). The lock is
-/// released when the guard is dropped, also during a panic (there is no
-/// poisoning).
+/// [`lock().await`](Lock::lock) in async code, [`lock_blocking`] on a plain
+/// thread (feature `std`), or [`try_lock`](Lock::try_lock) without waiting;
+/// give up after a while with [`lock_until`](Lock::lock_until) (any future
+/// as the deadline), [`lock_timeout`] (feature `async-io`) or
+/// [`lock_blocking_timeout`] (feature `std`). The lock is released when the
+/// guard is dropped, also during a panic (there is no poisoning).
 ///
 /// Two policies, chosen at construction (see "Choosing a policy" in the
 /// crate docs):
@@ -77,6 +76,19 @@ use crate::sync::{Access, UnsafeCell};
 ///     scope.spawn(|| drop(lock.lock_blocking()));
 /// });
 /// ```
+///
+#[cfg_attr(
+    feature = "std",
+    doc = "[`lock_blocking`]: Lock::lock_blocking",
+    doc = "[`lock_blocking_timeout`]: Lock::lock_blocking_timeout"
+)]
+#[cfg_attr(
+    not(feature = "std"),
+    doc = "[`lock_blocking`]: crate#features",
+    doc = "[`lock_blocking_timeout`]: crate#features"
+)]
+#[cfg_attr(feature = "async-io", doc = "[`lock_timeout`]: Lock::lock_timeout")]
+#[cfg_attr(not(feature = "async-io"), doc = "[`lock_timeout`]: crate#features")]
 pub struct Lock<T: ?Sized> {
     raw: RawLock,
     value: UnsafeCell<T>,
@@ -155,6 +167,14 @@ impl<T: ?Sized> Lock<T> {
     /// first polled. Dropping it at any point gives up cleanly: no wake-up is
     /// lost and, if the lock had just been handed to it, the lock is passed on.
     ///
+    /// A free lock is taken at the first poll, without yielding to the
+    /// executor. Unlike tokio's `Mutex`, whose cooperative budget makes an
+    /// acquisition yield now and then, a loop that only takes and releases
+    /// an uncontended lock (polling a flag that another task sets, say)
+    /// never lets its executor run anything else, and on a single-threaded
+    /// executor starves every other task. Give such a loop a yield point
+    /// (`futures_lite::future::yield_now().await`, `tokio::task::yield_now()`).
+    ///
     /// ```
     /// # futures_lite::future::block_on(async {
     /// let lock = turnlock::Lock::new(1);
@@ -190,6 +210,18 @@ impl<T: ?Sized> Lock<T> {
     /// drop(guard);
     /// assert!(lock.try_lock().is_some());
     /// ```
+    ///
+    /// The result must be used: as a statement, a lock it took would be
+    /// released at once, so the compiler warns.
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let lock = turnlock::Lock::new(());
+    ///     lock.try_lock();
+    /// }
+    /// ```
+    #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock(&self) -> Option<Guard<'_, T>> {
         if self.raw.try_lock() {
@@ -228,7 +260,16 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_lock_owned().is_none());
     /// drop(guard);
     /// ```
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let lock = std::sync::Arc::new(turnlock::Lock::new(()));
+    ///     lock.try_lock_owned();
+    /// }
+    /// ```
     #[cfg(target_has_atomic = "ptr")]
+    #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedGuard<T>> {
         if self.raw.try_lock() {
@@ -242,7 +283,9 @@ impl<T: ?Sized> Lock<T> {
     /// Acquires the lock, or gives up when `deadline` completes.
     ///
     /// `deadline` is any future: an `async_io::Timer`, a `tokio::time::sleep`,
-    /// an embassy timer, a channel receiver. The lock is tried before the
+    /// an embassy timer, a channel receiver; it needs no feature. For a
+    /// `Duration` on `async-io`'s timer there is [`lock_timeout`] (feature
+    /// `async-io`). The lock is tried before the
     /// deadline is polled, so a free lock is taken even if the deadline has
     /// already passed. Giving up only stops this waiter: the holder keeps the
     /// lock and the other waiters keep their places. A waiter that was handed
@@ -257,6 +300,26 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(attempt.is_err());
     /// # });
     /// ```
+    ///
+    /// With tokio:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let lock = turnlock::Lock::new(());
+    /// let _held = lock.lock().await;
+    /// let attempt = lock.lock_until(tokio::time::sleep(Duration::from_millis(5))).await;
+    /// assert!(attempt.is_err());
+    /// # });
+    /// ```
+    #[cfg_attr(feature = "async-io", doc = "\n[`lock_timeout`]: Lock::lock_timeout")]
+    #[cfg_attr(not(feature = "async-io"), doc = "\n[`lock_timeout`]: crate#features")]
+    // Without `lock_timeout`, a docs search for it lands here, and so does
+    // rustc's "similar name" hint in builds without `std` (nightly rustc
+    // reads aliases across crates; with `std`, `lock_blocking_timeout` is
+    // the closer name and rustc suggests it, which its docs answer).
+    #[cfg_attr(not(feature = "async-io"), doc(alias = "lock_timeout"))]
     #[inline]
     pub fn lock_until<D: Future>(&self, deadline: D) -> LockUntil<'_, T, D> {
         LockUntil::new(self, deadline, None)
@@ -264,9 +327,15 @@ impl<T: ?Sized> Lock<T> {
 
     /// Acquires the lock, blocking the current thread while waiting.
     ///
-    /// Safe to call anywhere, but inside async code it parks the executor's
-    /// thread until the lock is free: if the holder needs that thread to make
-    /// progress, it never will. Use [`lock`](Lock::lock) there instead.
+    /// Needs the `std` feature (on by default). For plain threads: inside
+    /// async code use [`lock`](Lock::lock) instead. Called on an executor's
+    /// thread, it parks that thread until the lock is free, and if the
+    /// holder is a task that needs that thread to make progress (on a
+    /// single-threaded executor, any task), it never will: the program
+    /// hangs silently. tokio's `blocking_lock` panics in that situation;
+    /// turnlock cannot tell an executor's thread from any other, so it
+    /// blocks. From async code, run blocking work with `spawn_blocking` or
+    /// take the lock with `lock().await`.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -285,8 +354,40 @@ impl<T: ?Sized> Lock<T> {
         unsafe { Guard::new(self) }
     }
 
+    /// Acquires the lock through an `Arc`, blocking the current thread while
+    /// waiting, for a guard that is `'static`.
+    ///
+    /// Needs the `std` feature (on by default).
+    /// [`lock_owned`](Lock::lock_owned) for plain threads, with the caveats
+    /// of [`lock_blocking`](Lock::lock_blocking): on an executor's thread
+    /// while the holder needs that thread, it hangs silently.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let lock = Arc::new(turnlock::Lock::new(Vec::new()));
+    /// let mut guard = lock.lock_owned_blocking();
+    /// // The guard owns its `Arc`: it can move to a thread that outlives
+    /// // this scope.
+    /// let worker = std::thread::spawn(move || guard.push("done"));
+    /// worker.join().unwrap();
+    /// assert_eq!(*lock.lock_owned_blocking(), ["done"]);
+    /// ```
+    #[cfg(all(feature = "std", target_has_atomic = "ptr"))]
+    #[inline]
+    pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedGuard<T> {
+        let acquired = self.raw.lock_blocking(None);
+        debug_assert!(acquired);
+        // SAFETY: `lock_blocking` without a deadline returns only as owner.
+        unsafe { OwnedGuard::new(self.clone()) }
+    }
+
     /// Like [`lock_blocking`](Lock::lock_blocking), but gives up after
     /// `timeout`.
+    ///
+    /// Needs the `std` feature (on by default). It **blocks the thread**:
+    /// in async code, use [`lock_timeout`] (feature `async-io`) or
+    /// [`lock_until`](Lock::lock_until) with your runtime's timer instead.
     ///
     /// `Duration::ZERO` means "only if free right now"; a timeout too large
     /// to represent as a point in time means no timeout.
@@ -301,6 +402,8 @@ impl<T: ?Sized> Lock<T> {
     /// drop(held);
     /// assert!(lock.lock_blocking_timeout(Duration::ZERO).is_ok());
     /// ```
+    #[cfg_attr(feature = "async-io", doc = "\n[`lock_timeout`]: Lock::lock_timeout")]
+    #[cfg_attr(not(feature = "async-io"), doc = "\n[`lock_timeout`]: crate#features")]
     #[cfg(all(feature = "std", not(loom)))]
     pub fn lock_blocking_timeout(&self, timeout: Duration) -> Result<Guard<'_, T>, TimedOut> {
         let acquired = if timeout.is_zero() {
@@ -351,6 +454,28 @@ impl<T: ?Sized> Lock<T> {
     /// let guard = lock.try_lock();
     /// assert!(lock.is_locked());
     /// # drop(guard);
+    /// ```
+    ///
+    /// "Held" includes a hand-off in progress. A release of a
+    /// [`new_fifo`](Lock::new_fifo) lock with waiters hands the lock straight
+    /// to the oldest one, so `is_locked()` stays `true` from that release
+    /// until the waiter's next poll turns the hand-off into a guard (or its
+    /// drop passes the lock on), even though no guard exists in between:
+    ///
+    /// ```
+    /// use futures_lite::future::poll_once;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let lock = turnlock::Lock::new_fifo(());
+    /// let holder = lock.lock().await;
+    /// let mut waiter = lock.lock();
+    /// assert!(poll_once(&mut waiter).await.is_none()); // queued
+    /// drop(holder); // hands the lock to `waiter`
+    /// assert!(lock.is_locked()); // no guard, but the lock is `waiter`'s
+    /// let guard = poll_once(&mut waiter).await.expect("handed over");
+    /// drop(guard);
+    /// assert!(!lock.is_locked());
+    /// # });
     /// ```
     #[inline]
     pub fn is_locked(&self) -> bool {
@@ -416,7 +541,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
 /// Holds the lock of a [`Lock<T>`]; the lock is released when it is dropped.
 ///
 /// Dereferences to the protected value. Made by [`Lock::lock`],
-/// [`Lock::try_lock`], [`Lock::lock_blocking`] and friends.
+/// [`Lock::try_lock`] and the other acquiring methods of [`Lock`].
+/// [`Guard::map`] and [`Guard::try_map`] narrow it to a part of the value.
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
@@ -512,6 +638,16 @@ impl<'a, T: ?Sized> Guard<'a, T> {
     pub fn source(this: &Self) -> &'a Lock<T> {
         this.lock
     }
+
+    /// Ends the guard without releasing the lock: the caller takes over the
+    /// lock and the live access to the value.
+    #[inline]
+    pub(crate) fn into_parts(this: Self) -> (&'a Lock<T>, Access<T>) {
+        let mut this = ManuallyDrop::new(this);
+        // SAFETY: `this` is never dropped, so the access is moved out once.
+        let access = unsafe { ManuallyDrop::take(&mut this.access) };
+        (this.lock, access)
+    }
 }
 
 impl<T: ?Sized> Deref for Guard<'_, T> {
@@ -557,7 +693,10 @@ impl<T: ?Sized + fmt::Display> fmt::Display for Guard<'_, T> {
 /// Holds the lock of an `Arc<Lock<T>>`; `'static`, so it can move into
 /// spawned tasks and threads.
 ///
-/// Made by [`Lock::lock_owned`] and [`Lock::try_lock_owned`].
+/// Made by [`Lock::lock_owned`], [`Lock::try_lock_owned`] and
+/// `Lock::lock_owned_blocking` (feature `std`);
+/// [`OwnedGuard::map`] and [`OwnedGuard::try_map`] narrow it to a part of
+/// the value.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -619,6 +758,19 @@ impl<T: ?Sized> OwnedGuard<T> {
     #[inline]
     pub fn source(this: &Self) -> &Arc<Lock<T>> {
         &this.lock
+    }
+
+    /// Ends the guard without releasing the lock: the caller takes over the
+    /// lock, its `Arc` and the live access to the value.
+    #[inline]
+    pub(crate) fn into_parts(this: Self) -> (Arc<Lock<T>>, Access<T>) {
+        let mut this = ManuallyDrop::new(this);
+        // SAFETY: `this` is never dropped, so the access and the `Arc` are
+        // each moved out once.
+        unsafe {
+            let access = ManuallyDrop::take(&mut this.access);
+            (core::ptr::read(&this.lock), access)
+        }
     }
 }
 

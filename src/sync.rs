@@ -25,7 +25,7 @@ pub(crate) use self::parking::{Thread, current as current_thread, park};
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) use std::thread::{Thread, current as current_thread, park, park_timeout};
 
-pub(crate) use cell::{Access, UnsafeCell};
+pub(crate) use cell::{Access, ErasedAccess, UnsafeCell};
 
 /// Thread parking under loom, built on `loom::sync::Notify`.
 ///
@@ -134,7 +134,20 @@ mod cell {
             // SAFETY: the caller holds the lock; the pointer came from a live cell.
             unsafe { self.0.as_mut() }
         }
+
+        /// Keeps the access alive without its type, for a guard that only
+        /// knows a part of the value. Nothing to keep outside loom.
+        #[inline]
+        pub(crate) fn erase<'a>(self) -> ErasedAccess<'a>
+        where
+            T: 'a,
+        {
+            ErasedAccess(core::marker::PhantomData)
+        }
     }
+
+    /// An [`Access`] whose type is forgotten; it ends when this is dropped.
+    pub(crate) struct ErasedAccess<'a>(core::marker::PhantomData<&'a ()>);
 }
 
 #[cfg(loom)]
@@ -182,7 +195,26 @@ mod cell {
             // SAFETY: the caller holds the lock; loom checks the claim.
             unsafe { self.0.deref() }
         }
+
+        /// Keeps the tracked access alive without its type, so that loom
+        /// still sees it until the lock is released.
+        pub(crate) fn erase<'a>(self) -> ErasedAccess<'a>
+        where
+            T: 'a,
+        {
+            ErasedAccess(alloc::boxed::Box::new(self))
+        }
     }
+
+    /// Anything kept alive only for its drop.
+    trait Live {}
+
+    impl<T: ?Sized> Live for Access<T> {}
+
+    /// A tracked access whose type is forgotten; it ends when this is dropped.
+    pub(crate) struct ErasedAccess<'a>(
+        #[allow(dead_code, reason = "kept for its drop")] alloc::boxed::Box<dyn Live + 'a>,
+    );
 }
 
 /// The keyed map's shard lock: a short critical section that never awaits.

@@ -6,13 +6,16 @@ use core::time::Duration;
 /// The error of an acquisition that gave up waiting.
 ///
 /// Returned by [`Lock::lock_until`](crate::Lock::lock_until),
-/// `lock_timeout` (feature `async-io`) and
-/// [`Lock::lock_blocking_timeout`](crate::Lock::lock_blocking_timeout).
+/// [`lock_timeout`] (feature `async-io`) and [`lock_blocking_timeout`]
+/// (feature `std`), and by their `KeyedLocks` counterparts.
 /// Giving up only stops the waiter that timed out: whoever holds the lock
 /// keeps it, and the other waiters keep their places.
 ///
 /// Its message matches `@databases/lock`'s: "timed out waiting for lock",
-/// followed by "after {ms}ms" when the timeout is known.
+/// followed by "after {ms}ms" when the timeout is known. A timeout that is
+/// not a whole number of milliseconds is printed exactly, in the largest
+/// unit that divides it: "after 500µs", "after 1500µs", "after 250ns". No
+/// timeout is rounded, so "after 0ms" means `Duration::ZERO`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -22,7 +25,23 @@ use core::time::Duration;
 /// let err = lock.lock_blocking_timeout(Duration::from_millis(5)).unwrap_err();
 /// assert_eq!(err.timeout(), Some(Duration::from_millis(5)));
 /// assert_eq!(err.to_string(), "timed out waiting for lock after 5ms");
+///
+/// let err = lock.lock_blocking_timeout(Duration::from_micros(500)).unwrap_err();
+/// assert_eq!(err.to_string(), "timed out waiting for lock after 500µs");
 /// ```
+#[cfg_attr(
+    feature = "std",
+    doc = "[`lock_blocking_timeout`]: crate::Lock::lock_blocking_timeout"
+)]
+#[cfg_attr(
+    not(feature = "std"),
+    doc = "[`lock_blocking_timeout`]: crate#features"
+)]
+#[cfg_attr(
+    feature = "async-io",
+    doc = "[`lock_timeout`]: crate::Lock::lock_timeout"
+)]
+#[cfg_attr(not(feature = "async-io"), doc = "[`lock_timeout`]: crate#features")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimedOut {
     after: Option<Duration>,
@@ -63,10 +82,18 @@ impl TimedOut {
 impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("timed out waiting for lock")?;
-        if let Some(after) = self.after {
-            write!(f, " after {}ms", after.as_millis())?;
+        let Some(after) = self.after else {
+            return Ok(());
+        };
+        // Exact, in the largest unit that divides the timeout.
+        let nanos = after.as_nanos();
+        if nanos % 1_000_000 == 0 {
+            write!(f, " after {}ms", nanos / 1_000_000)
+        } else if nanos % 1_000 == 0 {
+            write!(f, " after {}µs", nanos / 1_000)
+        } else {
+            write!(f, " after {nanos}ns")
         }
-        Ok(())
     }
 }
 
@@ -110,7 +137,7 @@ mod timer {
     }
 
     /// The future of `Lock::lock_timeout`; resolves to `Ok(Guard)` or
-    /// `Err(TimedOut)` after the timeout.
+    /// `Err(TimedOut)` after the timeout. Needs the `async-io` feature.
     ///
     /// ```
     /// use std::time::Duration;
@@ -135,6 +162,15 @@ mod timer {
         }
     }
 
+    impl<T: ?Sized> LockTimeout<'_, T> {
+        /// `true` once the future has returned `Ready`.
+        #[cfg(feature = "futures-core")]
+        #[inline]
+        pub(crate) fn finished(&self) -> bool {
+            self.0.finished()
+        }
+    }
+
     impl<T: ?Sized> fmt::Debug for LockTimeout<'_, T> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_tuple("LockTimeout").field(&self.0).finish()
@@ -149,6 +185,10 @@ mod timer {
         /// is always taken; `Duration::ZERO` means "only if free right
         /// now"; a timeout too large to represent means no timeout. Runs on
         /// `async-io`'s timer, which works under any executor.
+        ///
+        /// Needs the `async-io` feature. Without it, use
+        /// [`lock_until`](Lock::lock_until) with any timer future as the
+        /// deadline (not `lock_blocking_timeout`, which blocks the thread).
         ///
         /// The classic self-deadlock, a second lock of the same lock from
         /// inside its own critical section, becomes an error instead of a

@@ -1,7 +1,8 @@
 //! Auto traits: what is `Send`, `Sync` and `Unpin`, checked at compile time,
 //! and the futures of a `Send + Sync` lock actually spawned on tokio's
 //! multi-thread runtime and on smol. What must *not* compile is pinned by
-//! `compile_fail` doctests on `Lock`, `Guard` and `OwnedGuard`.
+//! `compile_fail` doctests on `Lock`, `Guard`, `OwnedGuard`, `MappedGuard`
+//! and `OwnedMappedGuard`.
 
 mod common;
 
@@ -14,7 +15,7 @@ use std::thread;
 
 use common::with_watchdog;
 use turnlock::futures::{LockFuture, LockUntil, OwnedLockFuture};
-use turnlock::{Guard, Lock, OwnedGuard, TimedOut};
+use turnlock::{Guard, Lock, MappedGuard, OwnedGuard, OwnedMappedGuard, TimedOut};
 
 fn send<T: ?Sized + Send>() {}
 fn sync<T: ?Sized + Sync>() {}
@@ -42,6 +43,21 @@ fn send_sync_unpin_at_compile_time() {
     sync::<OwnedGuard<u8>>();
     send::<OwnedGuard<Cell<u8>>>();
 
+    // Mapped guards follow tokio's: `MappedGuard<U>` is `Send` when
+    // `U: Send` and `Sync` when `U: Sync` (it reaches nothing else of the
+    // value); `OwnedMappedGuard<T, U>` is `Send` when both are `Send` and
+    // `Sync` when both are `Send + Sync` (it keeps the `Arc<Lock<T>>`).
+    send::<MappedGuard<'_, u8>>();
+    sync::<MappedGuard<'_, u8>>();
+    send::<MappedGuard<'_, Cell<u8>>>();
+    send::<MappedGuard<'_, [u8]>>();
+    sync::<MappedGuard<'_, dyn Debug + Sync>>();
+    send::<OwnedMappedGuard<u8, u8>>();
+    sync::<OwnedMappedGuard<u8, u8>>();
+    send::<OwnedMappedGuard<Cell<u8>, Cell<u8>>>();
+    send::<OwnedMappedGuard<Vec<u8>, [u8]>>();
+    sync::<OwnedMappedGuard<Vec<u8>, [u8]>>();
+
     // The futures of a `Send + Sync` lock are `Send` (and `Sync`), and
     // `Unpin`, so they can be polled through `&mut` without pinning.
     send::<LockFuture<'_, u8>>();
@@ -63,6 +79,8 @@ fn send_sync_unpin_at_compile_time() {
     // Guards are `Unpin` too.
     unpin::<Guard<'_, u8>>();
     unpin::<OwnedGuard<u8>>();
+    unpin::<MappedGuard<'_, u8>>();
+    unpin::<OwnedMappedGuard<u8, u8>>();
 
     // The error is a plain value.
     send::<TimedOut>();

@@ -83,6 +83,13 @@ impl<K> Acquire<K> {
         }
     }
 
+    /// `true` while this acquisition holds a count it has not handed on.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(super) fn is_counted(&self) -> bool {
+        self.node.is_some()
+    }
+
     /// Gives up at any point: leaves the line (releasing the lock if it had
     /// been handed to us meanwhile) and gives the count back.
     #[inline]
@@ -109,7 +116,8 @@ impl<K> fmt::Debug for Acquire<K> {
     }
 }
 
-/// The future of [`KeyedLocks::lock`]; resolves to a [`KeyGuard`].
+/// The future of [`KeyedLocks::lock`]; resolves to a [`KeyGuard`]. Needs
+/// the `keyed` feature.
 ///
 /// Lazy: the key gets an entry when the future is first polled. Dropping it
 /// at any point gives up cleanly; if it was the key's last user, the entry
@@ -164,6 +172,16 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Future for KeyLockFuture<'a, K, S> {
     }
 }
 
+impl<K, S> KeyLockFuture<'_, K, S> {
+    /// `true` once the future has returned `Ready`: the key was counted in
+    /// and handed on with the lock.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.key.is_none() && !self.acquire.is_counted()
+    }
+}
+
 impl<K, S> Drop for KeyLockFuture<'_, K, S> {
     #[inline]
     fn drop(&mut self) {
@@ -180,7 +198,7 @@ impl<K, S> fmt::Debug for KeyLockFuture<'_, K, S> {
 }
 
 /// The future of [`KeyedLocks::lock_owned`]; resolves to an
-/// [`OwnedKeyGuard`].
+/// [`OwnedKeyGuard`]. Needs the `keyed` feature.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -240,6 +258,16 @@ impl<K: Eq + Hash, S: BuildHasher> Future for OwnedKeyLockFuture<K, S> {
 }
 
 #[cfg(target_has_atomic = "ptr")]
+impl<K, S> OwnedKeyLockFuture<K, S> {
+    /// `true` once the future has returned `Ready`.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.key.is_none() && !self.acquire.is_counted()
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
 impl<K, S> Drop for OwnedKeyLockFuture<K, S> {
     #[inline]
     fn drop(&mut self) {
@@ -259,7 +287,8 @@ impl<K, S> fmt::Debug for OwnedKeyLockFuture<K, S> {
 }
 
 /// The future of [`KeyedLocks::lock_until`]; resolves to `Ok(KeyGuard)`, or
-/// `Err(TimedOut)` when the deadline completes first.
+/// `Err(TimedOut)` when the deadline completes first. Needs the `keyed`
+/// feature.
 ///
 /// A waiter that gives up leaves no entry behind unless someone else still
 /// holds or waits for the key.
@@ -326,6 +355,15 @@ impl<'a, K: Eq + Hash, D: Future, S: BuildHasher> Future for KeyLockUntil<'a, K,
     }
 }
 
+impl<K, D, S> KeyLockUntil<'_, K, D, S> {
+    /// `true` once the future has returned `Ready` (the guard or `TimedOut`).
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.key.is_none() && !self.acquire.is_counted()
+    }
+}
+
 impl<K, D, S> Drop for KeyLockUntil<'_, K, D, S> {
     #[inline]
     fn drop(&mut self) {
@@ -362,7 +400,8 @@ mod timer {
     use crate::timeout::Deadline;
 
     /// The future of [`KeyedLocks::lock_timeout`]; resolves to
-    /// `Ok(KeyGuard)`, or `Err(TimedOut)` after the timeout.
+    /// `Ok(KeyGuard)`, or `Err(TimedOut)` after the timeout. Needs the
+    /// `keyed` and `async-io` features.
     ///
     /// ```
     /// use std::time::Duration;
@@ -387,6 +426,15 @@ mod timer {
         }
     }
 
+    impl<K, S> KeyLockTimeout<'_, K, S> {
+        /// `true` once the future has returned `Ready`.
+        #[cfg(feature = "futures-core")]
+        #[inline]
+        pub(crate) fn finished(&self) -> bool {
+            self.0.finished()
+        }
+    }
+
     impl<K, S> fmt::Debug for KeyLockTimeout<'_, K, S> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_tuple("KeyLockTimeout").field(&self.0).finish()
@@ -401,6 +449,10 @@ mod timer {
         /// `Duration::ZERO` means "only if free right now", and a timeout
         /// too large to represent means no timeout. A waiter that times out
         /// leaves the key's entry only if others still hold or wait for it.
+        ///
+        /// Needs the `async-io` feature. Without it, use
+        /// [`lock_until`](KeyedLocks::lock_until) with any timer future (not
+        /// `lock_blocking_timeout`, which blocks the thread).
         ///
         /// ```
         /// use std::time::Duration;

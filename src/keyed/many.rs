@@ -74,6 +74,7 @@ impl<K: Ord + Hash, S: BuildHasher> KeyedLocks<K, S> {
 }
 
 /// The future of [`KeyedLocks::lock_many`]; resolves to a [`ManyGuard`].
+/// Needs the `keyed` feature.
 ///
 /// ```
 /// use turnlock::{KeyedLocks, futures::LockManyFuture};
@@ -125,6 +126,15 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Future for LockManyFuture<'a, K, S> {
     }
 }
 
+impl<K, S> LockManyFuture<'_, K, S> {
+    /// `true` once the future has returned `Ready`.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(crate) fn finished(&self) -> bool {
+        self.done
+    }
+}
+
 impl<K, S> Drop for LockManyFuture<'_, K, S> {
     fn drop(&mut self) {
         self.acquire.cancel(&self.locks.map);
@@ -158,6 +168,7 @@ impl<K, S> fmt::Debug for LockManyFuture<'_, K, S> {
 
 /// Holds several keys of a [`KeyedLocks`] at once; made by
 /// [`KeyedLocks::lock_many`]. All keys are released when it is dropped.
+/// Needs the `keyed` feature.
 ///
 /// ```
 /// # futures_lite::future::block_on(async {

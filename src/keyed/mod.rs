@@ -118,6 +118,8 @@ pub type DefaultHasher = DefaultHashBuilder;
 /// A lock per key: serialise work per user, per account, per file, with
 /// entries that exist only while someone holds or waits for the key.
 ///
+/// Needs the `keyed` feature (no `std` needed: `core` and `alloc` only).
+///
 /// `locks.lock(key).await` gives a [`KeyGuard`]; other callers of the same
 /// key wait until it is dropped, callers of other keys do not. Each key's
 /// lock behaves exactly like a [`Lock`](crate::Lock): the throughput policy
@@ -385,6 +387,17 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// drop(guard);
     /// assert!(locks.try_lock(5).is_some());
     /// ```
+    ///
+    /// Unused, it warns (a key it took would be released at once):
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let locks = turnlock::KeyedLocks::new();
+    ///     locks.try_lock(5);
+    /// }
+    /// ```
+    #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock(&self, key: K) -> Option<KeyGuard<'_, K, S>> {
         let node = self.count_in(key);
@@ -427,7 +440,16 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// assert!(locks.try_lock_owned('x').is_none());
     /// drop(guard);
     /// ```
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let locks = std::sync::Arc::new(turnlock::KeyedLocks::new());
+    ///     locks.try_lock_owned('x');
+    /// }
+    /// ```
     #[cfg(target_has_atomic = "ptr")]
+    #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock_owned(self: &Arc<Self>, key: K) -> Option<OwnedKeyGuard<K, S>> {
         let node = self.count_in(key);
@@ -445,7 +467,9 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// Locks `key`, or gives up when `deadline` completes.
     ///
     /// `deadline` is any future (an `async_io::Timer`, a
-    /// `tokio::time::sleep`, an embassy timer, ...). As for
+    /// `tokio::time::sleep`, an embassy timer, ...); it needs no feature
+    /// beyond `keyed`. For a `Duration` on `async-io`'s timer there is
+    /// `lock_timeout` (feature `async-io`). As for
     /// [`Lock::lock_until`](crate::Lock::lock_until), a free key is taken
     /// even if the deadline has passed, and giving up only stops this
     /// waiter; its entry goes unless others still hold or wait for the key.
@@ -460,6 +484,7 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// assert!(locks.is_empty());
     /// # });
     /// ```
+    #[cfg_attr(not(feature = "async-io"), doc(alias = "lock_timeout"))]
     #[inline]
     pub fn lock_until<D: Future>(&self, key: K, deadline: D) -> KeyLockUntil<'_, K, D, S> {
         KeyLockUntil::new(self, key, deadline, None)
@@ -467,8 +492,11 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
 
     /// Locks `key`, blocking the current thread while waiting.
     ///
-    /// Safe anywhere, but inside async code it parks the executor's thread
-    /// until the key is free (see [`Lock::lock_blocking`](crate::Lock::lock_blocking)).
+    /// Needs the `std` feature (on by default). For plain threads: on an
+    /// executor's thread it parks that thread until the key is free, and if
+    /// the holder needs that thread, the program hangs silently (see
+    /// [`Lock::lock_blocking`](crate::Lock::lock_blocking)). Use
+    /// [`lock`](KeyedLocks::lock) in async code.
     ///
     /// ```
     /// let locks = turnlock::KeyedLocks::new();
@@ -486,8 +514,38 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
         unsafe { KeyGuard::new(self, node) }
     }
 
+    /// Locks `key` through an `Arc`, blocking the current thread while
+    /// waiting, for a guard that is `'static`.
+    ///
+    /// Needs the `std` feature (on by default).
+    /// [`lock_owned`](KeyedLocks::lock_owned) for plain threads, with the
+    /// caveats of [`lock_blocking`](KeyedLocks::lock_blocking).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.lock_owned_blocking("report.csv");
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(locks.is_empty());
+    /// ```
+    #[cfg(all(feature = "std", target_has_atomic = "ptr"))]
+    pub fn lock_owned_blocking(self: &Arc<Self>, key: K) -> OwnedKeyGuard<K, S> {
+        let node = self.count_in(key);
+        // SAFETY: we hold a count on `node`.
+        let acquired = unsafe { node.get() }.raw.lock_blocking(None);
+        debug_assert!(acquired);
+        // SAFETY: `lock_blocking` without a deadline returns only as owner;
+        // the count goes to the guard.
+        unsafe { OwnedKeyGuard::new(self.clone(), node) }
+    }
+
     /// Like [`lock_blocking`](KeyedLocks::lock_blocking), but gives up after
     /// `timeout`.
+    ///
+    /// Needs the `std` feature (on by default). It **blocks the thread**:
+    /// in async code, use `lock_timeout` (feature `async-io`) or
+    /// [`lock_until`](KeyedLocks::lock_until) with your runtime's timer.
     ///
     /// `Duration::ZERO` means "only if free right now"; a timeout too large
     /// to represent means no timeout.
@@ -550,6 +608,9 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     ///
     /// Looks the key up by any borrowed form, like `HashMap::get`. Only a
     /// snapshot, for assertions and metrics, not for deciding whether to lock.
+    /// As for [`Lock::is_locked`](crate::Lock::is_locked), a key of a
+    /// [`new_fifo`](KeyedLocks::new_fifo) map that was just handed to a
+    /// waiter stays locked until that waiter's next poll (or drop).
     ///
     /// ```
     /// let locks = turnlock::KeyedLocks::new();
@@ -585,7 +646,7 @@ impl<K, S> fmt::Debug for KeyedLocks<K, S> {
 }
 
 /// Holds the lock of one key of a [`KeyedLocks`]; the key is released when
-/// it is dropped.
+/// it is dropped. Needs the `keyed` feature.
 ///
 /// Protects no value of its own (the map holds none): what it guards is
 /// whatever the key stands for. [`KeyGuard::key`] tells which key.
@@ -673,9 +734,10 @@ impl<K: fmt::Debug, S> fmt::Debug for KeyGuard<'_, K, S> {
 }
 
 /// Holds the lock of one key of an `Arc<KeyedLocks>`; `'static`, so it can
-/// move into spawned tasks and threads.
+/// move into spawned tasks and threads. Needs the `keyed` feature.
 ///
-/// Made by [`KeyedLocks::lock_owned`] and [`KeyedLocks::try_lock_owned`].
+/// Made by [`KeyedLocks::lock_owned`], [`KeyedLocks::try_lock_owned`] and
+/// `KeyedLocks::lock_owned_blocking` (feature `std`).
 ///
 /// ```
 /// use std::sync::Arc;
