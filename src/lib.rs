@@ -109,9 +109,10 @@
 //! need, which passes on a lock one of them was handed. Only keeping one
 //! aside while awaiting another hangs. Debug builds with `std` name this
 //! mistake with a panic instead of hanging, where they can: when a task
-//! polls a lock future twice while another lock future of the same task
-//! (the same waker) holds the same unclaimed hand-off, without polling that
-//! one in between.
+//! polls a lock future three times while another lock future of the same
+//! task (a waker with the same data pointer) holds the same unclaimed
+//! hand-off. A task that polls all its lock futures on every round, in any
+//! order, polls another one at most twice in that time.
 //!
 //! ```
 //! # futures_lite::future::block_on(async {

@@ -10,9 +10,9 @@
 //! waker of its last poll, in queue order, and the one that holds an
 //! unclaimed hand-off). When a task polls a lock future of its own that is
 //! not the recipient while the recipient's waker wakes the same task, the
-//! future wakes its task once more; if the next poll finds the same
-//! hand-off still unclaimed, the task polled the other future twice without
-//! ever polling the recipient, and it panics with a message that names the
+//! future wakes its task once more; if it is polled a third time with the
+//! same hand-off still unclaimed, its task has had a round that did not
+//! poll the recipient, and it panics with a message that names the
 //! problem.
 //!
 //! Release builds, `no_std` and loom get the same operations without any
@@ -56,11 +56,17 @@ mod imp {
         /// The hand-off a sibling future held unclaimed at this waiter's
         /// last poll, 0 if none.
         suspect: u64,
+        /// How many polls in a row have seen `suspect` unclaimed.
+        seen: u32,
     }
 
     impl Ticket {
         pub(in crate::raw) const fn new() -> Self {
-            Self { id: 0, suspect: 0 }
+            Self {
+                id: 0,
+                suspect: 0,
+                seen: 0,
+            }
         }
     }
 
@@ -153,19 +159,30 @@ mod imp {
             _ => 0,
         };
         drop(mirror);
+        if sibling != ticket.suspect {
+            ticket.suspect = sibling;
+            ticket.seen = 0;
+        }
         if sibling == 0 {
-            ticket.suspect = 0;
-        } else if ticket.suspect == sibling {
+            return;
+        }
+        ticket.seen += 1;
+        // A task that polls all its futures on every round (`select!`,
+        // `join!`, `race`, in any order) polls this one at most twice while
+        // the recipient's hand-off waits: once in the round in which the
+        // hand-off arrived after the recipient's poll, once in the next
+        // round before the recipient claims it. A third time means a round
+        // that did not poll the recipient.
+        if ticket.seen >= 3 {
             panic!(
                 "turnlock: this task waits for a lock that another lock future of the same \
-                 task was handed: that future was polled once, then set aside, and has not \
+                 task was handed: that future was polled, then set aside, and has not \
                  been polled since. Poll a lock future until it completes, or drop it; see \
                  \"Lock futures that are set aside\" in the turnlock docs"
             );
         } else {
-            // Maybe its task polls the recipient right after this future
-            // (a `select!` or `join!`): give it one more round to do so.
-            ticket.suspect = sibling;
+            // Maybe the task polls the recipient in its next round: give it
+            // that round.
             waker.wake_by_ref();
         }
     }
