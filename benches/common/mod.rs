@@ -3,6 +3,9 @@
 
 #![allow(dead_code, reason = "each bench binary uses a different subset")]
 
+pub mod floor;
+pub mod scenario;
+
 use core::future::Future;
 use core::ops::DerefMut;
 use core::pin::pin;
