@@ -223,8 +223,8 @@
 //!
 //! # Limits
 //!
-//! One lock counts at most 2^31 - 1 waiters of each kind at once on 64-bit
-//! targets and 32 767 on 32-bit targets; a waiter beyond that panics.
+//! One lock counts at most 2^29 - 1 waiters of each kind at once on 64-bit
+//! targets and 8 191 on 32-bit targets; a waiter beyond that panics.
 //!
 //! [fused]: crate::futures
 // Links to items of a feature that is off lead to the feature table instead.

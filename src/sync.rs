@@ -27,6 +27,16 @@ pub(crate) use std::thread::{Thread, current as current_thread, park, park_timeo
 
 pub(crate) use cell::{Access, ErasedAccess, UnsafeCell};
 
+/// One turn of a wait for another thread that is a few instructions from
+/// its next step; under loom, a yield that lets the model schedule it.
+#[inline]
+pub(crate) fn spin_loop() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    core::hint::spin_loop();
+}
+
 /// Thread parking under loom, built on `loom::sync::Notify`.
 ///
 /// `loom::thread::Thread::unpark` also resumes a thread that is blocked on a

@@ -97,21 +97,21 @@ fn new_cancelled_waiter_passes_wakeup_on() {
     loom::model(|| cancelled_first_of_two(Lock::new(0)));
 }
 
-/// `new` with both queues in use: the first waiter has lost a race and sits
-/// in the hand-off queue, the second sleeps as a hint waiter. The holder
-/// releases on one thread while the first waiter is dropped on the main
-/// thread; the second waiter is driven on a third thread.
+/// `new` with the slot and the hint queue in use: the first waiter has
+/// lost a race and waits in the slot, the second sleeps as a hint waiter.
+/// The holder releases on one thread while the first waiter is dropped on
+/// the main thread; the second waiter is driven on a third thread.
 ///
-/// The release hands the lock to the queued waiter (or, if it left first,
+/// The release hands the lock to the slot's waiter (or, if it left first,
 /// frees the lock and wakes the hint waiter); a hand-off that reaches the
 /// dropped waiter must come back as a release that wakes the hint waiter.
-/// Catches: `abandon` of a queued waiter that discards a hand-off without
-/// releasing (loom deadlock: the lock is held by nobody), a release that
-/// sees the queued count drop to zero but neither hands off nor wakes the
-/// hint queue, and a `LOCKED` bit cleared while a waiter is still queued
-/// (the state-word assertions fire).
+/// Catches: a slot waiter that leaves with a hand-off without releasing
+/// (loom deadlock: the lock is held by nobody), a release that takes the
+/// slot's waker while the leaving waiter drops it (loom reports the
+/// concurrent access to the cell), and a slot left occupied (the state-word
+/// assertions fire).
 #[test]
-fn new_cancelled_queued_waiter_passes_to_hint_waiter() {
+fn new_cancelled_slot_waiter_passes_to_hint_waiter() {
     loom::model(|| {
         let lock = Arc::new(Lock::new(0));
         // Make the first waiter lose a race: it is woken by a release, but
@@ -122,12 +122,57 @@ fn new_cancelled_queued_waiter_passes_to_hint_waiter() {
         drop(held);
         let held = lock.try_lock_owned().expect("a released lock is free");
         assert!(poll_once(&mut first).is_pending());
-        // Now `first` is queued (its `Debug` shows the stage: a guard on the
-        // set-up, should the number of lost races before queueing change);
-        // `second` joins as a hint waiter.
-        assert!(format!("{first:?}").contains("Queued"), "{first:?}");
+        // Now `first` waits in the slot (its `Debug` shows the stage: a
+        // guard on the set-up); `second` joins as a hint waiter.
+        assert!(format!("{first:?}").contains("Slot"), "{first:?}");
         let mut second = lock.lock_owned();
         assert!(poll_once(&mut second).is_pending());
+
+        let releaser = thread::spawn(move || drop(held));
+        let waiter = thread::spawn(move || {
+            let mut guard = block_on(second);
+            *guard += 1;
+        });
+        drop(first);
+        releaser.join().unwrap();
+        waiter.join().unwrap();
+
+        assert!(
+            !lock.is_locked(),
+            "the lock is still held after every guard was dropped"
+        );
+        assert_eq!(*lock.try_lock().expect("the lock is free"), 1);
+    });
+}
+
+/// `new` with the slot and the hand-off queue in use: two waiters lost a
+/// race, the older waits in the slot and the younger in the queue behind
+/// it. The holder releases on one thread while the slot's waiter is
+/// dropped on the main thread; the queued waiter is driven on a third.
+///
+/// Whichever comes first, the queued waiter must get the lock: from the
+/// release directly if the slot emptied first, or from the dropped slot
+/// waiter passing on a hand-off. Catches: a release that frees the lock
+/// while a waiter is queued, and a hand-off lost between the slot and the
+/// queue (loom deadlock).
+#[test]
+fn new_cancelled_slot_waiter_passes_to_queued_waiter() {
+    loom::model(|| {
+        let lock = Arc::new(Lock::new(0));
+        let held = lock.try_lock_owned().expect("a new lock is free");
+        let mut first = lock.lock_owned();
+        let mut second = lock.lock_owned();
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+        // Each release wakes one more hint waiter; a barging newcomer
+        // retakes the lock each time, so both woken waiters lose.
+        drop(held);
+        drop(lock.try_lock_owned().expect("a released lock is free"));
+        let held = lock.try_lock_owned().expect("a released lock is free");
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+        assert!(format!("{first:?}").contains("Slot"), "{first:?}");
+        assert!(format!("{second:?}").contains("Queued"), "{second:?}");
 
         let releaser = thread::spawn(move || drop(held));
         let waiter = thread::spawn(move || {

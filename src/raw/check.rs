@@ -1,4 +1,4 @@
-//! The hand-off queue's listeners, and the debug check that names a task
+//! The hand-off queue's listeners and the slot, and the debug check that names a task
 //! waiting for a lock that one of its own set-aside lock futures holds.
 //!
 //! A queued waiter may be handed the lock while its future is not being
@@ -41,7 +41,10 @@ mod imp {
         /// Queued listeners that have not been notified, oldest first, with
         /// the waker of their future's last poll.
         queued: BTreeMap<u64, Waker>,
-        /// The listener that was handed the lock and has not claimed it.
+        /// The waiter in the slot, if it has not been handed the lock.
+        slot: Option<(u64, Waker)>,
+        /// The waiter (queued or in the slot) that was handed the lock and
+        /// has not claimed it.
         handed: Option<(u64, Waker)>,
     }
 
@@ -75,6 +78,7 @@ mod imp {
             Self(Mutex::new(Mirror {
                 last: 0,
                 queued: BTreeMap::new(),
+                slot: None,
                 handed: None,
             }))
         }
@@ -104,6 +108,35 @@ mod imp {
             debug_assert!(self.0.handed.is_some(), "a hand-off to nobody");
         }
 
+        /// A waiter entered the slot.
+        pub(in crate::raw) fn slot_joined(&mut self, ticket: &mut Ticket, cx: &Context<'_>) {
+            debug_assert!(self.0.slot.is_none(), "two waiters in the slot");
+            self.0.last += 1;
+            ticket.id = self.0.last;
+            self.0.slot = Some((ticket.id, cx.waker().clone()));
+        }
+
+        /// The slot's waiter was handed the lock.
+        pub(in crate::raw) fn slot_handed(&mut self) {
+            debug_assert!(self.0.handed.is_none(), "two unclaimed hand-offs");
+            self.0.handed = self.0.slot.take();
+            debug_assert!(self.0.handed.is_some(), "a hand-off to an empty slot");
+        }
+
+        /// The slot's waiter left without the lock.
+        pub(in crate::raw) fn slot_left(&mut self, ticket: &mut Ticket) {
+            let left = self.0.slot.take();
+            debug_assert_eq!(left.map(|(id, _)| id), Some(ticket.id));
+            *ticket = Ticket::new();
+        }
+
+        /// The recipient of a hand-off claimed it.
+        pub(in crate::raw) fn claimed(&mut self, ticket: &mut Ticket) {
+            let handed = self.0.handed.take();
+            debug_assert_eq!(handed.map(|(id, _)| id), Some(ticket.id));
+            *ticket = Ticket::new();
+        }
+
         /// A listener left the queue; `notified` if it held the hand-off.
         pub(in crate::raw) fn left(&mut self, ticket: &mut Ticket, notified: bool) {
             if notified {
@@ -127,13 +160,6 @@ mod imp {
         !a.data().is_null() && a.data() == b.data()
     }
 
-    /// The recipient claimed its hand-off.
-    pub(in crate::raw) fn claimed(check: &Check, ticket: &mut Ticket) {
-        let handed = check.mirror().0.handed.take();
-        debug_assert_eq!(handed.map(|(id, _)| id), Some(ticket.id));
-        *ticket = Ticket::new();
-    }
-
     /// A waiter's poll is about to return `Pending`: records its waker, and
     /// looks for a sibling future that holds an unclaimed hand-off.
     ///
@@ -144,9 +170,14 @@ mod imp {
     pub(in crate::raw) fn pending(check: &Check, ticket: &mut Ticket, cx: &Context<'_>) {
         let waker = cx.waker();
         let mut mirror = check.mirror();
-        let Mirror { queued, handed, .. } = &mut *mirror.0;
-        let own = match handed {
-            Some((id, own)) if *id == ticket.id => Some(own),
+        let Mirror {
+            queued,
+            slot,
+            handed,
+            ..
+        } = &mut *mirror.0;
+        let own = match (&mut *handed, slot) {
+            (Some((id, own)), _) | (_, Some((id, own))) if *id == ticket.id => Some(own),
             _ => queued.get_mut(&ticket.id),
         };
         if let Some(own) = own {
@@ -221,6 +252,12 @@ mod imp {
     /// Without the debug check: every record is a no-op.
     pub(in crate::raw) struct Guard;
 
+    /// Ends the (empty) critical section where the debug check's would end.
+    impl Drop for Guard {
+        #[inline]
+        fn drop(&mut self) {}
+    }
+
     impl Guard {
         #[inline]
         pub(in crate::raw) fn joined(&mut self, _: &mut Ticket, _: &Context<'_>) {}
@@ -230,10 +267,19 @@ mod imp {
 
         #[inline]
         pub(in crate::raw) fn left(&mut self, _: &mut Ticket, _: bool) {}
-    }
 
-    #[inline]
-    pub(in crate::raw) fn claimed(_: &Check, _: &mut Ticket) {}
+        #[inline]
+        pub(in crate::raw) fn slot_joined(&mut self, _: &mut Ticket, _: &Context<'_>) {}
+
+        #[inline]
+        pub(in crate::raw) fn slot_handed(&mut self) {}
+
+        #[inline]
+        pub(in crate::raw) fn slot_left(&mut self, _: &mut Ticket) {}
+
+        #[inline]
+        pub(in crate::raw) fn claimed(&mut self, _: &mut Ticket) {}
+    }
 
     #[inline]
     pub(in crate::raw) fn pending(_: &Check, _: &mut Ticket, _: &Context<'_>) {}
@@ -278,7 +324,7 @@ impl Check {
     /// The listener of `ticket` observed its hand-off.
     #[inline]
     pub(super) fn claimed(&self, ticket: &mut Ticket) {
-        imp::claimed(self, ticket);
+        self.mirror().claimed(ticket);
     }
 
     /// A waiter's poll returns `Pending` (see the module docs).
