@@ -5,6 +5,7 @@
 mod common;
 
 #[path = "common/counting.rs"]
+#[allow(dead_code, reason = "this file counts allocations only")]
 mod counting;
 
 use common::{Probe, assert_healthy, assert_pending, ready};
