@@ -199,7 +199,8 @@ enum Phase {
 enum Plan {
     Try(Arc<Session>),
     Wait(Arc<Session>),
-    Connect(Reservation),
+    /// Open a session, then wait on it (`true`) or try on it.
+    Connect(Reservation, bool),
     Sleep(EventListener),
 }
 
@@ -878,6 +879,11 @@ impl Inner {
         let mut state = self.state();
         let state = &mut *state;
         let total = state.slots.len() + state.connecting;
+        // One session always stays out of server-side waits, so that other
+        // keys can still be tried and released while every other session
+        // waits for a remote holder (with one session, every wait polls).
+        let waiting = state.slots.iter().filter(|s| s.waiting).count();
+        let may_wait = phase != Phase::TryOnly && waiting + 1 < self.max_sessions;
         if phase != Phase::AfterTry {
             // A session that already holds locks: keep empty ones for waits.
             if let Some(slot) = state.slots.iter_mut().find(|s| s.idle() && s.holds > 0) {
@@ -885,22 +891,25 @@ impl Inner {
                 return Plan::Try(slot.session.clone());
             }
         }
-        if let Some(slot) = state.slots.iter_mut().find(|s| s.idle() && s.holds == 0) {
-            return if phase == Phase::TryOnly {
-                slot.busy += 1;
-                Plan::Try(slot.session.clone())
-            } else {
-                // Waiting on an empty session costs nothing extra when the
-                // lock is free: it is granted at once.
-                slot.waiting = true;
-                Plan::Wait(slot.session.clone())
-            };
-        }
-        if total < self.max_sessions {
-            state.connecting += 1;
-            return Plan::Connect(Reservation {
-                inner: self.clone(),
-            });
+        if phase != Phase::AfterTry || may_wait {
+            if let Some(slot) = state.slots.iter_mut().find(|s| s.idle() && s.holds == 0) {
+                return if may_wait {
+                    // Waiting on an empty session costs nothing extra when
+                    // the lock is free: it is granted at once.
+                    slot.waiting = true;
+                    Plan::Wait(slot.session.clone())
+                } else {
+                    slot.busy += 1;
+                    Plan::Try(slot.session.clone())
+                };
+            }
+            if total < self.max_sessions {
+                state.connecting += 1;
+                let reservation = Reservation {
+                    inner: self.clone(),
+                };
+                return Plan::Connect(reservation, may_wait);
+            }
         }
         if phase != Phase::AfterTry {
             // Pipeline behind the least busy shared session.
@@ -1095,10 +1104,10 @@ async fn remote(inner: &Arc<Inner>, id: i64, try_only: bool) -> Result<Option<Ar
         let (session, blocking) = match inner.plan(phase) {
             Plan::Try(session) => (session, false),
             Plan::Wait(session) => (session, true),
-            Plan::Connect(reservation) => {
-                let session = inner.open(reservation, !try_only).await;
+            Plan::Connect(reservation, wait) => {
+                let session = inner.open(reservation, wait).await;
                 match session {
-                    Ok(session) => (session, !try_only),
+                    Ok(session) => (session, wait),
                     Err(err) if err.kind() == ErrorKind::SessionLost && retries < SESSION_RETRIES => {
                         retries += 1;
                         continue;

@@ -141,3 +141,12 @@ where
             .block_on(future)
     })
 }
+
+/// `future`, or `None` once `timeout` has passed.
+pub async fn with_timeout<T>(timeout: Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(future.await) }, async {
+        async_io::Timer::after(timeout).await;
+        None
+    })
+    .await
+}
