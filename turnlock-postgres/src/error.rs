@@ -149,8 +149,18 @@ impl fmt::Display for Error {
         if let Some(timeout) = self.timeout {
             write!(f, " after {timeout:?}")?;
         }
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+        // The causes in words. tokio-postgres says only "db error" and
+        // leaves the server's message to its own source: skip that link.
+        let mut cause = self
+            .source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static));
+        while let Some(source) = cause {
+            let text = source.to_string();
+            if text != "db error" {
+                write!(f, ": {text}")?;
+            }
+            cause = source.source();
         }
         Ok(())
     }
@@ -165,14 +175,16 @@ impl StdError for Error {
 /// Whether a client error means the session is gone (rather than one
 /// statement failing on a live session).
 pub(crate) fn is_session_gone(err: &tokio_postgres::Error) -> bool {
-    use tokio_postgres::error::{SqlState, Severity};
+    use tokio_postgres::error::{Severity, SqlState};
     if err.is_closed() {
         return true;
     }
     match err.as_db_error() {
         Some(db) => {
-            matches!(db.parsed_severity(), Some(Severity::Fatal | Severity::Panic))
-                || *db.code() == SqlState::ADMIN_SHUTDOWN
+            matches!(
+                db.parsed_severity(),
+                Some(Severity::Fatal | Severity::Panic)
+            ) || *db.code() == SqlState::ADMIN_SHUTDOWN
                 || *db.code() == SqlState::CRASH_SHUTDOWN
         }
         // An I/O error or an unexpected message: the connection is unusable.

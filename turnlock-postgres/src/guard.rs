@@ -204,7 +204,9 @@ impl Guard {
                         Err(err)
                             if err.code() == Some(&SqlState::UNIQUE_VIOLATION)
                                 || err.code() == Some(&SqlState::DUPLICATE_TABLE) => {}
-                        Err(err) => return Err(self.query_error("could not create the fencing table", err)),
+                        Err(err) => {
+                            return Err(self.query_error("could not create the fencing table", err));
+                        }
                     }
                     created = true;
                 }

@@ -40,6 +40,8 @@ use crate::session::Session;
 
 /// Attempts on a fresh session after the one in use turned out to be gone.
 const SESSION_RETRIES: usize = 3;
+/// Statements queued on one shared session before a new one is opened.
+const PIPELINE: usize = 4;
 /// Polling interval bounds when every session is busy waiting.
 const MIN_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
@@ -151,6 +153,8 @@ pub(crate) struct Inner {
 struct State {
     slots: Vec<Slot>,
     connecting: usize,
+    /// Of those, the sessions opened to wait on.
+    connecting_to_wait: usize,
     keys: HashMap<i64, KeyState>,
 }
 
@@ -406,7 +410,10 @@ impl Builder {
     pub fn build(self) -> Result<Pool, Error> {
         let mut config = self.config?;
         if self.max_sessions == 0 {
-            return Err(Error::new(ErrorKind::Config, "max_sessions must be at least 1"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "max_sessions must be at least 1",
+            ));
         }
         let fencing_table = quote_table(&self.fencing_table)?;
         if config.get_application_name().is_none() {
@@ -418,7 +425,8 @@ impl Builder {
             .unwrap_or(Duration::from_secs(10));
         let endpoints = endpoints(&config);
         let keepalive = config.get_keepalives().then(|| {
-            let mut keepalive = socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
+            let mut keepalive =
+                socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
             if let Some(interval) = config.get_keepalives_interval() {
                 keepalive = keepalive.with_interval(interval);
             }
@@ -438,7 +446,9 @@ impl Builder {
                 config,
                 endpoints,
                 connect_timeout,
-                connector: self.connector.unwrap_or_else(|| default_connector(keepalive)),
+                connector: self
+                    .connector
+                    .unwrap_or_else(|| default_connector(keepalive)),
                 spawner: self.spawner.unwrap_or_else(default_spawner),
                 max_sessions: self.max_sessions,
                 namespace: self.namespace,
@@ -471,7 +481,9 @@ impl fmt::Debug for Builder {
 fn quote_table(name: &str) -> Result<String, Error> {
     let parts: Vec<&str> = name.split('.').collect();
     let valid = |part: &str| {
-        part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        part.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     if parts.len() > 2 || !parts.iter().all(|part| valid(part)) {
@@ -480,7 +492,11 @@ fn quote_table(name: &str) -> Result<String, Error> {
             format!("invalid fencing table name {name:?}: use name or schema.name"),
         ));
     }
-    Ok(parts.iter().map(|part| format!("\"{part}\"")).collect::<Vec<_>>().join("."))
+    Ok(parts
+        .iter()
+        .map(|part| format!("\"{part}\""))
+        .collect::<Vec<_>>()
+        .join("."))
 }
 
 /// The endpoints of a connection string, in libpq's order.
@@ -555,10 +571,15 @@ impl Pool {
     /// assert!(pool.is_ok());
     /// ```
     pub fn builder(connection_string: &str) -> Builder {
-        Builder::new(tokio_postgres::Config::from_str(connection_string).map_err(|err| {
-            Error::new(ErrorKind::Config, "invalid configuration: bad connection string")
+        Builder::new(
+            tokio_postgres::Config::from_str(connection_string).map_err(|err| {
+                Error::new(
+                    ErrorKind::Config,
+                    "invalid configuration: bad connection string",
+                )
                 .with_source(err)
-        }))
+            }),
+        )
     }
 
     /// A [`Builder`] for a `tokio_postgres::Config` made in code.
@@ -789,6 +810,14 @@ impl fmt::Debug for Pool {
     }
 }
 
+/// The shared session with the fewest statements in flight.
+fn least_busy(slots: &mut [Slot]) -> Option<&mut Slot> {
+    slots
+        .iter_mut()
+        .filter(|s| s.usable())
+        .min_by_key(|s| s.busy)
+}
+
 /// A local caller of a key: counted from its start until it gives up or
 /// its guard is released.
 pub(crate) struct Interest {
@@ -823,7 +852,11 @@ impl Drop for Interest {
             } else {
                 // The last local caller left: a parked lock has nobody to go to.
                 let parked = state.keys.remove(&self.id).and_then(|entry| entry.parked);
-                parked.and_then(|parked| state.start_unlock(&parked.session).then_some(parked.session))
+                parked.and_then(|parked| {
+                    state
+                        .start_unlock(&parked.session)
+                        .then_some(parked.session)
+                })
             }
         };
         if let Some(session) = unlock {
@@ -836,18 +869,24 @@ impl Drop for Interest {
 /// the pool or has failed.
 struct Reservation {
     inner: Arc<Inner>,
+    wait: bool,
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.inner.state().connecting -= 1;
+        let mut state = self.inner.state();
+        state.connecting -= 1;
+        state.connecting_to_wait -= usize::from(self.wait);
+        drop(state);
         self.inner.changed.notify(usize::MAX);
     }
 }
 
 impl State {
     fn slot(&mut self, session: &Session) -> Option<&mut Slot> {
-        self.slots.iter_mut().find(|slot| slot.session.id == session.id)
+        self.slots
+            .iter_mut()
+            .find(|slot| slot.session.id == session.id)
     }
 
     fn remove(&mut self, session: &Session) {
@@ -875,6 +914,12 @@ impl Inner {
         (self.spawner)(Box::pin(future));
     }
 
+    /// Chooses where the next statement for a key runs. In order of
+    /// preference: a shared session that holds locks and has nothing (or
+    /// little) in flight; an empty idle session, to wait on (a wait on an
+    /// empty session is granted at once when the lock is free); a short
+    /// queue on any shared session; a new session; a long queue. After a
+    /// failed try only a session to wait on will do, else the caller polls.
     fn plan(self: &Arc<Self>, phase: Phase) -> Plan {
         let mut state = self.state();
         let state = &mut *state;
@@ -882,45 +927,44 @@ impl Inner {
         // One session always stays out of server-side waits, so that other
         // keys can still be tried and released while every other session
         // waits for a remote holder (with one session, every wait polls).
-        let waiting = state.slots.iter().filter(|s| s.waiting).count();
+        let waiting = state.slots.iter().filter(|s| s.waiting).count() + state.connecting_to_wait;
         let may_wait = phase != Phase::TryOnly && waiting + 1 < self.max_sessions;
+        let try_on = |slot: &mut Slot| {
+            slot.busy += 1;
+            Plan::Try(slot.session.clone())
+        };
         if phase != Phase::AfterTry {
-            // A session that already holds locks: keep empty ones for waits.
-            if let Some(slot) = state.slots.iter_mut().find(|s| s.idle() && s.holds > 0) {
-                slot.busy += 1;
-                return Plan::Try(slot.session.clone());
+            let holding = state.slots.iter_mut().filter(|s| s.usable() && s.holds > 0);
+            if let Some(slot) = holding.min_by_key(|s| s.busy).filter(|s| s.busy < PIPELINE) {
+                return try_on(slot);
             }
         }
         if phase != Phase::AfterTry || may_wait {
             if let Some(slot) = state.slots.iter_mut().find(|s| s.idle() && s.holds == 0) {
-                return if may_wait {
-                    // Waiting on an empty session costs nothing extra when
-                    // the lock is free: it is granted at once.
-                    slot.waiting = true;
-                    Plan::Wait(slot.session.clone())
-                } else {
-                    slot.busy += 1;
-                    Plan::Try(slot.session.clone())
-                };
-            }
-            if total < self.max_sessions {
-                state.connecting += 1;
-                let reservation = Reservation {
-                    inner: self.clone(),
-                };
-                return Plan::Connect(reservation, may_wait);
+                if !may_wait {
+                    return try_on(slot);
+                }
+                slot.waiting = true;
+                return Plan::Wait(slot.session.clone());
             }
         }
         if phase != Phase::AfterTry {
-            // Pipeline behind the least busy shared session.
-            if let Some(slot) = state
-                .slots
-                .iter_mut()
-                .filter(|s| s.usable())
-                .min_by_key(|s| s.busy)
-            {
-                slot.busy += 1;
-                return Plan::Try(slot.session.clone());
+            if let Some(slot) = least_busy(&mut state.slots).filter(|s| s.busy < PIPELINE) {
+                return try_on(slot);
+            }
+        }
+        if (phase != Phase::AfterTry || may_wait) && total < self.max_sessions {
+            state.connecting += 1;
+            state.connecting_to_wait += usize::from(may_wait);
+            let reservation = Reservation {
+                inner: self.clone(),
+                wait: may_wait,
+            };
+            return Plan::Connect(reservation, may_wait);
+        }
+        if phase != Phase::AfterTry {
+            if let Some(slot) = least_busy(&mut state.slots) {
+                return try_on(slot);
             }
         }
         Plan::Sleep(self.changed.listen())
@@ -928,7 +972,8 @@ impl Inner {
 
     /// Opens a session for `reservation`, entering it as Waiting or with
     /// one short statement in flight.
-    async fn open(self: &Arc<Self>, reservation: Reservation, waiting: bool) -> Result<Arc<Session>, Error> {
+    async fn open(self: &Arc<Self>, reservation: Reservation) -> Result<Arc<Session>, Error> {
+        let waiting = reservation.wait;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let weak = Arc::downgrade(self);
         let on_lost = Arc::new(move || {
@@ -973,7 +1018,12 @@ impl Inner {
     }
 
     /// Books the end of a try (`blocking == false`) or a wait.
-    fn finish(&self, session: &Session, blocking: bool, result: &Result<bool, tokio_postgres::Error>) {
+    fn finish(
+        &self,
+        session: &Session,
+        blocking: bool,
+        result: &Result<bool, tokio_postgres::Error>,
+    ) {
         let mut state = self.state();
         if let Err(err) = result {
             if is_session_gone(err) {
@@ -1010,9 +1060,17 @@ impl Inner {
 
     /// A holder lets go: park the remote lock for the next local waiter, or
     /// release it. The caller's interest count is given back here.
-    pub(crate) fn release(self: &Arc<Self>, id: i64, session: &Arc<Session>, handoffs: u32) -> Release {
+    pub(crate) fn release(
+        self: &Arc<Self>,
+        id: i64,
+        session: &Arc<Session>,
+        handoffs: u32,
+    ) -> Release {
         let mut state = self.state();
-        let entry = state.keys.get_mut(&id).expect("a holder counts as interest");
+        let entry = state
+            .keys
+            .get_mut(&id)
+            .expect("a holder counts as interest");
         let lost = session.is_lost();
         if !lost && entry.interest > 1 && handoffs < self.max_local_handoffs {
             entry.interest -= 1;
@@ -1035,37 +1093,43 @@ impl Inner {
 
     /// Releases `id` on `session` in the background (its slot's `busy` was
     /// counted by the caller); the receiver gets the outcome.
-    fn spawn_unlock(self: &Arc<Self>, session: Arc<Session>, id: i64) -> async_channel::Receiver<Result<(), Error>> {
+    fn spawn_unlock(
+        self: &Arc<Self>,
+        session: Arc<Session>,
+        id: i64,
+    ) -> async_channel::Receiver<Result<(), Error>> {
         let (tx, rx) = async_channel::bounded(1);
         let inner = self.clone();
         self.spawn(async move {
             let result = session.unlock(id).await;
-            let outcome = {
-                let mut state = inner.state();
-                match &result {
-                    Err(err) if is_session_gone(err) || session.is_lost() => {
-                        session.liveness.mark_lost();
-                        state.remove(&session);
-                    }
-                    _ => {
-                        if let Some(slot) = state.slot(&session) {
-                            slot.busy -= 1;
-                            if result.is_ok() {
-                                slot.holds = slot.holds.saturating_sub(1);
+            let outcome =
+                {
+                    let mut state = inner.state();
+                    match &result {
+                        Err(err) if is_session_gone(err) || session.is_lost() => {
+                            session.liveness.mark_lost();
+                            state.remove(&session);
+                        }
+                        _ => {
+                            if let Some(slot) = state.slot(&session) {
+                                slot.busy -= 1;
+                                if result.is_ok() {
+                                    slot.holds = slot.holds.saturating_sub(1);
+                                }
                             }
                         }
                     }
-                }
-                match result {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(Error::new(
-                        ErrorKind::SessionLost,
-                        "the lock was no longer held by its session",
-                    )),
-                    Err(err) if session.is_lost() => Err(Error::session_lost(Some(err))),
-                    Err(err) => Err(Error::new(ErrorKind::Query, "pg_advisory_unlock failed").with_source(err)),
-                }
-            };
+                    match result {
+                        Ok(true) => Ok(()),
+                        Ok(false) => Err(Error::new(
+                            ErrorKind::SessionLost,
+                            "the lock was no longer held by its session",
+                        )),
+                        Err(err) if session.is_lost() => Err(Error::session_lost(Some(err))),
+                        Err(err) => Err(Error::new(ErrorKind::Query, "pg_advisory_unlock failed")
+                            .with_source(err)),
+                    }
+                };
             inner.changed.notify(usize::MAX);
             let _ = tx.try_send(outcome);
         });
@@ -1085,18 +1149,40 @@ async fn acquire(inner: &Arc<Inner>, id: i64, try_only: bool) -> Result<Option<G
         inner.locks.lock_owned(id).await
     };
     if let Some(parked) = inner.take_parked(id) {
-        return Ok(Some(Guard::new(inner.clone(), id, parked.session, parked.handoffs, local, interest)));
+        return Ok(Some(Guard::new(
+            inner.clone(),
+            id,
+            parked.session,
+            parked.handoffs,
+            local,
+            interest,
+        )));
     }
     match remote(inner, id, try_only).await? {
-        Some(session) => Ok(Some(Guard::new(inner.clone(), id, session, 0, local, interest))),
+        Some(session) => Ok(Some(Guard::new(
+            inner.clone(),
+            id,
+            session,
+            0,
+            local,
+            interest,
+        ))),
         None => Ok(None),
     }
 }
 
 /// Takes `id` on the database for the local holder: a session that has it,
 /// or `None` (only for `try_only`) when another process holds it.
-async fn remote(inner: &Arc<Inner>, id: i64, try_only: bool) -> Result<Option<Arc<Session>>, Error> {
-    let first = if try_only { Phase::TryOnly } else { Phase::First };
+async fn remote(
+    inner: &Arc<Inner>,
+    id: i64,
+    try_only: bool,
+) -> Result<Option<Arc<Session>>, Error> {
+    let first = if try_only {
+        Phase::TryOnly
+    } else {
+        Phase::First
+    };
     let mut phase = first;
     let mut backoff = MIN_BACKOFF;
     let mut retries = 0;
@@ -1105,10 +1191,12 @@ async fn remote(inner: &Arc<Inner>, id: i64, try_only: bool) -> Result<Option<Ar
             Plan::Try(session) => (session, false),
             Plan::Wait(session) => (session, true),
             Plan::Connect(reservation, wait) => {
-                let session = inner.open(reservation, wait).await;
+                let session = inner.open(reservation).await;
                 match session {
                     Ok(session) => (session, wait),
-                    Err(err) if err.kind() == ErrorKind::SessionLost && retries < SESSION_RETRIES => {
+                    Err(err)
+                        if err.kind() == ErrorKind::SessionLost && retries < SESSION_RETRIES =>
+                    {
                         retries += 1;
                         continue;
                     }
@@ -1150,7 +1238,9 @@ async fn remote(inner: &Arc<Inner>, id: i64, try_only: bool) -> Result<Option<Ar
                 phase = first;
             }
             Err(err) => {
-                return Err(Error::new(ErrorKind::Query, "advisory lock statement failed").with_source(err));
+                return Err(
+                    Error::new(ErrorKind::Query, "advisory lock statement failed").with_source(err),
+                );
             }
         }
     }
@@ -1187,7 +1277,8 @@ impl Drop for InFlight {
         let inner = self.inner.clone();
         let session = self.session.clone();
         let (id, blocking) = (self.id, self.blocking);
-        self.inner.spawn(abandon(inner, session, id, blocking, statement));
+        self.inner
+            .spawn(abandon(inner, session, id, blocking, statement));
     }
 }
 

@@ -77,8 +77,11 @@ impl Session {
         for endpoint in endpoints {
             let attempt = async {
                 let stream = connector(endpoint.clone()).await.map_err(|err| {
-                    Error::new(ErrorKind::Connect, format!("could not connect to {endpoint}"))
-                        .with_source(err)
+                    Error::new(
+                        ErrorKind::Connect,
+                        format!("could not connect to {endpoint}"),
+                    )
+                    .with_source(err)
                 })?;
                 config
                     .connect_raw(Compat(stream), NoTls)
@@ -143,7 +146,9 @@ impl Session {
                 None => {
                     last = Some(Error::new(
                         ErrorKind::Connect,
-                        format!("the session at {endpoint} did not answer within {connect_timeout:?}"),
+                        format!(
+                            "the session at {endpoint} did not answer within {connect_timeout:?}"
+                        ),
                     ));
                     continue;
                 }
@@ -185,7 +190,10 @@ impl Session {
     }
 
     /// `pg_advisory_lock(key)`: waits on the server until granted.
-    pub(crate) fn lock(self: &Arc<Self>, key: i64) -> BoxFuture<Result<bool, tokio_postgres::Error>> {
+    pub(crate) fn lock(
+        self: &Arc<Self>,
+        key: i64,
+    ) -> BoxFuture<Result<bool, tokio_postgres::Error>> {
         let session = self.clone();
         Box::pin(async move {
             session.client.execute(&session.lock, &[&key]).await?;
@@ -215,7 +223,11 @@ impl Session {
         let failed = |err: Box<dyn std::error::Error + Send + Sync>| {
             Error::new(ErrorKind::Connect, "could not send a cancel request").with_source(err)
         };
-        let mut stream = Compat(connector(self.endpoint.clone()).await.map_err(|e| failed(e.into()))?);
+        let mut stream = Compat(
+            connector(self.endpoint.clone())
+                .await
+                .map_err(|e| failed(e.into()))?,
+        );
         self.cancel
             .cancel_query_raw(&mut stream, NoTls)
             .await

@@ -16,7 +16,10 @@ fn lock_excludes_another_pool_until_released() {
         let b = Pool::new(&url(app)).unwrap();
         let guard = a.lock(1001).await.unwrap();
         assert_eq!(guard.key(), 1001);
-        assert!(b.try_lock(1001).await.unwrap().is_none(), "held by the other pool");
+        assert!(
+            b.try_lock(1001).await.unwrap().is_none(),
+            "held by the other pool"
+        );
         assert_eq!(lock_pid(1001, true), Some(guard.backend_pid()));
         guard.release().await.unwrap();
         let again = b.try_lock(1001).await.unwrap().expect("free after release");
@@ -42,11 +45,17 @@ fn try_lock_sees_a_local_holder_without_the_database() {
 #[test]
 fn string_keys_are_the_documented_ids_in_pg_locks() {
     smol(60, async {
-        let pool = Pool::builder(&url("api_ids")).namespace("billing").build().unwrap();
+        let pool = Pool::builder(&url("api_ids"))
+            .namespace("billing")
+            .build()
+            .unwrap();
         let guard = pool.lock("user:42").await.unwrap();
         assert_eq!(guard.key(), 1659354476491683446);
         assert_eq!(guard.key(), LockKey::hash(Some("billing"), b"user:42"));
-        assert_eq!(lock_pid(1659354476491683446, true), Some(guard.backend_pid()));
+        assert_eq!(
+            lock_pid(1659354476491683446, true),
+            Some(guard.backend_pid())
+        );
         guard.release().await.unwrap();
         let negative = pool.lock("a").await.unwrap();
         let id = LockKey::hash(Some("billing"), b"a");
@@ -63,16 +72,28 @@ fn lock_timeout_gives_up_on_a_remote_holder_in_time() {
         let waiter = Pool::new(&url(app)).unwrap();
         let guard = holder.lock(1002).await.unwrap();
         let started = Instant::now();
-        let err = waiter.lock_timeout(1002, Duration::from_millis(200)).await.unwrap_err();
+        let err = waiter
+            .lock_timeout(1002, Duration::from_millis(200))
+            .await
+            .unwrap_err();
         let waited = started.elapsed();
         assert_eq!(err.kind(), ErrorKind::TimedOut);
         assert_eq!(err.timeout(), Some(Duration::from_millis(200)));
         assert_eq!(err.to_string(), "timed out waiting for lock after 200ms");
-        assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(2), "{waited:?}");
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
         // The server-side wait was cancelled: only the holder's lock remains.
-        common::eventually(10, "the cancelled wait leaves pg_locks", || advisory_locks(app) == 1);
+        common::eventually(10, "the cancelled wait leaves pg_locks", || {
+            advisory_locks(app) == 1
+        })
+        .await;
         guard.release().await.unwrap();
-        let guard = waiter.lock_timeout(1002, Duration::from_secs(5)).await.unwrap();
+        let guard = waiter
+            .lock_timeout(1002, Duration::from_secs(5))
+            .await
+            .unwrap();
         guard.release().await.unwrap();
         assert_eq!(advisory_locks(app), 0);
     });
@@ -88,14 +109,20 @@ fn lock_until_takes_any_future_as_deadline() {
         let (tx, rx) = smol::channel::bounded::<()>(1);
         let waiting = smol::spawn({
             let waiter = waiter.clone();
-            async move { waiter.lock_until(1003, async move { let _ = rx.recv().await; }).await }
+            async move {
+                waiter
+                    .lock_until(1003, async move {
+                        let _ = rx.recv().await;
+                    })
+                    .await
+            }
         });
         drop(tx);
         let err = waiting.await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::TimedOut);
         assert_eq!(err.timeout(), None);
         guard.release().await.unwrap();
-        common::eventually(10, "no lock left", || advisory_locks(app) == 0);
+        common::eventually(10, "no lock left", || advisory_locks(app) == 0).await;
     });
 }
 
@@ -141,10 +168,17 @@ fn a_key_locked_locally_queues_locally() {
         for task in tasks {
             task.await;
         }
-        common::eventually(10, "all released", || pool.status().held == 0);
+        common::eventually(10, "all released", || pool.status().held == 0).await;
         let status = pool.status();
-        assert_eq!((status.waiting, status.busy, status.keys), (0, 0, 0), "{status:?}");
-        assert!(status.sessions <= 2, "one key needs one session, got {status:?}");
+        assert_eq!(
+            (status.waiting, status.busy, status.keys),
+            (0, 0, 0),
+            "{status:?}"
+        );
+        assert!(
+            status.sessions <= 2,
+            "one key needs one session, got {status:?}"
+        );
         assert_eq!(advisory_locks(app), 0);
     });
 }

@@ -8,12 +8,16 @@ use std::time::Duration;
 use common::{advisory_locks, eventually, lock_pid, smol, url};
 use turnlock_postgres::{ErrorKind, Pool, Status};
 
-fn assert_all_back(pool: &Pool, app: &str) {
+async fn assert_all_back(pool: &Pool, app: &str) {
     eventually(20, "every session back and idle", || {
         let s = pool.status();
         (s.waiting, s.busy, s.held, s.keys, s.connecting) == (0, 0, 0, 0, 0)
-    });
-    eventually(20, "no advisory lock of ours in pg_locks", || advisory_locks(app) == 0);
+    })
+    .await;
+    eventually(20, "no advisory lock of ours in pg_locks", || {
+        advisory_locks(app) == 0
+    })
+    .await;
 }
 
 #[test]
@@ -47,7 +51,9 @@ fn a_storm_of_timeouts_and_drops_leaves_nothing() {
                 smol::spawn(async move {
                     let mut rng = task * 7919 + 1;
                     for _ in 0..25 {
-                        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        rng = rng
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
                         let key = 2001 + (rng >> 33) as i64 % 4;
                         let wait = Duration::from_micros((rng >> 20) % 15_000);
                         if rng % 2 == 0 {
@@ -80,14 +86,20 @@ fn a_storm_of_timeouts_and_drops_leaves_nothing() {
         held.release().await.unwrap();
         let status: Status = pool.status();
         assert!(status.sessions <= 6, "{status:?}");
-        assert_all_back(&pool, app);
-        eventually(20, "the holder is done too", || advisory_locks("cancel_storm_holder") == 0);
+        assert_all_back(&pool, app).await;
+        eventually(20, "the holder is done too", || {
+            advisory_locks("cancel_storm_holder") == 0
+        })
+        .await;
         // And every key is free for anyone.
         for key in 2001..=2004 {
-            let guard = pool.lock_timeout(key, Duration::from_secs(5)).await.unwrap();
+            let guard = pool
+                .lock_timeout(key, Duration::from_secs(5))
+                .await
+                .unwrap();
             guard.release().await.unwrap();
         }
-        assert_all_back(&pool, app);
+        assert_all_back(&pool, app).await;
     });
 }
 
@@ -107,7 +119,10 @@ fn a_wait_dropped_as_the_lock_is_granted_releases_it() {
                 async move { waiter.lock(2101).await.map(drop) }
             });
             // The waiter is blocked in pg_advisory_lock on the server.
-            eventually(10, "the waiter waits on the server", || lock_pid(2101, false).is_some());
+            eventually(10, "the waiter waits on the server", || {
+                lock_pid(2101, false).is_some()
+            })
+            .await;
             // Release and drop the waiter at about the same time, in either order.
             if round % 2 == 0 {
                 held.release().await.unwrap();
@@ -118,10 +133,13 @@ fn a_wait_dropped_as_the_lock_is_granted_releases_it() {
                 held.release().await.unwrap();
             }
             // Whether or not it was granted, nothing of the waiter remains.
-            let guard = third.lock_timeout(2101, Duration::from_secs(10)).await.unwrap();
+            let guard = third
+                .lock_timeout(2101, Duration::from_secs(10))
+                .await
+                .unwrap();
             guard.release().await.unwrap();
         }
-        assert_all_back(&waiter, app);
+        assert_all_back(&waiter, app).await;
     });
 }
 
@@ -136,15 +154,21 @@ fn a_cancelled_wait_gives_its_session_back() {
         let holder = Pool::new(&url_holder).unwrap();
         let held = holder.lock(2201).await.unwrap();
         for _ in 0..5 {
-            let err = pool.lock_timeout(2201, Duration::from_millis(50)).await.unwrap_err();
+            let err = pool
+                .lock_timeout(2201, Duration::from_millis(50))
+                .await
+                .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::TimedOut);
         }
-        assert_all_back(&pool, app);
+        assert_all_back(&pool, app).await;
         assert!(pool.status().sessions <= 2);
         // Other keys never had to wait for those sessions.
-        let other = pool.lock_timeout(2202, Duration::from_secs(2)).await.unwrap();
+        let other = pool
+            .lock_timeout(2202, Duration::from_secs(2))
+            .await
+            .unwrap();
         other.release().await.unwrap();
         held.release().await.unwrap();
-        assert_all_back(&pool, app);
+        assert_all_back(&pool, app).await;
     });
 }

@@ -28,7 +28,13 @@ impl Drop for Worker {
 
 fn spawn_worker(mode: &str, url: &str, dir: &Path, stdout: Stdio) -> Worker {
     let child = Command::new(std::env::current_exe().unwrap())
-        .args(["worker", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "worker",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("TURNLOCK_PG_WORKER", mode)
         .env("TURNLOCK_PG_URL", url)
         .env("TURNLOCK_PG_DIR", dir)
@@ -98,7 +104,10 @@ async fn hammer(url: &str, dir: &Path) {
                     let key = (next() % KEYS as u64) as i64;
                     let guard = match next() % 3 {
                         0 => pool.lock(key).await.unwrap(),
-                        1 => match pool.lock_timeout(key, Duration::from_millis(next() % 20)).await {
+                        1 => match pool
+                            .lock_timeout(key, Duration::from_millis(next() % 20))
+                            .await
+                        {
                             Ok(guard) => guard,
                             Err(_) => continue,
                         },
@@ -109,7 +118,12 @@ async fn hammer(url: &str, dir: &Path) {
                     };
                     let mut guard = guard;
                     let marker = dir.join(format!("{key}.holder"));
-                    if OpenOptions::new().write(true).create_new(true).open(&marker).is_err() {
+                    if OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&marker)
+                        .is_err()
+                    {
                         let mut violations = OpenOptions::new()
                             .create(true)
                             .append(true)
@@ -123,7 +137,11 @@ async fn hammer(url: &str, dir: &Path) {
                         0
                     };
                     let line = format!("{} {key} {token}\n", std::process::id());
-                    let mut log = OpenOptions::new().create(true).append(true).open(dir.join("log")).unwrap();
+                    let mut log = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join("log"))
+                        .unwrap();
                     log.write_all(line.as_bytes()).unwrap();
                     drop(log);
                     if next() % 2 == 0 {
@@ -160,12 +178,18 @@ fn processes_never_hold_a_key_together() {
     let url = url(app);
     let dir = scratch("hammer");
     common::with_watchdog(180, move || {
-        let workers: Vec<_> = (0..4).map(|_| spawn_worker("hammer", &url, &dir, Stdio::null())).collect();
+        let workers: Vec<_> = (0..4)
+            .map(|_| spawn_worker("hammer", &url, &dir, Stdio::null()))
+            .collect();
         for mut worker in workers {
             let status = worker.0.wait().unwrap();
             assert!(status.success(), "a worker failed: {status}");
         }
-        assert!(!dir.join("violations").exists(), "{}", std::fs::read_to_string(dir.join("violations")).unwrap());
+        assert!(
+            !dir.join("violations").exists(),
+            "{}",
+            std::fs::read_to_string(dir.join("violations")).unwrap()
+        );
         let log = std::fs::read_to_string(dir.join("log")).unwrap();
         let lines: Vec<Vec<i64>> = log
             .lines()
@@ -176,11 +200,30 @@ fn processes_never_hold_a_key_together() {
         assert_eq!(pids.len(), 4, "all four processes took part");
         // Fencing: every acquisition of the fenced key, in the order they
         // held it (the log is appended under the lock), has a larger token.
-        let tokens: Vec<i64> = lines.iter().filter(|l| l[1] == FENCED_KEY).map(|l| l[2]).collect();
-        assert!(tokens.len() > 10, "{} acquisitions of the fenced key", tokens.len());
-        assert!(tokens.windows(2).all(|w| w[0] < w[1]), "tokens not increasing: {tokens:?}");
-        let by_process = |pid: i64| lines.iter().filter(|l| l[0] == pid && l[1] == FENCED_KEY).count();
-        assert!(pids.iter().filter(|&&pid| by_process(pid) > 0).count() >= 2, "the fenced key crossed processes");
+        let tokens: Vec<i64> = lines
+            .iter()
+            .filter(|l| l[1] == FENCED_KEY)
+            .map(|l| l[2])
+            .collect();
+        assert!(
+            tokens.len() > 10,
+            "{} acquisitions of the fenced key",
+            tokens.len()
+        );
+        assert!(
+            tokens.windows(2).all(|w| w[0] < w[1]),
+            "tokens not increasing: {tokens:?}"
+        );
+        let by_process = |pid: i64| {
+            lines
+                .iter()
+                .filter(|l| l[0] == pid && l[1] == FENCED_KEY)
+                .count()
+        };
+        assert!(
+            pids.iter().filter(|&&pid| by_process(pid) > 0).count() >= 2,
+            "the fenced key crossed processes"
+        );
         assert_eq!(advisory_locks(app), 0, "the workers left no lock behind");
         let _ = std::fs::remove_dir_all(&dir);
     });
@@ -198,16 +241,30 @@ fn a_killed_holder_process_frees_its_key() {
         // The harness prints "test worker ... " without a newline first.
         while !line.contains("held ") {
             line.clear();
-            assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "the worker ended early");
+            assert_ne!(
+                stdout.read_line(&mut line).unwrap(),
+                0,
+                "the worker ended early"
+            );
         }
         let pool = Pool::new(&url).unwrap();
-        assert!(pool.try_lock(77).await.unwrap().is_none(), "held by the worker");
+        assert!(
+            pool.try_lock(77).await.unwrap().is_none(),
+            "held by the worker"
+        );
         // SIGKILL: the worker gets no chance to release anything.
         worker.0.kill().unwrap();
         worker.0.wait().unwrap();
         let killed = Instant::now();
-        let guard = pool.lock_timeout(77, Duration::from_secs(10)).await.unwrap();
-        assert!(killed.elapsed() < Duration::from_secs(5), "freed after {:?}", killed.elapsed());
+        let guard = pool
+            .lock_timeout(77, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(
+            killed.elapsed() < Duration::from_secs(5),
+            "freed after {:?}",
+            killed.elapsed()
+        );
         guard.release().await.unwrap();
         drop(File::create(dir.join("done")));
         let _ = std::fs::remove_dir_all(&dir);

@@ -26,20 +26,34 @@ fn a_terminated_holder_learns_it_and_the_key_moves_on() {
         assert!(!guard.is_lost());
         terminate(guard.backend_pid());
         // `lost` completes; the lock is gone from the server.
-        common::with_timeout(Duration::from_secs(10), lost).await.expect("lost() completes");
+        common::with_timeout(Duration::from_secs(10), lost)
+            .await
+            .expect("lost() completes");
         assert!(guard.is_lost());
-        let taken = other.lock_timeout(3001, Duration::from_secs(5)).await.unwrap();
+        let taken = other
+            .lock_timeout(3001, Duration::from_secs(5))
+            .await
+            .unwrap();
         let mut taken = taken;
-        assert!(taken.fencing_token().await.unwrap() > token, "the successor's token is larger");
+        assert!(
+            taken.fencing_token().await.unwrap() > token,
+            "the successor's token is larger"
+        );
         // The old holder's release reports the loss.
         let err = guard.release().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::SessionLost);
         taken.release().await.unwrap();
         // The pool carries on with a fresh session.
-        let again = pool.lock_timeout(3001, Duration::from_secs(5)).await.unwrap();
+        let again = pool
+            .lock_timeout(3001, Duration::from_secs(5))
+            .await
+            .unwrap();
         assert!(!again.is_lost());
         again.release().await.unwrap();
-        eventually(10, "all released", || advisory_locks(app) == 0 && pool.status().held == 0);
+        eventually(10, "all released", || {
+            advisory_locks(app) == 0 && pool.status().held == 0
+        })
+        .await;
     });
 }
 
@@ -53,7 +67,10 @@ fn a_lost_lock_refuses_a_fencing_token() {
         let err = guard.fencing_token().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::SessionLost);
         drop(guard);
-        let guard = pool.lock_timeout(3002, Duration::from_secs(5)).await.unwrap();
+        let guard = pool
+            .lock_timeout(3002, Duration::from_secs(5))
+            .await
+            .unwrap();
         guard.release().await.unwrap();
     });
 }
@@ -71,13 +88,17 @@ fn a_terminated_waiting_session_is_replaced() {
             let pool = pool.clone();
             async move { pool.lock(3003).await }
         });
-        eventually(10, "the waiter waits on the server", || lock_pid(3003, false).is_some());
+        eventually(10, "the waiter waits on the server", || {
+            lock_pid(3003, false).is_some()
+        })
+        .await;
         let first = lock_pid(3003, false).unwrap();
         terminate(first);
         // The acquisition goes on, on another session.
         eventually(10, "a new session waits", || {
             lock_pid(3003, false).is_some_and(|pid| pid != first)
-        });
+        })
+        .await;
         held.release().await.unwrap();
         let guard = common::with_timeout(Duration::from_secs(10), waiting)
             .await
@@ -85,7 +106,7 @@ fn a_terminated_waiting_session_is_replaced() {
             .unwrap();
         assert_ne!(guard.backend_pid(), first);
         guard.release().await.unwrap();
-        eventually(10, "all released", || advisory_locks(app) == 0);
+        eventually(10, "all released", || advisory_locks(app) == 0).await;
     });
 }
 
@@ -103,14 +124,25 @@ fn every_session_terminated_at_once() {
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '{app}'"
         ));
         for guard in guards {
-            common::with_timeout(Duration::from_secs(10), guard.lost()).await.expect("lost");
-            assert_eq!(guard.release().await.unwrap_err().kind(), ErrorKind::SessionLost);
+            common::with_timeout(Duration::from_secs(10), guard.lost())
+                .await
+                .expect("lost");
+            assert_eq!(
+                guard.release().await.unwrap_err().kind(),
+                ErrorKind::SessionLost
+            );
         }
-        eventually(10, "the dead sessions left the pool", || pool.status().sessions == 0);
+        eventually(10, "the dead sessions left the pool", || {
+            pool.status().sessions == 0
+        })
+        .await;
         for key in 3010..3020 {
-            let guard = pool.lock_timeout(key, Duration::from_secs(5)).await.unwrap();
+            let guard = pool
+                .lock_timeout(key, Duration::from_secs(5))
+                .await
+                .unwrap();
             guard.release().await.unwrap();
         }
-        eventually(10, "all released", || advisory_locks(app) == 0);
+        eventually(10, "all released", || advisory_locks(app) == 0).await;
     });
 }

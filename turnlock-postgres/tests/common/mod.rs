@@ -2,7 +2,10 @@
 //! per test binary (started on first use, stopped when the binary exits),
 //! `psql` queries, a watchdog and the executors.
 
-#![allow(dead_code, reason = "every test file uses its own subset of the helpers")]
+#![allow(
+    dead_code,
+    reason = "every test file uses its own subset of the helpers"
+)]
 
 pub mod server;
 
@@ -44,9 +47,21 @@ pub fn port() -> u16 {
     server().lock().unwrap_or_else(PoisonError::into_inner).port
 }
 
+/// The directory of the shared server's Unix socket.
+pub fn socket_dir() -> std::path::PathBuf {
+    server()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .dir()
+        .to_owned()
+}
+
 /// One SQL statement through `psql`; its unaligned output.
 pub fn psql(sql: &str) -> String {
-    server().lock().unwrap_or_else(PoisonError::into_inner).psql(sql)
+    server()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .psql(sql)
 }
 
 /// Advisory locks held or awaited by sessions of `app`.
@@ -79,12 +94,16 @@ pub fn lock_pid(id: i64, granted: bool) -> Option<i32> {
     out.lines().next().map(|pid| pid.parse().expect("a pid"))
 }
 
-/// Polls `condition` every 10 ms until it holds or `secs` pass.
-pub fn eventually(secs: u64, what: &str, mut condition: impl FnMut() -> bool) {
+/// Polls `condition` every 10 ms until it holds or `secs` pass. Async, so
+/// that the tasks it waits for can run on the same executor threads.
+pub async fn eventually(secs: u64, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     while !condition() {
-        assert!(std::time::Instant::now() < deadline, "not within {secs} s: {what}");
-        thread::sleep(Duration::from_millis(10));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within {secs} s: {what}"
+        );
+        async_io::Timer::after(Duration::from_millis(10)).await;
     }
 }
 
@@ -143,7 +162,10 @@ where
 }
 
 /// `future`, or `None` once `timeout` has passed.
-pub async fn with_timeout<T>(timeout: Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
+pub async fn with_timeout<T>(
+    timeout: Duration,
+    future: impl std::future::Future<Output = T>,
+) -> Option<T> {
     futures_lite::future::or(async { Some(future.await) }, async {
         async_io::Timer::after(timeout).await;
         None

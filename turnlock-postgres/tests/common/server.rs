@@ -120,7 +120,13 @@ impl TestServer {
         let pwfile = server.dir.join("pwfile");
         std::fs::write(&pwfile, PASSWORD)?;
         if let Some(user) = run_as {
-            check("chown", Command::new("chown").arg(format!("{user}:")).arg(&pwfile).output()?)?;
+            check(
+                "chown",
+                Command::new("chown")
+                    .arg(format!("{user}:"))
+                    .arg(&pwfile)
+                    .output()?,
+            )?;
         }
         let data = server.data();
         check(
@@ -129,7 +135,12 @@ impl TestServer {
                 .command("initdb")
                 .arg("-D")
                 .arg(&data)
-                .args(["-U", USER, "--auth-local=trust", "--auth-host=scram-sha-256"])
+                .args([
+                    "-U",
+                    USER,
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                ])
                 .arg(format!("--pwfile={}", pwfile.display()))
                 .args(["-E", "UTF8", "--locale=C", "--no-sync"])
                 .output()?,
@@ -177,7 +188,10 @@ impl TestServer {
     fn spawn_reaper(&self) -> io::Result<()> {
         let stop = format!(
             "{run_as}{pg_ctl} -D '{data}' -m immediate stop",
-            run_as = self.run_as.map(|u| format!("runuser -u {u} -- ")).unwrap_or_default(),
+            run_as = self
+                .run_as
+                .map(|u| format!("runuser -u {u} -- "))
+                .unwrap_or_default(),
             pg_ctl = self.bindir.join("pg_ctl").display(),
             data = self.data().display(),
         );
@@ -208,7 +222,17 @@ impl TestServer {
     /// Runs one SQL statement with `psql` and returns its unaligned output.
     pub fn psql(&self, sql: &str) -> String {
         let out = Command::new(self.bindir.join("psql"))
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", USER])
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                USER,
+            ])
             .args(["-p", &self.port.to_string(), "-d", "postgres", "-c", sql])
             .env("PGPASSWORD", PASSWORD)
             .stdin(Stdio::null())
