@@ -62,9 +62,10 @@
 //!   any number of keys for short statements (try, release, fencing), which
 //!   run pipelined. A key that must wait for another process's holder runs
 //!   a blocking `pg_advisory_lock` on a session of its own that holds
-//!   nothing, so no release ever queues behind a wait, and waits on one key
-//!   never hold up other keys. When every session is taken, waiters poll
-//!   with `pg_try_advisory_lock` (backing off to 100 ms) instead.
+//!   nothing, so no release ever queues behind a wait. One session always
+//!   stays out of waits, so a key whose holder is in another process never
+//!   holds up other keys; waiters beyond that poll with
+//!   `pg_try_advisory_lock` (backing off to 100 ms).
 //! * **Keys.** `i64` keys are the advisory lock ids themselves; string and
 //!   byte keys are hashed by a fixed, documented hash with an optional
 //!   namespace ([`LockKey`], with test vectors and collision notes).
@@ -102,11 +103,12 @@
 //!   or wrong credentials ([`ErrorKind::Connect`], within the connect
 //!   timeout or the caller's deadline, whichever comes first).
 //!
-//! Limits: `max_sessions` bounds how many keys can wait on the server at
-//! once (the rest poll); a session's locks are lost together when it dies;
-//! PostgreSQL does not see a deadlock between two sessions of one pool (lock
-//! keys in a fixed order, or use timeouts). Connections are plain (no TLS):
-//! use a [custom connector](Builder::connector) for a tunnel.
+//! Limits: `max_sessions - 1` bounds how many keys wait on the server at
+//! once (the rest poll, and are served in no particular order); the locks
+//! of one session are lost together when it dies; PostgreSQL does not see
+//! a deadlock between two sessions of one pool (lock keys in a fixed order,
+//! or use timeouts). Connections are plain (no TLS): use a [custom
+//! connector](Builder::connector) for a tunnel.
 //!
 //! # Runtimes: why tokio-postgres without a runtime, and a spawner
 //!

@@ -226,12 +226,14 @@ impl Builder {
     /// The most sessions (connections) the pool opens at once; at least 1.
     /// Default 10.
     ///
-    /// Each key waiting for another process's holder occupies one session
-    /// until it gets the lock (a session blocked in `pg_advisory_lock` can
-    /// do nothing else); held locks and short statements share sessions.
-    /// When every session is taken, further keys poll with
-    /// `pg_try_advisory_lock` (backing off up to 100 ms) instead of
-    /// blocking, so other keys are never stuck behind a remote holder.
+    /// Held locks and short statements share sessions. A key waiting for
+    /// another process's holder occupies a session of its own until it gets
+    /// the lock (a session blocked in `pg_advisory_lock` can do nothing
+    /// else), but one session always stays out of such waits, so that other
+    /// keys can still be taken and released. Waiters beyond `max - 1` poll
+    /// with `pg_try_advisory_lock` instead (backing off up to 100 ms), so no
+    /// key is ever stuck behind another key's remote holder. With `1`, every
+    /// wait polls.
     ///
     /// ```
     /// let pool = turnlock_postgres::Pool::builder("host=db").max_sessions(2).build();
