@@ -109,7 +109,15 @@ pub(crate) fn default_spawner() -> Arc<SpawnFn> {
         executor
     });
     let executor = executor.clone();
-    Arc::new(move |future| executor.spawn(future).detach())
+    Arc::new(move |future| {
+        // A panic ends its own task only, never the shared driver thread.
+        let future = futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(future));
+        executor
+            .spawn(async move {
+                let _ = future.await;
+            })
+            .detach();
+    })
 }
 
 /// A `futures-io` stream seen through tokio's `AsyncRead`/`AsyncWrite`, the

@@ -20,8 +20,9 @@ pub(crate) enum Release {
     Parked,
     /// The session was gone: nothing to release, and the lock had been lost.
     Lost,
-    /// `pg_advisory_unlock` runs in the background; the outcome follows.
-    Unlocking(async_channel::Receiver<Result<(), Error>>),
+    /// `pg_advisory_unlock` runs in the background; the outcome follows
+    /// if it was asked for.
+    Unlocking(Option<async_channel::Receiver<Result<(), Error>>>),
 }
 
 /// A key held across all processes on the database.
@@ -249,13 +250,16 @@ impl Guard {
         let Some(local) = self.local.take() else {
             return Ok(());
         };
-        let release = self.inner.release(self.id, &self.session, self.handoffs);
+        let release = self
+            .inner
+            .release(self.id, &self.session, self.handoffs, true);
         drop(local);
         match release {
             Release::Parked if self.session.is_lost() => Err(Error::session_lost(None)),
             Release::Parked => Ok(()),
             Release::Lost => Err(Error::session_lost(None)),
-            Release::Unlocking(outcome) => outcome
+            Release::Unlocking(None) => Ok(()),
+            Release::Unlocking(Some(outcome)) => outcome
                 .recv()
                 .await
                 .unwrap_or_else(|_| Err(Error::session_lost(None))),
@@ -267,7 +271,9 @@ impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(local) = self.local.take() {
             // The outcome has nobody to go to; the pool books it.
-            let _ = self.inner.release(self.id, &self.session, self.handoffs);
+            let _ = self
+                .inner
+                .release(self.id, &self.session, self.handoffs, false);
             drop(local);
         }
     }

@@ -97,6 +97,42 @@
 //!   every acquisition of the key, across all processes, so that storage
 //!   can refuse a write from a holder that has been superseded (Martin
 //!   Kleppmann, "How to do distributed locking", 2016).
+//!
+//!   ```no_run
+//!   use std::collections::HashMap;
+//!   use std::sync::Mutex;
+//!
+//!   /// Storage that remembers the highest token it has seen per record and
+//!   /// refuses anything older: a holder that lost its lock (and whose
+//!   /// successor has written since) cannot overwrite the successor's work.
+//!   /// In SQL: `UPDATE reports SET body = $1, token = $2 WHERE id = $3 AND token < $2`.
+//!   struct Storage(Mutex<HashMap<&'static str, (i64, String)>>);
+//!
+//!   impl Storage {
+//!       fn write(&self, id: &'static str, token: i64, body: String) -> Result<(), &'static str> {
+//!           let mut records = self.0.lock().unwrap();
+//!           match records.get(id) {
+//!               Some((seen, _)) if *seen >= token => Err("stale fencing token: the lock was lost"),
+//!               _ => {
+//!                   records.insert(id, (token, body));
+//!                   Ok(())
+//!               }
+//!           }
+//!       }
+//!   }
+//!
+//!   # futures_lite::future::block_on(async {
+//!   let pool = turnlock_postgres::Pool::new("host=localhost user=app")?;
+//!   let storage = Storage(Mutex::new(HashMap::new()));
+//!   let mut guard = pool.lock("report:7").await?;
+//!   let token = guard.fencing_token().await?; // 1, 2, 3, ... per acquisition of the key
+//!   let body = String::from("..."); // slow work; the lock may be lost meanwhile
+//!   storage.write("report:7", token, body).expect("nobody wrote after us");
+//!   guard.release().await?;
+//!   # Ok::<(), turnlock_postgres::Error>(())
+//!   # }).unwrap();
+//!   ```
+//!
 //! * **Bad input** gives a clear [`Error`] of the right [`ErrorKind`], never
 //!   a hang past the caller's deadline: a connection string that does not
 //!   parse ([`ErrorKind::Config`], at [`Pool::new`]), an unreachable server

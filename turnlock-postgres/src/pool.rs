@@ -33,7 +33,7 @@ use turnlock::KeyedLocks;
 use crate::connect::{
     BoxFuture, ConnectorFn, Endpoint, SpawnFn, Stream, default_connector, default_spawner, timeout,
 };
-use crate::error::{Error, ErrorKind, is_session_gone};
+use crate::error::{Error, ErrorKind, is_cancelled, is_session_gone};
 use crate::guard::{Guard, Release};
 use crate::key::LockKey;
 use crate::session::Session;
@@ -862,7 +862,7 @@ impl Drop for Interest {
             }
         };
         if let Some(session) = unlock {
-            self.inner.spawn_unlock(session, self.id);
+            self.inner.spawn_unlock(session, self.id, None);
         }
     }
 }
@@ -1067,6 +1067,7 @@ impl Inner {
         id: i64,
         session: &Arc<Session>,
         handoffs: u32,
+        report: bool,
     ) -> Release {
         let mut state = self.state();
         let entry = state
@@ -1090,7 +1091,15 @@ impl Inner {
             return Release::Lost;
         }
         drop(state);
-        Release::Unlocking(self.spawn_unlock(session.clone(), id))
+        let (tx, rx) = match report {
+            true => {
+                let (tx, rx) = async_channel::bounded(1);
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
+        self.spawn_unlock(session.clone(), id, tx);
+        Release::Unlocking(rx)
     }
 
     /// Releases `id` on `session` in the background (its slot's `busy` was
@@ -1099,8 +1108,8 @@ impl Inner {
         self: &Arc<Self>,
         session: Arc<Session>,
         id: i64,
-    ) -> async_channel::Receiver<Result<(), Error>> {
-        let (tx, rx) = async_channel::bounded(1);
+        report: Option<async_channel::Sender<Result<(), Error>>>,
+    ) {
         let inner = self.clone();
         self.spawn(async move {
             let result = session.unlock(id).await;
@@ -1133,9 +1142,10 @@ impl Inner {
                     }
                 };
             inner.changed.notify(usize::MAX);
-            let _ = tx.try_send(outcome);
+            if let Some(report) = report {
+                let _ = report.try_send(outcome);
+            }
         });
-        rx
     }
 }
 
@@ -1188,6 +1198,7 @@ async fn remote(
     let mut phase = first;
     let mut backoff = MIN_BACKOFF;
     let mut retries = 0;
+    let mut cancelled = 0;
     loop {
         let (session, blocking) = match inner.plan(phase) {
             Plan::Try(session) => (session, false),
@@ -1239,12 +1250,54 @@ async fn remote(
                 retries += 1;
                 phase = first;
             }
+            Err(err) if is_cancelled(&err) && cancelled < SESSION_RETRIES => {
+                // A cancel request meant for an earlier, abandoned statement
+                // of this session landed on this one. It may have hit just
+                // after a grant: undo that (a no-op otherwise), then retry.
+                cancelled += 1;
+                let busy = Busy::start(inner, &session);
+                let undone = session.unlock(id).await;
+                drop(busy);
+                if let Err(err) = undone {
+                    if !is_cancelled(&err) {
+                        return Err(Error::new(ErrorKind::Query, "pg_advisory_unlock failed")
+                            .with_source(err));
+                    }
+                }
+                phase = first;
+            }
             Err(err) => {
                 return Err(
                     Error::new(ErrorKind::Query, "advisory lock statement failed").with_source(err),
                 );
             }
         }
+    }
+}
+
+/// A short statement in flight on a session, outside the usual paths:
+/// counted in its slot's `busy` until dropped, so that nobody blocks the
+/// session with a wait meanwhile.
+struct Busy<'a> {
+    inner: &'a Inner,
+    session: &'a Session,
+}
+
+impl<'a> Busy<'a> {
+    fn start(inner: &'a Inner, session: &'a Session) -> Self {
+        if let Some(slot) = inner.state().slot(session) {
+            slot.busy += 1;
+        }
+        Busy { inner, session }
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.inner.state().slot(self.session) {
+            slot.busy = slot.busy.saturating_sub(1);
+        }
+        self.inner.changed.notify(usize::MAX);
     }
 }
 
@@ -1292,12 +1345,17 @@ async fn abandon(
     blocking: bool,
     mut statement: BoxFuture<Result<bool, tokio_postgres::Error>>,
 ) {
+    // Whether every cancel request was seen through to the server's close,
+    // which it only does after signalling the backend: then no request can
+    // land on a later statement.
+    let mut settled = true;
     let result = if blocking {
         // Cancel until the statement ends: a cancel request that arrives
         // before the statement has reached the server is ignored by it.
         let mut patience = Duration::from_millis(20);
         loop {
-            let _ = timeout(Duration::from_secs(2), session.cancel(&*inner.connector)).await;
+            let sent = timeout(Duration::from_secs(5), session.cancel(&*inner.connector)).await;
+            settled &= matches!(sent, Some(Ok(())));
             if let Some(result) = timeout(patience, &mut statement).await {
                 break result;
             }
@@ -1313,8 +1371,10 @@ async fn abandon(
     let released = !release || session.unlock(id).await.is_ok();
     {
         let mut state = inner.state();
-        if gone || !released && blocking {
-            // Gone, or a waiting session in an unknown state: drop it.
+        if gone || blocking && (!released || !settled) {
+            // Gone, or a waiting session in an unknown state (a lock it may
+            // hold, a cancel request still on its way): drop it. Closing
+            // the connection releases whatever it held.
             session.liveness.mark_lost();
             state.remove(&session);
         } else if let Some(slot) = state.slot(&session) {
