@@ -58,6 +58,16 @@ impl fmt::Display for Endpoint {
 /// Implemented for every `futures-io` stream that is `Send`: the streams of
 /// `async-net`, smol and async-std, and tokio's through
 /// `tokio_util::compat`.
+///
+/// ```
+/// fn accepted<S: turnlock_postgres::Stream>(_: &S) {}
+///
+/// # async fn connect() -> std::io::Result<()> {
+/// let stream = async_net::TcpStream::connect("127.0.0.1:5432").await?;
+/// accepted(&stream);
+/// # Ok(())
+/// # }
+/// ```
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
 impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for S {}

@@ -51,7 +51,7 @@
 //!   the pool's [`KeyedLocks<i64>`](turnlock::KeyedLocks) first, with the
 //!   policy you choose ([`Builder::fifo`] or the default throughput policy).
 //!   Only the local holder talks to PostgreSQL. So a thousand local waiters
-//!   on one key cost one database session, not a thousand. When a holder
+//!   on one key cost a session or two, not a thousand. When a holder
 //!   lets go while another local caller waits for the key, the advisory
 //!   lock is passed straight to it without a round trip, at most
 //!   [`max_local_handoffs`](Builder::max_local_handoffs) times in a row
@@ -80,7 +80,11 @@
 //!   deadline without waiting for the database. A server-side wait that is
 //!   abandoned is cancelled in the background (a PostgreSQL cancel request,
 //!   repeated until the statement ends), and if the lock was granted in the
-//!   race it is released before the session is used again.
+//!   race it is released before the session is used again. The server
+//!   acts on a cancel request before it closes the request's connection,
+//!   and the crate waits for that close, so a request never lands on a later
+//!   statement; a session whose request could not be seen through is closed
+//!   instead of reused (closing a session releases all it held).
 //! * **Losing a lock.** A session-level advisory lock lasts as long as its
 //!   session. If the server terminates the session (`pg_terminate_backend`,
 //!   a restart, an idle timeout) or the connection breaks, PostgreSQL

@@ -3,7 +3,7 @@
 //! # Bookkeeping
 //!
 //! One `std` mutex guards the pool's [`State`]: the sessions (each a
-//! [`Slot`]: how many advisory locks it holds, how many short statements
+//! [`Slot`]: the keys it holds, how many short statements
 //! are in flight on it, whether it is blocked in a wait) and, per key with
 //! local interest, how many local callers want it and whether a remote lock
 //! is *parked* for the next of them. The mutex is never held across an
@@ -160,8 +160,12 @@ struct State {
 
 struct Slot {
     session: Arc<Session>,
-    /// Advisory locks this session holds (a key taken twice counts twice).
-    holds: usize,
+    /// Keys whose advisory lock this session holds, is releasing, or may
+    /// hold (an abandoned try being finished). No statement for one of
+    /// these keys is sent to this session, so a lock is never taken twice
+    /// by one session (advisory locks are reentrant per session: a second
+    /// grant would let a new holder in past waiters of other processes).
+    held: Vec<i64>,
     /// Short statements in flight.
     busy: usize,
     /// Blocked in `pg_advisory_lock`; nothing else may run on it.
@@ -169,6 +173,13 @@ struct Slot {
 }
 
 impl Slot {
+    /// Removes one entry of `id` from `held`.
+    fn forget_key(&mut self, id: i64) {
+        if let Some(i) = self.held.iter().position(|&held| held == id) {
+            self.held.swap_remove(i);
+        }
+    }
+
     fn usable(&self) -> bool {
         !self.waiting && !self.session.is_lost()
     }
@@ -795,7 +806,7 @@ impl Pool {
             connecting: state.connecting,
             waiting: state.slots.iter().filter(|slot| slot.waiting).count(),
             busy: state.slots.iter().map(|slot| slot.busy).sum(),
-            held: state.slots.iter().map(|slot| slot.holds).sum(),
+            held: state.slots.iter().map(|slot| slot.held.len()).sum(),
             keys: state.keys.len(),
         }
     }
@@ -812,11 +823,12 @@ impl fmt::Debug for Pool {
     }
 }
 
-/// The shared session with the fewest statements in flight.
-fn least_busy(slots: &mut [Slot]) -> Option<&mut Slot> {
+/// The shared session with the fewest statements in flight, among those
+/// that may take `id`.
+fn least_busy(slots: &mut [Slot], id: i64) -> Option<&mut Slot> {
     slots
         .iter_mut()
-        .filter(|s| s.usable())
+        .filter(|s| s.usable() && !s.held.contains(&id))
         .min_by_key(|s| s.busy)
 }
 
@@ -922,7 +934,7 @@ impl Inner {
     /// empty session is granted at once when the lock is free); a short
     /// queue on any shared session; a new session; a long queue. After a
     /// failed try only a session to wait on will do, else the caller polls.
-    fn plan(self: &Arc<Self>, phase: Phase) -> Plan {
+    fn plan(self: &Arc<Self>, phase: Phase, id: i64) -> Plan {
         let mut state = self.state();
         let state = &mut *state;
         let total = state.slots.len() + state.connecting;
@@ -936,13 +948,20 @@ impl Inner {
             Plan::Try(slot.session.clone())
         };
         if phase != Phase::AfterTry {
-            let holding = state.slots.iter_mut().filter(|s| s.usable() && s.holds > 0);
+            let holding = state
+                .slots
+                .iter_mut()
+                .filter(|s| s.usable() && !s.held.is_empty() && !s.held.contains(&id));
             if let Some(slot) = holding.min_by_key(|s| s.busy).filter(|s| s.busy < PIPELINE) {
                 return try_on(slot);
             }
         }
         if phase != Phase::AfterTry || may_wait {
-            if let Some(slot) = state.slots.iter_mut().find(|s| s.idle() && s.holds == 0) {
+            if let Some(slot) = state
+                .slots
+                .iter_mut()
+                .find(|s| s.idle() && s.held.is_empty())
+            {
                 if !may_wait {
                     return try_on(slot);
                 }
@@ -951,7 +970,7 @@ impl Inner {
             }
         }
         if phase != Phase::AfterTry {
-            if let Some(slot) = least_busy(&mut state.slots).filter(|s| s.busy < PIPELINE) {
+            if let Some(slot) = least_busy(&mut state.slots, id).filter(|s| s.busy < PIPELINE) {
                 return try_on(slot);
             }
         }
@@ -965,7 +984,7 @@ impl Inner {
             return Plan::Connect(reservation, may_wait);
         }
         if phase != Phase::AfterTry {
-            if let Some(slot) = least_busy(&mut state.slots) {
+            if let Some(slot) = least_busy(&mut state.slots, id) {
                 return try_on(slot);
             }
         }
@@ -998,7 +1017,7 @@ impl Inner {
             let mut state = self.state();
             state.slots.push(Slot {
                 session: session.clone(),
-                holds: 0,
+                held: Vec::new(),
                 busy: usize::from(!waiting),
                 waiting,
             });
@@ -1023,6 +1042,7 @@ impl Inner {
     fn finish(
         &self,
         session: &Session,
+        id: i64,
         blocking: bool,
         result: &Result<bool, tokio_postgres::Error>,
     ) {
@@ -1043,7 +1063,7 @@ impl Inner {
                 slot.busy -= 1;
             }
             if matches!(result, Ok(true)) {
-                slot.holds += 1;
+                slot.held.push(id);
             }
         }
         drop(state);
@@ -1124,9 +1144,7 @@ impl Inner {
                         _ => {
                             if let Some(slot) = state.slot(&session) {
                                 slot.busy -= 1;
-                                if result.is_ok() {
-                                    slot.holds = slot.holds.saturating_sub(1);
-                                }
+                                slot.forget_key(id);
                             }
                         }
                     }
@@ -1200,7 +1218,7 @@ async fn remote(
     let mut retries = 0;
     let mut cancelled = 0;
     loop {
-        let (session, blocking) = match inner.plan(phase) {
+        let (session, blocking) = match inner.plan(phase, id) {
             Plan::Try(session) => (session, false),
             Plan::Wait(session) => (session, true),
             Plan::Connect(reservation, wait) => {
@@ -1319,7 +1337,8 @@ impl Future for InFlight {
         let statement = self.statement.as_mut().expect("polled after completion");
         let result = ready!(statement.as_mut().poll(cx));
         self.statement = None;
-        self.inner.finish(&self.session, self.blocking, &result);
+        self.inner
+            .finish(&self.session, self.id, self.blocking, &result);
         Poll::Ready(result)
     }
 }
@@ -1329,6 +1348,12 @@ impl Drop for InFlight {
         let Some(statement) = self.statement.take() else {
             return;
         };
+        if !self.blocking {
+            // Until the try is finished, it may have taken the lock.
+            if let Some(slot) = self.inner.state().slot(&self.session) {
+                slot.held.push(self.id);
+            }
+        }
         let inner = self.inner.clone();
         let session = self.session.clone();
         let (id, blocking) = (self.id, self.blocking);
@@ -1382,6 +1407,7 @@ async fn abandon(
                 slot.waiting = false;
             } else {
                 slot.busy -= 1;
+                slot.forget_key(id);
             }
         }
     }

@@ -194,3 +194,23 @@ fn fifo_pools_work_the_same() {
         b.release().await.unwrap();
     });
 }
+
+#[test]
+fn handles_guards_and_futures_cross_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let pool = Pool::new("host=localhost").unwrap();
+    send_sync(&pool);
+    send(&pool.lock(1));
+    send(&pool.try_lock("k"));
+    send(&pool.lock_timeout(1, Duration::from_secs(1)));
+    send(&pool.lock_until(1, std::future::ready(())));
+    send(&pool.with_lock(1, async |_guard: &mut turnlock_postgres::Guard| 1));
+    fn guard_is_send_sync(guard: turnlock_postgres::Guard) {
+        send_sync(&guard);
+        send(&guard.lost());
+        send(&guard.release());
+    }
+    let _ = guard_is_send_sync;
+    send_sync(&Pool::new("x=").err());
+}
