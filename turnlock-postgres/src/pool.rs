@@ -123,8 +123,8 @@ pub struct Status {
     pub waiting: usize,
     /// Short statements in flight (tries, releases).
     pub busy: usize,
-    /// Advisory locks held by this pool's sessions: by guards, or parked
-    /// between two local holders of a key.
+    /// Advisory locks held by this pool's sessions: by guards, parked
+    /// between two local holders of a key, or being released.
     pub held: usize,
     /// Keys with a local holder or waiter.
     pub keys: usize,
@@ -166,6 +166,9 @@ struct Slot {
     /// by one session (advisory locks are reentrant per session: a second
     /// grant would let a new holder in past waiters of other processes).
     held: Vec<i64>,
+    /// Keys being released on this session (`pg_advisory_unlock` in
+    /// flight): still held for the server, free again in a moment.
+    releasing: Vec<i64>,
     /// Short statements in flight.
     busy: usize,
     /// Blocked in `pg_advisory_lock`; nothing else may run on it.
@@ -175,9 +178,12 @@ struct Slot {
 impl Slot {
     /// Removes one entry of `id` from `held`.
     fn forget_key(&mut self, id: i64) {
-        if let Some(i) = self.held.iter().position(|&held| held == id) {
-            self.held.swap_remove(i);
-        }
+        remove_one(&mut self.held, id);
+    }
+
+    /// Whether a statement for `id` may go to this session.
+    fn may_take(&self, id: i64) -> bool {
+        !self.held.contains(&id) && !self.releasing.contains(&id)
     }
 
     fn usable(&self) -> bool {
@@ -806,7 +812,11 @@ impl Pool {
             connecting: state.connecting,
             waiting: state.slots.iter().filter(|slot| slot.waiting).count(),
             busy: state.slots.iter().map(|slot| slot.busy).sum(),
-            held: state.slots.iter().map(|slot| slot.held.len()).sum(),
+            held: state
+                .slots
+                .iter()
+                .map(|slot| slot.held.len() + slot.releasing.len())
+                .sum(),
             keys: state.keys.len(),
         }
     }
@@ -823,12 +833,22 @@ impl fmt::Debug for Pool {
     }
 }
 
+fn remove_one(keys: &mut Vec<i64>, id: i64) -> bool {
+    match keys.iter().position(|&key| key == id) {
+        Some(i) => {
+            keys.swap_remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
 /// The shared session with the fewest statements in flight, among those
 /// that may take `id`.
 fn least_busy(slots: &mut [Slot], id: i64) -> Option<&mut Slot> {
     slots
         .iter_mut()
-        .filter(|s| s.usable() && !s.held.contains(&id))
+        .filter(|s| s.usable() && s.may_take(id))
         .min_by_key(|s| s.busy)
 }
 
@@ -868,7 +888,7 @@ impl Drop for Interest {
                 let parked = state.keys.remove(&self.id).and_then(|entry| entry.parked);
                 parked.and_then(|parked| {
                     state
-                        .start_unlock(&parked.session)
+                        .start_unlock(&parked.session, self.id)
                         .then_some(parked.session)
                 })
             }
@@ -908,10 +928,13 @@ impl State {
     }
 
     /// Counts an unlock about to start; false if the session is gone.
-    fn start_unlock(&mut self, session: &Session) -> bool {
+    fn start_unlock(&mut self, session: &Session, id: i64) -> bool {
         match self.slot(session) {
             Some(slot) if !session.is_lost() => {
                 slot.busy += 1;
+                if remove_one(&mut slot.held, id) {
+                    slot.releasing.push(id);
+                }
                 true
             }
             _ => false,
@@ -951,7 +974,7 @@ impl Inner {
             let holding = state
                 .slots
                 .iter_mut()
-                .filter(|s| s.usable() && !s.held.is_empty() && !s.held.contains(&id));
+                .filter(|s| s.usable() && !s.held.is_empty() && s.may_take(id));
             if let Some(slot) = holding.min_by_key(|s| s.busy).filter(|s| s.busy < PIPELINE) {
                 return try_on(slot);
             }
@@ -960,7 +983,7 @@ impl Inner {
             if let Some(slot) = state
                 .slots
                 .iter_mut()
-                .find(|s| s.idle() && s.held.is_empty())
+                .find(|s| s.idle() && s.held.is_empty() && s.releasing.is_empty())
             {
                 if !may_wait {
                     return try_on(slot);
@@ -973,6 +996,15 @@ impl Inner {
             if let Some(slot) = least_busy(&mut state.slots, id).filter(|s| s.busy < PIPELINE) {
                 return try_on(slot);
             }
+        }
+        if state
+            .slots
+            .iter()
+            .any(|s| s.usable() && s.releasing.contains(&id))
+        {
+            // This pool is releasing the key right now: the session doing
+            // it is free in a moment, cheaper than opening another.
+            return Plan::Sleep(self.changed.listen());
         }
         if (phase != Phase::AfterTry || may_wait) && total < self.max_sessions {
             state.connecting += 1;
@@ -1018,6 +1050,7 @@ impl Inner {
             state.slots.push(Slot {
                 session: session.clone(),
                 held: Vec::new(),
+                releasing: Vec::new(),
                 busy: usize::from(!waiting),
                 waiting,
             });
@@ -1107,7 +1140,7 @@ impl Inner {
         if entry.interest == 0 {
             state.keys.remove(&id);
         }
-        if lost || !state.start_unlock(session) {
+        if lost || !state.start_unlock(session, id) {
             return Release::Lost;
         }
         drop(state);
@@ -1144,7 +1177,7 @@ impl Inner {
                         _ => {
                             if let Some(slot) = state.slot(&session) {
                                 slot.busy -= 1;
-                                slot.forget_key(id);
+                                remove_one(&mut slot.releasing, id);
                             }
                         }
                     }
