@@ -1,0 +1,176 @@
+//! Sockets and tasks without a runtime: the stream a session runs over, the
+//! adapter to the I/O traits tokio-postgres speaks, and the spawner that
+//! drives connections.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+/// Where a session connects: one host of the connection string.
+///
+/// A [custom connector](crate::Builder::connector) receives it, both for
+/// sessions and for the cancel requests sent to the same server.
+///
+/// ```
+/// use turnlock_postgres::Endpoint;
+///
+/// let endpoint = Endpoint::Tcp { host: "db.internal".into(), port: 5432 };
+/// assert_eq!(endpoint.to_string(), "db.internal:5432");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// A TCP host name or address and a port.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
+    /// A Unix-domain socket: the socket file itself
+    /// (`<directory>/.s.PGSQL.<port>`).
+    Unix {
+        /// Path of the socket file.
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Endpoint::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Endpoint::Unix { path } => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A byte stream to a PostgreSQL server, as a [custom
+/// connector](crate::Builder::connector) returns it.
+///
+/// Implemented for every `futures-io` stream that is `Send`: the streams of
+/// `async-net`, smol and async-std, and tokio's through
+/// `tokio_util::compat`.
+///
+/// ```
+/// fn accepted<S: turnlock_postgres::Stream>(_: &S) {}
+///
+/// # async fn connect() -> std::io::Result<()> {
+/// let stream = async_net::TcpStream::connect("127.0.0.1:5432").await?;
+/// accepted(&stream);
+/// # Ok(())
+/// # }
+/// ```
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for S {}
+
+pub(crate) type BoxStream = Box<dyn Stream>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub(crate) type ConnectorFn = dyn Fn(Endpoint) -> BoxFuture<io::Result<BoxStream>> + Send + Sync;
+pub(crate) type SpawnFn = dyn Fn(BoxFuture<()>) + Send + Sync;
+
+/// The default connector: async-net's TCP and Unix sockets (async-io's
+/// reactor, which runs beside any executor), with `TCP_NODELAY` and the
+/// keepalive settings of the connection string.
+pub(crate) fn default_connector(keepalive: Option<socket2::TcpKeepalive>) -> Arc<ConnectorFn> {
+    Arc::new(move |endpoint| {
+        let keepalive = keepalive.clone();
+        Box::pin(async move {
+            match endpoint {
+                Endpoint::Tcp { host, port } => {
+                    let stream = async_net::TcpStream::connect((host.as_str(), port)).await?;
+                    stream.set_nodelay(true)?;
+                    if let Some(keepalive) = &keepalive {
+                        socket2::SockRef::from(&stream).set_tcp_keepalive(keepalive)?;
+                    }
+                    Ok(Box::new(stream) as BoxStream)
+                }
+                Endpoint::Unix { path } => {
+                    let stream = async_net::unix::UnixStream::connect(path).await?;
+                    Ok(Box::new(stream) as BoxStream)
+                }
+            }
+        })
+    })
+}
+
+/// The default spawner: one background thread per process, named
+/// `turnlock-postgres`, running an `async-executor`. It drives the
+/// connection futures and the clean-up tasks of every pool that was given
+/// no spawner of its own, whatever runtime (or none) the rest of the
+/// program uses.
+pub(crate) fn default_spawner() -> Arc<SpawnFn> {
+    static EXECUTOR: OnceLock<Arc<async_executor::Executor<'static>>> = OnceLock::new();
+    let executor = EXECUTOR.get_or_init(|| {
+        let executor = Arc::new(async_executor::Executor::new());
+        let runner = executor.clone();
+        std::thread::Builder::new()
+            .name("turnlock-postgres".into())
+            .spawn(move || async_io::block_on(runner.run(std::future::pending::<()>())))
+            .expect("failed to start the turnlock-postgres driver thread");
+        executor
+    });
+    let executor = executor.clone();
+    Arc::new(move |future| {
+        // A panic ends its own task only, never the shared driver thread.
+        let future = futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(future));
+        executor
+            .spawn(async move {
+                let _ = future.await;
+            })
+            .detach();
+    })
+}
+
+/// A `futures-io` stream seen through tokio's `AsyncRead`/`AsyncWrite`, the
+/// traits `tokio_postgres::Config::connect_raw` takes. The traits only;
+/// no tokio runtime is involved.
+pub(crate) struct Compat(pub(crate) BoxStream);
+
+impl tokio::io::AsyncRead for Compat {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let unfilled = buf.initialize_unfilled();
+        let n = ready!(Pin::new(&mut *self.0).poll_read(cx, unfilled))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Compat {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_close(cx)
+    }
+}
+
+/// Runs `future`, or gives up with `None` once `timeout` has passed.
+pub(crate) async fn timeout<T>(timeout: Duration, future: impl Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(future.await) }, async {
+        async_io::Timer::after(timeout).await;
+        None
+    })
+    .await
+}

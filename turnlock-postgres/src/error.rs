@@ -1,0 +1,198 @@
+//! [`Error`]: one error type that says what failed.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+type Source = Box<dyn StdError + Send + Sync + 'static>;
+
+/// What failed: the part of an [`Error`] to match on.
+///
+/// ```
+/// use turnlock_postgres::{ErrorKind, Pool};
+///
+/// let err = Pool::new("host=db port=not-a-number").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Config);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The connection string or a builder setting is invalid. Returned at
+    /// once by [`Pool::new`](crate::Pool::new) and
+    /// [`Builder::build`](crate::Builder::build); nothing was attempted.
+    Config,
+    /// A session could not be opened: the server is unreachable, refused
+    /// the connection, rejected the credentials, or did not answer within
+    /// the connect timeout.
+    Connect,
+    /// A statement failed on a live session (for example, no right to
+    /// create the fencing table).
+    Query,
+    /// The session that held the lock, or that was about to take it, is
+    /// gone: PostgreSQL has released every advisory lock it had. Anything
+    /// done under the lock since it was lost was not protected.
+    SessionLost,
+    /// The deadline passed before the lock was taken. Nothing is held and
+    /// any wait on the server has been cancelled.
+    TimedOut,
+}
+
+/// The error of every fallible operation of this crate.
+///
+/// [`kind`](Error::kind) says what failed; [`Display`](fmt::Display) says it
+/// in words, including the cause reported by PostgreSQL or the operating
+/// system, which [`source`](StdError::source) also returns.
+///
+/// ```
+/// use turnlock_postgres::{ErrorKind, Pool};
+///
+/// let err = Pool::new("postgresql://db:5432/app?sslmode=sometimes").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Config);
+/// assert!(err.to_string().starts_with("invalid configuration"), "{err}");
+/// ```
+pub struct Error {
+    kind: ErrorKind,
+    context: String,
+    source: Option<Source>,
+    timeout: Option<Duration>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, context: impl Into<String>) -> Self {
+        Self {
+            kind,
+            context: context.into(),
+            source: None,
+            timeout: None,
+        }
+    }
+
+    pub(crate) fn with_source(mut self, source: impl Into<Source>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn timed_out(timeout: Option<Duration>) -> Self {
+        let mut err = Self::new(ErrorKind::TimedOut, "timed out waiting for lock");
+        err.timeout = timeout;
+        err
+    }
+
+    pub(crate) fn session_lost(source: Option<tokio_postgres::Error>) -> Self {
+        let err = Self::new(ErrorKind::SessionLost, "the database session was lost");
+        match source {
+            Some(source) => err.with_source(source),
+            None => err,
+        }
+    }
+
+    /// What failed.
+    ///
+    /// ```
+    /// use turnlock_postgres::{ErrorKind, Pool};
+    ///
+    /// let err = Pool::new("not a connection string").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Config);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The timeout that passed, for an error of kind
+    /// [`TimedOut`](ErrorKind::TimedOut) returned by a `lock_timeout`;
+    /// `None` otherwise (also after a `lock_until` deadline, which is a
+    /// future with no duration).
+    ///
+    /// ```
+    /// use turnlock_postgres::Pool;
+    ///
+    /// let err = Pool::new("nonsense").unwrap_err();
+    /// assert_eq!(err.timeout(), None);
+    /// ```
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The SQLSTATE code PostgreSQL reported, when the error came from the
+    /// server (`"28P01"` for a wrong password, `"3D000"` for an unknown
+    /// database, `"57P01"` for a terminated session).
+    ///
+    /// ```
+    /// use turnlock_postgres::Pool;
+    ///
+    /// let err = Pool::new("nonsense").unwrap_err();
+    /// assert_eq!(err.sql_state(), None);
+    /// ```
+    pub fn sql_state(&self) -> Option<&str> {
+        self.source
+            .as_deref()
+            .and_then(|source| source.downcast_ref::<tokio_postgres::Error>())
+            .and_then(tokio_postgres::Error::code)
+            .map(tokio_postgres::error::SqlState::code)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("context", &self.context)
+            .field("source", &self.source)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.context)?;
+        if let Some(timeout) = self.timeout {
+            write!(f, " after {timeout:?}")?;
+        }
+        // The causes in words. tokio-postgres says only "db error" and
+        // leaves the server's message to its own source: skip that link.
+        let mut cause = self
+            .source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static));
+        while let Some(source) = cause {
+            let text = source.to_string();
+            if text != "db error" {
+                write!(f, ": {text}")?;
+            }
+            cause = source.source();
+        }
+        Ok(())
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|source| source as _)
+    }
+}
+
+/// Whether a client error means the session is gone (rather than one
+/// statement failing on a live session).
+pub(crate) fn is_session_gone(err: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::{Severity, SqlState};
+    if err.is_closed() {
+        return true;
+    }
+    match err.as_db_error() {
+        Some(db) => {
+            matches!(
+                db.parsed_severity(),
+                Some(Severity::Fatal | Severity::Panic)
+            ) || *db.code() == SqlState::ADMIN_SHUTDOWN
+                || *db.code() == SqlState::CRASH_SHUTDOWN
+        }
+        // An I/O error or an unexpected message: the connection is unusable.
+        None => err.code().is_none(),
+    }
+}
+
+/// Whether a client error is a query cancelled by a cancel request.
+pub(crate) fn is_cancelled(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+}

@@ -1,0 +1,331 @@
+//! [`Guard`]: a held key, and [`Lost`], the future that says it is gone.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use tokio_postgres::error::SqlState;
+use turnlock::OwnedKeyGuard;
+
+use crate::error::{Error, ErrorKind, is_session_gone};
+use crate::pool::{Inner, Interest};
+use crate::session::{Liveness, Session};
+
+/// What a holder's release did.
+pub(crate) enum Release {
+    /// The remote lock waits for the next local holder of the key.
+    Parked,
+    /// The session was gone: nothing to release, and the lock had been lost.
+    Lost,
+    /// `pg_advisory_unlock` runs in the background; the outcome follows
+    /// if it was asked for.
+    Unlocking(Option<async_channel::Receiver<Result<(), Error>>>),
+}
+
+/// A key held across all processes on the database.
+///
+/// Dropping the guard releases the key: at once for the next local waiter,
+/// in the background for other processes. [`release`](Guard::release) does
+/// the same and reports how it went. While held, [`lost`](Guard::lost)
+/// completes if PostgreSQL drops the session that holds the lock, and
+/// [`fencing_token`](Guard::fencing_token) gives a number that grows with
+/// every acquisition of the key.
+///
+/// ```no_run
+/// # futures_lite::future::block_on(async {
+/// let pool = turnlock_postgres::Pool::new("host=localhost user=app")?;
+/// let guard = pool.lock("user:42").await?;
+/// assert_eq!(guard.key(), pool.key_id("user:42"));
+/// guard.release().await?;
+/// # Ok::<(), turnlock_postgres::Error>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "if unused the key is released at once"]
+pub struct Guard {
+    inner: Arc<Inner>,
+    id: i64,
+    session: Arc<Session>,
+    handoffs: u32,
+    token: Option<i64>,
+    /// `None` once released by [`Guard::release`].
+    local: Option<OwnedKeyGuard<i64>>,
+}
+
+impl Guard {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        id: i64,
+        session: Arc<Session>,
+        handoffs: u32,
+        local: OwnedKeyGuard<i64>,
+        interest: Interest,
+    ) -> Self {
+        interest.into_guard();
+        Guard {
+            inner,
+            id,
+            session,
+            handoffs,
+            token: None,
+            local: Some(local),
+        }
+    }
+
+    /// The advisory lock id held (see [`Pool::key_id`](crate::Pool::key_id)).
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// let pool = turnlock_postgres::Pool::new("host=localhost")?;
+    /// let guard = pool.lock(99).await?;
+    /// assert_eq!(guard.key(), 99);
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn key(&self) -> i64 {
+        self.id
+    }
+
+    /// The process id of the PostgreSQL backend whose session holds the
+    /// lock, as in `pg_locks.pid` and `pg_stat_activity.pid`.
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// let pool = turnlock_postgres::Pool::new("host=localhost")?;
+    /// let guard = pool.lock(99).await?;
+    /// println!("held by backend {}", guard.backend_pid());
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn backend_pid(&self) -> i32 {
+        self.session.backend_pid
+    }
+
+    /// A future that completes when the lock can no longer be trusted: the
+    /// session that holds it has ended (the server terminated it, restarted,
+    /// or the connection broke), so PostgreSQL has released the lock and
+    /// another process may hold it now. It never completes while the lock
+    /// is held.
+    ///
+    /// It owns what it needs (`'static`), so it can be raced against the
+    /// work, or moved into another task.
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// # async fn long_job() {}
+    /// let pool = turnlock_postgres::Pool::new("host=localhost")?;
+    /// let guard = pool.lock("migration").await?;
+    /// let finished = futures_lite::future::or(
+    ///     async { long_job().await; true },
+    ///     async { guard.lost().await; false },
+    /// )
+    /// .await;
+    /// if !finished {
+    ///     eprintln!("lost the lock: stopped the job");
+    /// }
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn lost(&self) -> Lost {
+        Lost {
+            liveness: self.session.liveness.clone(),
+            wait: None,
+        }
+    }
+
+    /// Whether the lock has been lost (see [`lost`](Guard::lost)).
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// let pool = turnlock_postgres::Pool::new("host=localhost")?;
+    /// let guard = pool.lock(5).await?;
+    /// assert!(!guard.is_lost());
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn is_lost(&self) -> bool {
+        self.session.is_lost()
+    }
+
+    /// A fencing token for this acquisition: a number that grows with every
+    /// acquisition of the key (by any process) that asks for one.
+    ///
+    /// A lock that can be lost without its holder noticing in time (a long
+    /// pause, a partition) is only safe with fencing: pass the token along
+    /// with every write the lock protects, and have the storage refuse a
+    /// write whose token is lower than one it has already seen for the key.
+    /// A holder that lost the lock then fails instead of overwriting its
+    /// successor's work.
+    ///
+    /// The token comes from a row per key in the pool's fencing table
+    /// (created on first use: `key bigint primary key, token bigint`),
+    /// incremented on the session that holds the lock, so it is taken under
+    /// the lock and durable once committed. The first call makes one round
+    /// trip; later calls on the same guard return the same number. Fails
+    /// with [`ErrorKind::SessionLost`] if the lock is already lost.
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// # let db = tokio_postgres::Config::new();
+    /// let pool = turnlock_postgres::Pool::new("host=localhost user=app")?;
+    /// let mut guard = pool.lock("report:7").await?;
+    /// let token = guard.fencing_token().await?;
+    /// // UPDATE reports SET body = $1, token = $2 WHERE id = 7 AND token < $2
+    /// // affects no row if a later holder has written already.
+    /// # let _ = token;
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn fencing_token(&mut self) -> Result<i64, Error> {
+        if let Some(token) = self.token {
+            return Ok(token);
+        }
+        if self.session.is_lost() {
+            return Err(Error::session_lost(None));
+        }
+        let table = &self.inner.fencing_table;
+        let upsert = format!(
+            "INSERT INTO {table} AS f (key, token) VALUES ($1, 1) \
+             ON CONFLICT (key) DO UPDATE SET token = f.token + 1 RETURNING token"
+        );
+        let client = self.session.client();
+        let mut created = self.inner.fencing_ready.load(Ordering::Acquire);
+        let token = loop {
+            match client.query_one(upsert.as_str(), &[&self.id]).await {
+                Ok(row) => break row.get::<_, i64>(0),
+                Err(err) if !created && err.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+                    let create = format!(
+                        "CREATE TABLE IF NOT EXISTS {table} (key bigint PRIMARY KEY, token bigint NOT NULL)"
+                    );
+                    match client.batch_execute(&create).await {
+                        Ok(()) => {}
+                        // Another process created it at the same moment.
+                        Err(err)
+                            if err.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                                || err.code() == Some(&SqlState::DUPLICATE_TABLE) => {}
+                        Err(err) => {
+                            return Err(self.query_error("could not create the fencing table", err));
+                        }
+                    }
+                    created = true;
+                }
+                Err(err) => return Err(self.query_error("could not take a fencing token", err)),
+            }
+        };
+        self.inner.fencing_ready.store(true, Ordering::Release);
+        self.token = Some(token);
+        Ok(token)
+    }
+
+    fn query_error(&self, what: &str, err: tokio_postgres::Error) -> Error {
+        if is_session_gone(&err) || self.session.is_lost() {
+            Error::session_lost(Some(err))
+        } else {
+            Error::new(ErrorKind::Query, what).with_source(err)
+        }
+    }
+
+    /// Releases the key and reports how it went.
+    ///
+    /// `Ok(())`: the lock was held to the end, and is now released (or
+    /// passed straight to the next local waiter). [`ErrorKind::SessionLost`]:
+    /// it had been lost before this call, so whatever was done under it was
+    /// not protected. [`ErrorKind::Query`]: the release statement failed on
+    /// a live session. Dropping this future does not undo the release.
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// let pool = turnlock_postgres::Pool::new("host=localhost")?;
+    /// let guard = pool.lock("nightly").await?;
+    /// // ... work ...
+    /// if let Err(err) = guard.release().await {
+    ///     eprintln!("the work ran without the lock: {err}");
+    /// }
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn release(mut self) -> Result<(), Error> {
+        let Some(local) = self.local.take() else {
+            return Ok(());
+        };
+        let release = self
+            .inner
+            .release(self.id, &self.session, self.handoffs, true);
+        drop(local);
+        match release {
+            Release::Parked if self.session.is_lost() => Err(Error::session_lost(None)),
+            Release::Parked => Ok(()),
+            Release::Lost => Err(Error::session_lost(None)),
+            Release::Unlocking(None) => Ok(()),
+            Release::Unlocking(Some(outcome)) => outcome
+                .recv()
+                .await
+                .unwrap_or_else(|_| Err(Error::session_lost(None))),
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(local) = self.local.take() {
+            // The outcome has nobody to go to; the pool books it.
+            let _ = self
+                .inner
+                .release(self.id, &self.session, self.handoffs, false);
+            drop(local);
+        }
+    }
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("key", &self.id)
+            .field("backend_pid", &self.session.backend_pid)
+            .field("lost", &self.is_lost())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Guard::lost`]: completes when the session holding the
+/// lock is gone.
+///
+/// ```no_run
+/// # futures_lite::future::block_on(async {
+/// let pool = turnlock_postgres::Pool::new("host=localhost")?;
+/// let guard = pool.lock(1).await?;
+/// let lost: turnlock_postgres::Lost = guard.lost();
+/// # drop(lost);
+/// # Ok::<(), turnlock_postgres::Error>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Lost {
+    liveness: Arc<Liveness>,
+    wait: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Future for Lost {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.liveness.is_lost() {
+            return Poll::Ready(());
+        }
+        let liveness = self.liveness.clone();
+        self.wait
+            .get_or_insert_with(|| Box::pin(async move { liveness.wait().await }))
+            .as_mut()
+            .poll(cx)
+    }
+}
+
+impl fmt::Debug for Lost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lost")
+            .field("lost", &self.liveness.is_lost())
+            .finish()
+    }
+}

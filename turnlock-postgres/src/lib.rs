@@ -1,0 +1,197 @@
+//! Keyed async locks across processes and machines, on PostgreSQL's
+//! advisory locks.
+//!
+//! [`turnlock::KeyedLocks`] serialises work per key (per user, per account,
+//! per file) inside one process. As soon as a service runs two replicas,
+//! that protects nothing: each process has its own map. `turnlock-postgres`
+//! gives the same keyed API with mutual exclusion across every process that
+//! talks to one PostgreSQL database, using the database's session-level
+//! advisory locks (`pg_advisory_lock`, `pg_try_advisory_lock`,
+//! `pg_advisory_unlock`). PostgreSQL is the lock server; nothing else runs.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use turnlock_postgres::Pool;
+//!
+//! # futures_lite::future::block_on(async {
+//! let pool = Pool::builder("postgresql://app@db.internal/app")
+//!     .namespace("billing")
+//!     .build()?;
+//!
+//! // Exclusive across every replica, for as long as `guard` lives.
+//! let mut guard = pool.lock_timeout("invoice:2024-17", Duration::from_secs(5)).await?;
+//! let token = guard.fencing_token().await?; // for storage that refuses stale writers
+//! // ... read, compute, write (passing `token`) ...
+//! guard.release().await?; // Err if the lock was lost on the way
+//! # let _ = token;
+//! # Ok::<(), turnlock_postgres::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # `KeyedLocks` or `turnlock-postgres`?
+//!
+//! | | [`turnlock::KeyedLocks`] | `turnlock-postgres` |
+//! |---|---|---|
+//! | excludes | tasks and threads of one process | every process on the database, on any machine |
+//! | cost of an uncontended lock + unlock | tens of nanoseconds, no allocation | two database round trips (one statement each way) |
+//! | needs | nothing (`no_std` + `alloc`) | a PostgreSQL server, one connection per concurrently waiting key |
+//! | can a held lock be lost? | no | yes: if the session dies, PostgreSQL frees the lock ([`Guard::lost`], fencing) |
+//! | use it for | state inside one process | jobs, migrations, per-entity work in a service with replicas |
+//!
+//! Use `KeyedLocks` whenever one process is the only one touching the
+//! resource, even inside a replicated service (a per-process cache, a
+//! connection). Use `turnlock-postgres` when the resource is shared by
+//! processes (rows, files on shared storage, an external API account) and
+//! the processes already share a PostgreSQL database. If they do not,
+//! a lock service is not worth adding for this alone.
+//!
+//! # How it works
+//!
+//! * **Local coalescing.** Every caller of a key in this process queues on
+//!   the pool's [`KeyedLocks<i64>`](turnlock::KeyedLocks) first, with the
+//!   policy you choose ([`Builder::fifo`] or the default throughput policy).
+//!   Only the local holder talks to PostgreSQL. So a thousand local waiters
+//!   on one key cost a session or two, not a thousand. When a holder
+//!   lets go while another local caller waits for the key, the advisory
+//!   lock is passed straight to it without a round trip, at most
+//!   [`max_local_handoffs`](Builder::max_local_handoffs) times in a row
+//!   (16 by default), then released so that other processes get their turn.
+//! * **Sessions.** A bounded pool ([`max_sessions`](Builder::max_sessions),
+//!   10 by default) opened on demand. A lock lives in the session that took
+//!   it, for as long as it is held. Sessions that hold locks are shared by
+//!   any number of keys for short statements (try, release, fencing), which
+//!   run pipelined. A key that must wait for another process's holder runs
+//!   a blocking `pg_advisory_lock` on a session of its own that holds
+//!   nothing, so no release ever queues behind a wait. One session always
+//!   stays out of waits, so a key whose holder is in another process never
+//!   holds up other keys; waiters beyond that poll with
+//!   `pg_try_advisory_lock` (backing off to 100 ms).
+//! * **Keys.** `i64` keys are the advisory lock ids themselves; string and
+//!   byte keys are hashed by a fixed, documented hash with an optional
+//!   namespace ([`LockKey`], with test vectors and collision notes).
+//!
+//! # Semantics
+//!
+//! * **Exclusion across processes**: never two holders of one key among all
+//!   processes using the same database and key (and namespace).
+//! * **Timeouts and cancellation leave nothing behind.** Every acquisition
+//!   future can be dropped at any point; [`Pool::lock_timeout`] and
+//!   [`Pool::lock_until`] are such drops on a schedule, and return at the
+//!   deadline without waiting for the database. A server-side wait that is
+//!   abandoned is cancelled in the background (a PostgreSQL cancel request,
+//!   repeated until the statement ends), and if the lock was granted in the
+//!   race it is released before the session is used again. The server
+//!   acts on a cancel request before it closes the request's connection,
+//!   and the crate waits for that close, so a request never lands on a later
+//!   statement; a session whose request could not be seen through is closed
+//!   instead of reused (closing a session releases all it held).
+//! * **Losing a lock.** A session-level advisory lock lasts as long as its
+//!   session. If the server terminates the session (`pg_terminate_backend`,
+//!   a restart, an idle timeout) or the connection breaks, PostgreSQL
+//!   releases the lock and another process may take it. The holder learns it
+//!   from [`Guard::lost`] (a future) or [`Guard::is_lost`], and
+//!   [`Guard::release`] reports [`ErrorKind::SessionLost`]. Later
+//!   acquisitions open fresh sessions. A holder *process* that dies frees its
+//!   keys as soon as PostgreSQL sees the connection close (at once for a
+//!   killed process on a live machine; after TCP keepalives, which are on
+//!   by default, for a vanished machine).
+//! * **Fencing.** Because a lock can be lost while its holder is still
+//!   working (a pause, a partition), writes it protects should carry a
+//!   fencing token ([`Guard::fencing_token`]): a number that grows with
+//!   every acquisition of the key, across all processes, so that storage
+//!   can refuse a write from a holder that has been superseded (Martin
+//!   Kleppmann, "How to do distributed locking", 2016).
+//!
+//!   ```no_run
+//!   use std::collections::HashMap;
+//!   use std::sync::Mutex;
+//!
+//!   /// Storage that remembers the highest token it has seen per record and
+//!   /// refuses anything older: a holder that lost its lock (and whose
+//!   /// successor has written since) cannot overwrite the successor's work.
+//!   /// In SQL: `UPDATE reports SET body = $1, token = $2 WHERE id = $3 AND token < $2`.
+//!   struct Storage(Mutex<HashMap<&'static str, (i64, String)>>);
+//!
+//!   impl Storage {
+//!       fn write(&self, id: &'static str, token: i64, body: String) -> Result<(), &'static str> {
+//!           let mut records = self.0.lock().unwrap();
+//!           match records.get(id) {
+//!               Some((seen, _)) if *seen >= token => Err("stale fencing token: the lock was lost"),
+//!               _ => {
+//!                   records.insert(id, (token, body));
+//!                   Ok(())
+//!               }
+//!           }
+//!       }
+//!   }
+//!
+//!   # futures_lite::future::block_on(async {
+//!   let pool = turnlock_postgres::Pool::new("host=localhost user=app")?;
+//!   let storage = Storage(Mutex::new(HashMap::new()));
+//!   let mut guard = pool.lock("report:7").await?;
+//!   let token = guard.fencing_token().await?; // 1, 2, 3, ... per acquisition of the key
+//!   let body = String::from("..."); // slow work; the lock may be lost meanwhile
+//!   storage.write("report:7", token, body).expect("nobody wrote after us");
+//!   guard.release().await?;
+//!   # Ok::<(), turnlock_postgres::Error>(())
+//!   # }).unwrap();
+//!   ```
+//!
+//! * **Bad input** gives a clear [`Error`] of the right [`ErrorKind`], never
+//!   a hang past the caller's deadline: a connection string that does not
+//!   parse ([`ErrorKind::Config`], at [`Pool::new`]), an unreachable server
+//!   or wrong credentials ([`ErrorKind::Connect`], within the connect
+//!   timeout or the caller's deadline, whichever comes first).
+//!
+//! Limits: `max_sessions - 1` bounds how many keys wait on the server at
+//! once (the rest poll, and are served in no particular order); the locks
+//! of one session are lost together when it dies; PostgreSQL does not see
+//! a deadlock between two sessions of one pool (lock keys in a fixed order,
+//! or use timeouts). Connections are plain (no TLS): use a [custom
+//! connector](Builder::connector) for a tunnel.
+//!
+//! # Runtimes: why tokio-postgres without a runtime, and a spawner
+//!
+//! The crate runs under smol, tokio, async-std or a plain `block_on`, like
+//! `turnlock` itself. It uses `tokio-postgres`, the established async
+//! client, **without its `runtime` feature**: `Config::connect_raw` speaks
+//! the protocol over any stream, and the crate supplies one from `async-net`
+//! (TCP or Unix socket, on `async-io`'s reactor, which runs beside any
+//! executor; cancel requests open their socket the same way). Only tokio's
+//! I/O *traits* are involved, never its runtime.
+//!
+//! A tokio-postgres connection is a future that must be polled all the
+//! time, not only while a statement is awaited: it is what notices that the
+//! server ended the session (for [`Guard::lost`]) while the holder is busy
+//! elsewhere. Polling it from the guard's own futures would stop whenever
+//! the holder is not awaiting one of them, and the work left behind by a
+//! dropped future (cancelling a wait, releasing a lock on drop) needs a
+//! task too. So the crate spawns: by default on one background thread of
+//! its own (named `turnlock-postgres`, started on first use and shared by
+//! all pools), which needs nothing from the application; or on your runtime
+//! with [`Builder::spawner`] (`tokio::spawn`, `smol::spawn(..).detach()`),
+//! which saves that thread.
+//!
+//! # Observing
+//!
+//! [`Pool::status`] counts sessions, waits and held locks. In the database,
+//! the pool's locks are the rows of `pg_locks` with `locktype = 'advisory'`
+//! whose `pid` is one of its sessions (`application_name` is
+//! `turnlock-postgres` unless the connection string sets one);
+//! [`Pool::key_id`] gives a key's id.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod connect;
+mod error;
+mod guard;
+mod key;
+mod pool;
+mod session;
+
+pub use crate::connect::{Endpoint, Stream};
+pub use crate::error::{Error, ErrorKind};
+pub use crate::guard::{Guard, Lost};
+pub use crate::key::LockKey;
+pub use crate::pool::{Builder, Pool, Status};

@@ -1,0 +1,145 @@
+//! Bad input gets a clear error, never a hang past the caller's deadline.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::{port, smol, url};
+use turnlock_postgres::{ErrorKind, Pool};
+
+#[test]
+fn an_unparsable_connection_string_is_a_config_error() {
+    for bad in [
+        "host=db port=nope",
+        "postgresql://db:99999/x",
+        "host='db",
+        "nonsense",
+        "sslmode=sometimes",
+    ] {
+        let err = Pool::new(bad).expect_err(bad);
+        assert_eq!(err.kind(), ErrorKind::Config, "{bad}");
+        assert!(err.to_string().contains("bad connection string"), "{err}");
+    }
+    let err = Pool::builder("host=db")
+        .max_sessions(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+}
+
+#[test]
+fn a_refused_connection_is_a_connect_error_at_once() {
+    // A port nobody listens on.
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    smol(30, async move {
+        let pool = Pool::new(&format!("host=127.0.0.1 port={free} user=x")).unwrap();
+        let started = Instant::now();
+        let err = pool
+            .lock_timeout(1, Duration::from_secs(20))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{free}")),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(pool.status().sessions + pool.status().connecting, 0);
+    });
+}
+
+#[test]
+fn a_silent_server_never_holds_a_caller_past_its_deadline() {
+    // Accepts connections and never says a word.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for stream in listener.incoming() {
+            kept.push(stream);
+        }
+    });
+    smol(30, async move {
+        let pool = Pool::new(&format!("host=127.0.0.1 port={silent} user=x")).unwrap();
+        let started = Instant::now();
+        let err = pool
+            .lock_timeout(1, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // Without a deadline of its own, the caller gets the connect timeout.
+        let pool = Pool::builder(&format!("host=127.0.0.1 port={silent} user=x"))
+            .connect_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let err = pool.lock(1).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert!(err.to_string().contains("within 300ms"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // try_lock too.
+        let err = pool.try_lock(1).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    });
+}
+
+#[test]
+fn wrong_credentials_are_a_connect_error_with_the_servers_reason() {
+    let port = port();
+    smol(30, async move {
+        let pool = Pool::new(&format!(
+            "host=127.0.0.1 port={port} user=postgres password=wrong dbname=postgres"
+        ))
+        .unwrap();
+        let err = pool
+            .lock_timeout(1, Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert_eq!(err.sql_state(), Some("28P01"), "{err}");
+        assert!(
+            err.to_string().contains("password authentication failed"),
+            "{err}"
+        );
+
+        let pool = Pool::new(&format!(
+            "host=127.0.0.1 port={port} user=nobody_here password=x dbname=postgres"
+        ))
+        .unwrap();
+        let err = pool.lock(1).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    });
+}
+
+#[test]
+fn an_unknown_database_is_a_connect_error() {
+    let url = url("errors_db").replace("dbname=postgres", "dbname=no_such_db");
+    smol(30, async move {
+        let err = Pool::new(&url).unwrap().lock(1).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert_eq!(err.sql_state(), Some("3D000"), "{err}");
+    });
+}
+
+#[test]
+fn tls_required_is_refused_clearly() {
+    let url = format!("{} sslmode=require", url("errors_tls"));
+    smol(30, async move {
+        let err = Pool::new(&url).unwrap().lock(1).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    });
+}

@@ -1,0 +1,271 @@
+//! Several OS processes on the same keys: the test binary runs itself again
+//! as workers (the ignored test `worker`, selected by environment
+//! variables) and checks a record the workers share on disk.
+
+mod common;
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{advisory_locks, smol, url};
+use turnlock_postgres::Pool;
+
+const KEYS: i64 = 3;
+const FENCED_KEY: i64 = 0;
+
+/// A child process killed when dropped (also when the test fails).
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_worker(mode: &str, url: &str, dir: &Path, stdout: Stdio) -> Worker {
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "worker",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("TURNLOCK_PG_WORKER", mode)
+        .env("TURNLOCK_PG_URL", url)
+        .env("TURNLOCK_PG_DIR", dir)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .spawn()
+        .expect("spawn a worker process");
+    Worker(child)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("turnlock-pg-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The worker side. Not a test of its own: it does nothing unless started
+/// by one of the tests below.
+#[test]
+#[ignore = "a worker process started by the other tests"]
+fn worker() {
+    let Ok(mode) = std::env::var("TURNLOCK_PG_WORKER") else {
+        return;
+    };
+    // A worker never outlives the test that started it (say, after its
+    // watchdog fired): it exits once its parent is gone.
+    // SAFETY: `getppid` has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    std::thread::spawn(move || {
+        loop {
+            // SAFETY: as above.
+            if unsafe { libc::getppid() } != parent {
+                std::process::exit(3);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let url = std::env::var("TURNLOCK_PG_URL").unwrap();
+    let dir = PathBuf::from(std::env::var("TURNLOCK_PG_DIR").unwrap());
+    match mode.as_str() {
+        "hammer" => smol::block_on(hammer(&url, &dir)),
+        "hold" => smol::block_on(hold(&url)),
+        other => panic!("unknown worker mode {other}"),
+    }
+}
+
+/// Four local tasks, forty acquisitions each, over three keys, in every
+/// acquisition style. Under the lock: claim the key's marker file (which
+/// must not exist), append to the shared log, give the marker back.
+async fn hammer(url: &str, dir: &Path) {
+    let pool = Pool::builder(url).max_sessions(3).build().unwrap();
+    let tasks: Vec<_> = (0..4u64)
+        .map(|task| {
+            let pool = pool.clone();
+            let dir = dir.to_owned();
+            smol::spawn(async move {
+                let mut rng = u64::from(std::process::id()) * 31 + task + 1;
+                let mut next = move || {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    rng
+                };
+                let mut done = 0;
+                while done < 40 {
+                    let key = (next() % KEYS as u64) as i64;
+                    let guard = match next() % 3 {
+                        0 => pool.lock(key).await.unwrap(),
+                        1 => match pool
+                            .lock_timeout(key, Duration::from_millis(next() % 20))
+                            .await
+                        {
+                            Ok(guard) => guard,
+                            Err(_) => continue,
+                        },
+                        _ => match pool.try_lock(key).await.unwrap() {
+                            Some(guard) => guard,
+                            None => continue,
+                        },
+                    };
+                    let mut guard = guard;
+                    let marker = dir.join(format!("{key}.holder"));
+                    if OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&marker)
+                        .is_err()
+                    {
+                        let mut violations = OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(dir.join("violations"))
+                            .unwrap();
+                        writeln!(violations, "two holders of key {key}").unwrap();
+                    }
+                    let token = if key == FENCED_KEY {
+                        guard.fencing_token().await.unwrap()
+                    } else {
+                        0
+                    };
+                    let line = format!("{} {key} {token}\n", std::process::id());
+                    let mut log = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join("log"))
+                        .unwrap();
+                    log.write_all(line.as_bytes()).unwrap();
+                    drop(log);
+                    if next() % 2 == 0 {
+                        async_io::Timer::after(Duration::from_micros(next() % 2000)).await;
+                    }
+                    std::fs::remove_file(&marker).unwrap();
+                    if next() % 2 == 0 {
+                        guard.release().await.unwrap();
+                    } else {
+                        drop(guard);
+                    }
+                    done += 1;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+}
+
+/// Takes key 77, says so on stdout, and waits to be killed.
+async fn hold(url: &str) {
+    let pool = Pool::new(url).unwrap();
+    let guard = pool.lock(77).await.unwrap();
+    println!("\nheld {}", guard.backend_pid());
+    std::io::stdout().flush().unwrap();
+    std::future::pending::<()>().await;
+}
+
+#[test]
+fn processes_never_hold_a_key_together() {
+    let app = "processes_hammer";
+    let url = url(app);
+    let dir = scratch("hammer");
+    common::with_watchdog(180, move || {
+        let workers: Vec<_> = (0..4)
+            .map(|_| spawn_worker("hammer", &url, &dir, Stdio::null()))
+            .collect();
+        for mut worker in workers {
+            let status = worker.0.wait().unwrap();
+            assert!(status.success(), "a worker failed: {status}");
+        }
+        assert!(
+            !dir.join("violations").exists(),
+            "{}",
+            std::fs::read_to_string(dir.join("violations")).unwrap()
+        );
+        let log = std::fs::read_to_string(dir.join("log")).unwrap();
+        let lines: Vec<Vec<i64>> = log
+            .lines()
+            .map(|line| line.split(' ').map(|n| n.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(lines.len(), 4 * 4 * 40, "every acquisition logged once");
+        let pids: std::collections::HashSet<i64> = lines.iter().map(|l| l[0]).collect();
+        assert_eq!(pids.len(), 4, "all four processes took part");
+        // Fencing: every acquisition of the fenced key, in the order they
+        // held it (the log is appended under the lock), has a larger token.
+        let tokens: Vec<i64> = lines
+            .iter()
+            .filter(|l| l[1] == FENCED_KEY)
+            .map(|l| l[2])
+            .collect();
+        assert!(
+            tokens.len() > 10,
+            "{} acquisitions of the fenced key",
+            tokens.len()
+        );
+        assert!(
+            tokens.windows(2).all(|w| w[0] < w[1]),
+            "tokens not increasing: {tokens:?}"
+        );
+        let by_process = |pid: i64| {
+            lines
+                .iter()
+                .filter(|l| l[0] == pid && l[1] == FENCED_KEY)
+                .count()
+        };
+        assert!(
+            pids.iter().filter(|&&pid| by_process(pid) > 0).count() >= 2,
+            "the fenced key crossed processes"
+        );
+        assert_eq!(advisory_locks(app), 0, "the workers left no lock behind");
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn a_killed_holder_process_frees_its_key() {
+    let app = "processes_kill";
+    let url = url(app);
+    let dir = scratch("kill");
+    smol(120, async move {
+        let mut worker = spawn_worker("hold", &url, &dir, Stdio::piped());
+        let mut stdout = BufReader::new(worker.0.stdout.take().unwrap());
+        let mut line = String::new();
+        // The harness prints "test worker ... " without a newline first.
+        while !line.contains("held ") {
+            line.clear();
+            assert_ne!(
+                stdout.read_line(&mut line).unwrap(),
+                0,
+                "the worker ended early"
+            );
+        }
+        let pool = Pool::new(&url).unwrap();
+        assert!(
+            pool.try_lock(77).await.unwrap().is_none(),
+            "held by the worker"
+        );
+        // SIGKILL: the worker gets no chance to release anything.
+        worker.0.kill().unwrap();
+        worker.0.wait().unwrap();
+        let killed = Instant::now();
+        let guard = pool
+            .lock_timeout(77, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(
+            killed.elapsed() < Duration::from_secs(5),
+            "freed after {:?}",
+            killed.elapsed()
+        );
+        guard.release().await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
