@@ -433,6 +433,9 @@ impl RawLock {
     #[cold]
     fn enter_slot(&self, waiter: &mut Waiter, cx: &Context<'_>) -> Entered {
         debug_assert!(!self.fifo);
+        // Cloned before the slot is ours: user code (the waker's `clone`)
+        // must not unwind while the cell is half taken.
+        let waker = cx.waker().clone();
         let mut mirror = self.check.mirror();
         let mut state = self.state.load(Relaxed);
         loop {
@@ -457,12 +460,13 @@ impl RawLock {
                 Err(actual) => state = actual,
             }
         }
+        waiter.stage = Stage::Slot(WakerId::of(&waker));
         mirror.slot_joined(&mut waiter.ticket, cx);
         drop(mirror);
-        // SAFETY: we set `SLOT` with `READY` clear, so the cell is ours until
-        // we publish it (a release meanwhile only sets `HANDED`).
-        unsafe { *self.slot.access().get_mut() = Some(cx.waker().clone()) };
-        waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
+        // SAFETY: we set `SLOT` with `READY` clear, so the cell (empty while
+        // `SLOT` was clear) is ours until we publish it; a release meanwhile
+        // only sets `HANDED`.
+        unsafe { *self.slot.access().get_mut() = Some(waker) };
         if self.publish_slot(waiter) {
             Entered::Owner
         } else {
@@ -496,6 +500,7 @@ impl RawLock {
     #[cold]
     fn poll_slot(&self, waiter: &mut Waiter, id: WakerId, cx: &Context<'_>) -> bool {
         let mut state = self.state.load(Acquire);
+        let mut waker = None;
         loop {
             check(state, self.fifo);
             if state & HANDED != 0 {
@@ -512,7 +517,11 @@ impl RawLock {
             if id == WakerId::of(cx.waker()) {
                 return false;
             }
-            // Another waker: take the cell back to replace it.
+            // Another waker, cloned before the cell is ours (user code must
+            // not unwind while it is): take the cell back to replace it.
+            if waker.is_none() {
+                waker = Some(cx.waker().clone());
+            }
             match self
                 .state
                 .compare_exchange_weak(state, state & !READY, Acquire, Acquire)
@@ -521,11 +530,14 @@ impl RawLock {
                 Err(actual) => state = actual,
             }
         }
+        waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
         // SAFETY: we cleared `READY` with `SLOT` set and `HANDED` clear: the
         // cell is ours until we publish it again.
-        unsafe { *self.slot.access().get_mut() = Some(cx.waker().clone()) };
-        waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
-        self.publish_slot(waiter)
+        let old = unsafe { core::mem::replace(self.slot.access().get_mut(), waker) };
+        let owner = self.publish_slot(waiter);
+        // User code (the old waker's `drop`) runs once the cell is published.
+        drop(old);
+        owner
     }
 
     /// The slot's waiter takes the lock it was handed.
