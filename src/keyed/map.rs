@@ -241,7 +241,13 @@ impl<K> Map<K> {
                 }
             }
         };
-        drop(spare);
+        if let Some(spare) = spare {
+            // The key's `Drop` is user code and may panic: then the count
+            // we just took is given back as the panic unwinds.
+            let count = Count { map: self, node };
+            drop(spare);
+            core::mem::forget(count);
+        }
         node
     }
 
@@ -320,16 +326,61 @@ impl<K> Drop for Map<K> {
     fn drop(&mut self) {
         // Only nodes of leaked guards or futures (`mem::forget`) can still be
         // in a table: everything else that counts a node borrows or owns the
-        // map, so it is gone by now.
-        for shard in self.shards.iter() {
-            let mut shard = shard.0.lock();
-            for slot in shard.table.drain() {
+        // map, so it is gone by now. Their keys are dropped here, all of
+        // them even if one's `Drop` panics.
+        for_each_despite_panics(self.shards.iter(), |shard| {
+            let table = core::mem::take(&mut shard.0.lock().table);
+            for_each_despite_panics(table.into_iter(), |slot| {
                 // SAFETY: the node came from `Box::leak` and nobody can use
-                // it any more (see above); it leaves the table here.
+                // it any more (see above); it has left the table.
                 let mut node = unsafe { Box::from_raw(slot.node.0.as_ptr()) };
-                // SAFETY: it was in the table, so its key is initialized.
+                // SAFETY: it was in the table, so its key is initialized; the
+                // node is freed right after, unread.
                 unsafe { node.key.assume_init_drop() };
+            });
+        });
+    }
+}
+
+/// A count on a node, given back when dropped: the clean-up of a count
+/// whose holder panics before it can pass the count on.
+struct Count<'a, K> {
+    map: &'a Map<K>,
+    /// Counted, and nobody waits for or owns its lock through this count.
+    node: NodePtr<K>,
+}
+
+impl<K> Drop for Count<'_, K> {
+    fn drop(&mut self) {
+        // SAFETY: the count is ours; we never waited and own no lock.
+        unsafe { self.map.release(self.node) };
+    }
+}
+
+/// Calls `f` on every item of `items`, also after a call panics.
+///
+/// After a panic, the remaining items are still passed to `f` while the
+/// panic unwinds, and the panic then goes on; a second panic aborts, as it
+/// does when a `Vec` drops its elements. User code (a key's `Drop`) that
+/// panics while several things are released so releases the rest.
+pub(super) fn for_each_despite_panics<I: Iterator>(items: I, f: impl FnMut(I::Item)) {
+    /// The items not yet processed, and what to do with them.
+    struct Rest<I: Iterator, F: FnMut(I::Item)> {
+        items: I,
+        f: F,
+    }
+
+    impl<I: Iterator, F: FnMut(I::Item)> Drop for Rest<I, F> {
+        fn drop(&mut self) {
+            // Empty unless a call below panicked.
+            for item in &mut self.items {
+                (self.f)(item);
             }
         }
+    }
+
+    let mut rest = Rest { items, f };
+    while let Some(item) = rest.items.next() {
+        (rest.f)(item);
     }
 }

@@ -51,6 +51,17 @@
 //! under the shard lock, so a node returns to the pool free and without
 //! waiters; its `Event`s keep their allocations for the next key. That is
 //! why steady-state locking allocates nothing.
+//!
+//! # Panics in user code
+//!
+//! A key's `Hash`, `Eq` and `Drop` and the hasher may panic. `Hash` runs
+//! before any count is taken; `Eq` runs under the shard lock but only reads
+//! the table (the lock is released as the panic unwinds); a key is dropped
+//! only outside the shard lock, after the table is consistent, and a count
+//! taken just before a spare key's drop is given back if that drop panics.
+//! Code that releases several keys (a [`ManyGuard`], a dropped
+//! [`LockManyFuture`], the map's own drop) keeps releasing after one key's
+//! drop panics, then lets the panic go on, as dropping a `Vec` does.
 
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
