@@ -27,8 +27,14 @@ const SHARDS: usize = if cfg!(loom) {
 /// `log2(SHARDS)`.
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 /// Free nodes kept per shard. More are freed back to the allocator, so a
-/// burst of distinct keys does not stay allocated forever.
-const POOL: usize = 16;
+/// burst of distinct keys does not stay allocated forever. A shard whose
+/// number of keys moves between 0 and this allocates nothing.
+const POOL: usize = 8;
+/// A shard's table never shrinks below room for this many keys (at least
+/// [`POOL`]), so that steady-state locking never reallocates it. hashbrown
+/// sizes tables in powers of two with a load of 7/8: 14 keys fit in 16
+/// buckets, under 300 bytes per shard on 64-bit targets.
+const KEPT_CAPACITY: usize = 14;
 
 /// The lock of one key, allocated on the heap and addressed by [`NodePtr`].
 pub(super) struct Node<K> {
@@ -114,8 +120,38 @@ struct Slot<K> {
 /// One shard: the nodes of the keys that hash here, and spare nodes.
 struct Shard<K> {
     table: HashTable<Slot<K>>,
-    /// Free nodes, each free and without waiters, its key uninitialized.
+    /// Free nodes, each free and without waiters, its key uninitialized. At
+    /// most [`POOL`].
     pool: Vec<Box<Node<K>>>,
+}
+
+impl<K> Shard<K> {
+    /// Gives memory back after the table has lost most of its keys: shrinks
+    /// it to twice its length once at most an eighth of its capacity is in
+    /// use, never below [`KEPT_CAPACITY`].
+    ///
+    /// Called when a node leaves the table and the pool is full, that is
+    /// while keys leave faster than new ones arrive (a burst draining). A
+    /// shrink to a quarter of the capacity follows at least 3/8 of the
+    /// capacity in removals since the table last grew or shrank, so its
+    /// cost is amortised, and a table at its floor never shrinks.
+    #[inline]
+    fn shrink_if_sparse(&mut self) {
+        let capacity = self.table.capacity();
+        if capacity > KEPT_CAPACITY && self.table.len() <= capacity / 8 {
+            self.shrink();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn shrink(&mut self) {
+        let target = (self.table.len() * 2).max(KEPT_CAPACITY);
+        // SAFETY: we hold the shard (`&mut self` comes from its lock) and
+        // every slot is in the table; rehashing reads the stored hash.
+        self.table
+            .shrink_to(target, |slot| unsafe { slot.node.get() }.hash);
+    }
 }
 
 /// Pads a shard to its own cache line(s), so that shards locked by
@@ -265,8 +301,7 @@ impl<K> Map<K> {
         let hash = unsafe { node.get() }.hash;
         let (key, spare) = {
             let mut shard = self.shard(hash).lock();
-            let Shard { table, pool } = &mut *shard;
-            let Ok(mut entry) = table.find_entry(hash, |slot| slot.node == node) else {
+            let Ok(mut entry) = shard.table.find_entry(hash, |slot| slot.node == node) else {
                 unreachable!("a counted node is in its shard's table");
             };
             let slot = entry.get_mut();
@@ -285,14 +320,20 @@ impl<K> Map<K> {
             // it is moved out once, and the node never reads it again before
             // `acquire` writes a new one.
             let key = unsafe { node.key.assume_init_read() };
-            if pool.len() < POOL {
-                pool.push(node);
+            if shard.pool.len() < POOL {
+                shard.pool.push(node);
                 (key, None)
             } else {
+                // Keys are leaving faster than new ones arrive: the moment
+                // to see whether the table has become sparse. (Steady-state
+                // locking takes nodes from the pool and puts them back, so
+                // it never comes here.)
+                shard.shrink_if_sparse();
                 (key, Some(node))
             }
         };
-        // User code (the key's `Drop`) and deallocation run outside the section.
+        // User code (the key's `Drop`) and deallocation run outside the
+        // section (except a shrink's, which is rare).
         drop(key);
         drop(spare);
     }
