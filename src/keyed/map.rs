@@ -121,11 +121,22 @@ struct Slot<K> {
 struct Shard<K> {
     table: HashTable<Slot<K>>,
     /// Free nodes, each free and without waiters, its key uninitialized. At
-    /// most [`POOL`].
+    /// most [`POOL`]; a node of the other policy (left from before
+    /// [`Map::set_fifo`]) is freed instead of reused.
     pool: Vec<Box<Node<K>>>,
 }
 
 impl<K> Shard<K> {
+    crate::loom_const_fn! {
+        /// An empty shard; allocates nothing.
+        const fn new() -> Self {
+            Self {
+                table: HashTable::new(),
+                pool: Vec::new(),
+            }
+        }
+    }
+
     /// Gives memory back after the table has lost most of its keys: shrinks
     /// it to twice its length once at most an eighth of its capacity is in
     /// use, never below [`KEPT_CAPACITY`].
@@ -175,8 +186,14 @@ impl<K> Shard<K> {
 struct Padded<T>(T);
 
 /// The nodes of all keys with a holder or a waiter.
+///
+/// The shards are inline, so that an empty map allocates nothing and can be
+/// built in a `const` context (a `static`); their tables allocate when keys
+/// first arrive. Each shard fills its own cache line(s): 8 KiB in all with
+/// 64 shards of 128 bytes (64-bit targets), 512 bytes with 8 shards of 64
+/// bytes (32-bit targets).
 pub(super) struct Map<K> {
-    shards: Box<[Padded<ShardMutex<Shard<K>>>]>,
+    shards: [Padded<ShardMutex<Shard<K>>>; SHARDS],
     /// The policy of every node this map creates.
     fifo: bool,
     /// The map owns keys (inside its nodes) and drops them.
@@ -184,17 +201,22 @@ pub(super) struct Map<K> {
 }
 
 impl<K> Map<K> {
-    /// An empty map whose nodes have the given policy.
+    /// An empty map whose nodes have the given policy. Allocates nothing.
+    #[cfg(not(loom))]
+    pub(super) const fn new(fifo: bool) -> Self {
+        Self {
+            shards: [const { Padded(ShardMutex::new(Shard::new())) }; SHARDS],
+            fifo,
+            _keys: PhantomData,
+        }
+    }
+
+    /// An empty map whose nodes have the given policy (loom's mutex has no
+    /// `const` constructor).
+    #[cfg(loom)]
     pub(super) fn new(fifo: bool) -> Self {
         Self {
-            shards: (0..SHARDS)
-                .map(|_| {
-                    Padded(ShardMutex::new(Shard {
-                        table: HashTable::new(),
-                        pool: Vec::new(),
-                    }))
-                })
-                .collect(),
+            shards: core::array::from_fn(|_| Padded(ShardMutex::new(Shard::new()))),
             fifo,
             _keys: PhantomData,
         }
@@ -206,16 +228,11 @@ impl<K> Map<K> {
         self.fifo
     }
 
-    /// Switches the policy of nodes created from now on; frees the pooled
-    /// nodes, which have the old one.
-    pub(super) fn set_fifo(&mut self, fifo: bool) {
-        if self.fifo != fifo {
-            self.fifo = fifo;
-            for shard in self.shards.iter() {
-                let pool = core::mem::take(&mut shard.0.lock().pool);
-                drop(pool);
-            }
-        }
+    /// Switches the policy of nodes created from now on. Pooled nodes of
+    /// the old policy are freed when they come out of the pool.
+    #[inline]
+    pub(super) const fn set_fifo(&mut self, fifo: bool) {
+        self.fifo = fifo;
     }
 
     /// The shard of `hash`. Fibonacci hashing picks the shard from all bits
@@ -258,14 +275,15 @@ impl<K> Map<K> {
                 }
                 Entry::Vacant(vacant) => {
                     let node = match pool.pop() {
-                        Some(mut node) => {
+                        Some(mut node) if node.raw.is_fifo() == self.fifo => {
                             debug_assert!(node.raw.is_idle(), "pooled node not idle");
-                            debug_assert_eq!(node.raw.is_fifo(), self.fifo);
                             node.hash = hash;
                             node.key.write(key);
                             node
                         }
-                        None => Box::new(Node {
+                        // A node of the old policy (see `set_fifo`) is freed
+                        // here: rare, and only after a policy switch.
+                        _ => Box::new(Node {
                             raw: RawLock::new(self.fifo),
                             hash,
                             key: MaybeUninit::new(key),

@@ -54,7 +54,8 @@
 //!
 //! # Memory
 //!
-//! Each shard's pool keeps at most a few nodes, and a table
+//! The shards live inside the map (no allocation until a key arrives, and a
+//! `const` constructor). Each pool keeps at most a few nodes, and a table
 //! that a draining burst leaves mostly empty shrinks (amortised, never below
 //! a small floor), so after any burst the map keeps a bounded amount of
 //! memory, about 47 KiB on 64-bit targets.
@@ -267,26 +268,69 @@ impl<K> KeyedLocks<K, DefaultHashBuilder> {
 }
 
 impl<K, S> KeyedLocks<K, S> {
-    /// An empty map that hashes keys with `hasher`, with the throughput
-    /// policy. Works without `std`.
-    ///
-    /// ```
-    /// use std::hash::BuildHasherDefault;
-    /// use std::collections::hash_map::DefaultHasher;
-    ///
-    /// // A fixed-seed hasher, for keys that no attacker chooses.
-    /// let locks = turnlock::KeyedLocks::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
-    /// let _guard = locks.try_lock(3).unwrap();
-    /// assert!(locks.is_locked(&3));
-    /// ```
-    pub fn with_hasher(hasher: S) -> Self {
-        Self {
-            map: Map::new(false),
-            hasher,
+    crate::loom_const_fn! {
+        /// An empty map that hashes keys with `hasher`, with the throughput
+        /// policy. Works without `std`, allocates nothing until a key is
+        /// first locked, and is `const`: a map can be a `static`.
+        ///
+        /// ```
+        /// use std::hash::BuildHasherDefault;
+        /// use std::collections::hash_map::DefaultHasher;
+        ///
+        /// // A fixed-seed hasher, for keys that no attacker chooses.
+        /// let locks = turnlock::KeyedLocks::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
+        /// let _guard = locks.try_lock(3).unwrap();
+        /// assert!(locks.is_locked(&3));
+        /// ```
+        ///
+        /// In a `static`, as on a `no_std` target, with a hasher that can be
+        /// built in a `const` context (here a small FNV-1a):
+        ///
+        /// ```
+        /// use core::hash::{BuildHasherDefault, Hasher};
+        /// use turnlock::KeyedLocks;
+        ///
+        /// struct Fnv(u64);
+        ///
+        /// impl Default for Fnv {
+        ///     fn default() -> Self {
+        ///         Fnv(0xcbf2_9ce4_8422_2325)
+        ///     }
+        /// }
+        ///
+        /// impl Hasher for Fnv {
+        ///     fn finish(&self) -> u64 {
+        ///         self.0
+        ///     }
+        ///
+        ///     fn write(&mut self, bytes: &[u8]) {
+        ///         for &byte in bytes {
+        ///             self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        ///         }
+        ///     }
+        /// }
+        ///
+        /// static SENSORS: KeyedLocks<u8, BuildHasherDefault<Fnv>> =
+        ///     KeyedLocks::with_hasher(BuildHasherDefault::new()).fifo();
+        ///
+        /// # futures_lite::future::block_on(async {
+        /// let reading = SENSORS.lock(3).await;
+        /// assert!(SENSORS.is_locked(&3) && SENSORS.is_fifo());
+        /// drop(reading);
+        /// assert!(SENSORS.is_empty());
+        /// # });
+        /// ```
+        pub const fn with_hasher(hasher: S) -> Self {
+            Self {
+                map: Map::new(false),
+                hasher,
+            }
         }
     }
 
-    /// Switches every key's lock to the strict FIFO policy (builder style).
+    /// Switches every key's lock to the strict FIFO policy (builder style;
+    /// `const`, so it works in a `static`, see
+    /// [`with_hasher`](KeyedLocks::with_hasher)).
     ///
     /// Meant right after construction: keys that are held or waited for at
     /// this point cannot exist (a guard borrows the map), except those of
@@ -299,7 +343,7 @@ impl<K, S> KeyedLocks<K, S> {
     /// assert!(locks.is_fifo());
     /// ```
     #[must_use = "`fifo` returns the changed map"]
-    pub fn fifo(mut self) -> Self {
+    pub const fn fifo(mut self) -> Self {
         self.map.set_fifo(true);
         self
     }
