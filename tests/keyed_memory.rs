@@ -12,6 +12,7 @@ use common::scaled;
 use turnlock::KeyedLocks;
 
 #[path = "common/counting.rs"]
+#[allow(dead_code, reason = "this file uses only some of the helpers")]
 mod counting;
 use counting::{allocations_during, net_bytes_during};
 

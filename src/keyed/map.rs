@@ -439,7 +439,7 @@ pub(super) fn for_each_despite_panics<I: Iterator>(items: I, f: impl FnMut(I::It
     }
 
     let mut rest = Rest { items, f };
-    while let Some(item) = rest.items.next() {
+    for item in rest.items.by_ref() {
         (rest.f)(item);
     }
 }

@@ -81,6 +81,7 @@ pub fn allocations_during(f: impl FnOnce()) -> u64 {
 ///
 /// Exact for single-threaded code: memory freed by another thread is not
 /// seen.
+#[allow(dead_code, reason = "only some test binaries measure bytes")]
 pub fn net_bytes_during<R>(f: impl FnOnce() -> R) -> (i64, R) {
     let before = NET_BYTES.with(Cell::get);
     let out = f();
