@@ -122,7 +122,7 @@ mod keyed {
     use std::thread;
 
     use futures_lite::future::block_on;
-    use turnlock::{KeyGuard, KeyedLocks};
+    use turnlock::{DefaultHashBuilder, KeyGuard, KeyedLocks};
 
     use crate::common::{join_all, scaled, with_watchdog};
 
@@ -214,6 +214,19 @@ mod keyed {
     }
 
     static ORDER: KeyedLocks<&str, Fixed> = KeyedLocks::with_hasher(BuildHasherDefault::new());
+
+    /// The default hasher with a fixed key is `const` as well.
+    static DEFAULT_HASHER: KeyedLocks<String> =
+        KeyedLocks::with_hasher(DefaultHashBuilder::with_keys(0x1234, 0x5678));
+
+    #[test]
+    fn static_keyed_locks_with_the_default_hasher() {
+        let guard = DEFAULT_HASHER.try_lock(String::from("config")).unwrap();
+        assert!(DEFAULT_HASHER.is_locked("config"));
+        assert!(DEFAULT_HASHER.try_lock(String::from("config")).is_none());
+        drop(guard);
+        assert!(DEFAULT_HASHER.is_empty());
+    }
 
     #[test]
     fn static_keyed_futures_and_guards_are_static() {

@@ -84,6 +84,7 @@ use core::time::Duration;
 use crate::TimedOut;
 
 mod acquire;
+mod hash;
 mod many;
 mod map;
 
@@ -94,45 +95,8 @@ pub use self::acquire::KeyLockTimeout;
 #[cfg(target_has_atomic = "ptr")]
 pub use self::acquire::OwnedKeyLockFuture;
 pub use self::acquire::{KeyLockFuture, KeyLockUntil};
+pub use self::hash::{DefaultHashBuilder, KeyHasher};
 pub use self::many::{LockManyFuture, ManyGuard};
-
-/// The default hasher of [`KeyedLocks`].
-///
-/// With the `std` feature, `std`'s randomly seeded SipHash
-/// ([`RandomState`](std::hash::RandomState)): keys often come from untrusted
-/// requests, and a random seed keeps an attacker from choosing keys that
-/// collide (HashDoS).
-///
-/// ```
-/// use turnlock::{DefaultHashBuilder, KeyedLocks};
-///
-/// let locks: KeyedLocks<u64, DefaultHashBuilder> = KeyedLocks::new();
-/// assert!(locks.try_lock(7).is_some());
-/// ```
-#[cfg(feature = "std")]
-pub type DefaultHashBuilder = std::hash::RandomState;
-
-/// The default hasher of [`KeyedLocks`].
-///
-/// Without the `std` feature, `hashbrown`'s default (foldhash), seeded from
-/// addresses rather than the operating system; use
-/// [`KeyedLocks::with_hasher`] with a hasher seeded from a real entropy
-/// source when keys come from untrusted input.
-///
-/// ```
-/// use turnlock::{DefaultHashBuilder, KeyedLocks};
-///
-/// let locks = KeyedLocks::<u64>::with_hasher(DefaultHashBuilder::default());
-/// assert!(locks.try_lock(7).is_some());
-/// ```
-#[cfg(not(feature = "std"))]
-pub type DefaultHashBuilder = hashbrown::DefaultHashBuilder;
-
-/// Another name for [`DefaultHashBuilder`], the name the design notes use
-/// (`KeyedLocks<K, S = DefaultHasher>`). Prefer `DefaultHashBuilder`: it is
-/// a `BuildHasher`, unlike `std::hash::DefaultHasher`.
-#[doc(hidden)]
-pub type DefaultHasher = DefaultHashBuilder;
 
 /// A lock per key: serialise work per user, per account, per file, with
 /// entries that exist only while someone holds or waits for the key.
@@ -242,8 +206,8 @@ impl<K> KeyedLocks<K, DefaultHashBuilder> {
     /// An empty map whose keys get the throughput policy of
     /// [`Lock::new`](crate::Lock::new): fast, and starvation-free.
     ///
-    /// With `std`, keys are hashed with a randomly seeded hasher (see
-    /// [`DefaultHashBuilder`]).
+    /// With `std`, keys are hashed with a randomly keyed hasher; without,
+    /// with a fixed key (see [`DefaultHashBuilder`]).
     ///
     /// ```
     /// let locks: turnlock::KeyedLocks<u64> = turnlock::KeyedLocks::new();
@@ -251,7 +215,7 @@ impl<K> KeyedLocks<K, DefaultHashBuilder> {
     /// assert!(!locks.is_fifo());
     /// ```
     pub fn new() -> Self {
-        Self::with_hasher(DefaultHashBuilder::default())
+        Self::with_hasher(DefaultHashBuilder::new())
     }
 
     /// An empty map whose keys get the strict FIFO policy of
