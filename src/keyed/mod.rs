@@ -118,6 +118,18 @@ pub use self::many::{LockManyFuture, ManyGuard};
 /// [`lock_many`](KeyedLocks::lock_many) holds several keys at once without
 /// deadlocks, whatever order callers name them in.
 ///
+/// # Keys that panic
+///
+/// A key's `Hash`, `Eq` or `Drop`, or the hasher, may panic: the call that
+/// runs it panics and the map stays consistent. Nothing is left counted or
+/// locked, and a [`ManyGuard`] releases all its keys even if one key's drop
+/// panics. One leak is rustc's, not the map's: a value that an expression
+/// has just produced is leaked when a temporary of that expression panics
+/// in its drop ([rust-lang/rust#47949](https://github.com/rust-lang/rust/issues/47949)),
+/// so `futures_lite::future::or(locks.lock(a), locks.lock(b)).await`, whose
+/// losing future drops a key that panics, leaks the winner's guard. Keep
+/// such futures in locals, which are dropped as a panic unwinds.
+///
 /// # Examples
 ///
 /// Transfers between accounts whose balances live in a store that only
