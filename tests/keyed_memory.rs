@@ -48,7 +48,10 @@ fn a_burst_of_keys_leaves_no_memory_behind() {
         });
         let empty = live;
         let mut after = Vec::new();
-        for (round, n) in [1_000, 100_000, 100_000, 10].into_iter().enumerate() {
+        for (round, n) in [1_000, 100_000, 2_000, 100_000, 2_000, 10]
+            .into_iter()
+            .enumerate()
+        {
             let n = scaled(n) as u64;
             let (change, ()) = net_bytes_during(|| burst(&locks, round as u64 * 1_000_000, n));
             live += change;
@@ -59,12 +62,16 @@ fn a_burst_of_keys_leaves_no_memory_behind() {
                 live - empty
             );
         }
-        // The second burst of the same size reuses what the first one left:
-        // the memory kept does not creep up.
-        assert!(
-            after[2].1 <= after[1].1,
-            "fifo {fifo}: kept memory grows from burst to burst: {after:?}"
-        );
+        // Later bursts reuse what the first large one left: the memory kept
+        // does not creep up. (It did while shrinking went by `capacity()`,
+        // which tombstones of removed keys make look small: some tables
+        // stayed twice their floor.)
+        for &(n, kept) in &after[2..] {
+            assert!(
+                kept <= after[1].1,
+                "fifo {fifo}: {kept} bytes kept after a burst of {n}, more than after the first large one: {after:?}"
+            );
+        }
         eprintln!("fifo {fifo}: empty {empty}, kept {after:?}");
         drop(locks);
     }

@@ -6,7 +6,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
-use core::mem::MaybeUninit;
+use core::mem::{self, MaybeUninit};
 use core::ptr::NonNull;
 
 use hashbrown::HashTable;
@@ -32,9 +32,11 @@ const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 const POOL: usize = 8;
 /// A shard's table never shrinks below room for this many keys (at least
 /// [`POOL`]), so that steady-state locking never reallocates it. hashbrown
-/// sizes tables in powers of two with a load of 7/8: 14 keys fit in 16
-/// buckets, under 300 bytes per shard on 64-bit targets.
+/// sizes tables in powers of two with a load of 7/8: 14 keys fit in
+/// [`KEPT_BUCKETS`] buckets, under 300 bytes per shard on 64-bit targets.
 const KEPT_CAPACITY: usize = 14;
+/// The buckets of a table with room for [`KEPT_CAPACITY`] keys.
+const KEPT_BUCKETS: usize = 16;
 
 /// The lock of one key, allocated on the heap and addressed by [`NodePtr`].
 pub(super) struct Node<K> {
@@ -138,19 +140,37 @@ impl<K> Shard<K> {
     }
 
     /// Gives memory back after the table has lost most of its keys: shrinks
-    /// it to twice its length once at most an eighth of its capacity is in
-    /// use, never below [`KEPT_CAPACITY`].
+    /// it to twice its length once at most about an eighth of its capacity
+    /// is in use, never below [`KEPT_CAPACITY`].
     ///
     /// Called when a node leaves the table and the pool is full, that is
     /// while keys leave faster than new ones arrive (a burst draining). A
-    /// shrink to a quarter of the capacity follows at least 3/8 of the
-    /// capacity in removals since the table last grew or shrank, so its
-    /// cost is amortised, and a table at its floor never shrinks.
+    /// shrink rehashes the few keys left (at most a ninth of the buckets),
+    /// and at least half as many removals come between it and the table's
+    /// previous resize, so the cost per removal is amortised O(1). A table
+    /// at its floor never shrinks.
     #[inline]
     fn shrink_if_sparse(&mut self) {
-        let capacity = self.table.capacity();
-        if capacity > KEPT_CAPACITY && self.table.len() <= capacity / 8 {
+        let buckets = self.buckets();
+        if buckets > KEPT_BUCKETS && self.table.len() <= buckets / 9 {
             self.shrink();
+        }
+    }
+
+    /// The number of buckets the table has allocated (0 if none).
+    ///
+    /// `capacity()` will not do: it is the length plus the room left before
+    /// the next rehash, and the tombstones that removals may leave use up
+    /// that room, so a large table can report a small capacity. hashbrown
+    /// allocates a power of two of buckets, a slot and a control byte each,
+    /// plus one group of control bytes (at most 16, fewer than the bytes of
+    /// any 2 buckets): the power of two at or below `size / bytes per
+    /// bucket` is the count.
+    fn buckets(&self) -> usize {
+        let estimate = self.table.allocation_size() / (mem::size_of::<Slot<K>>() + 1);
+        match estimate.checked_ilog2() {
+            Some(log) => 1 << log,
+            None => 0,
         }
     }
 
