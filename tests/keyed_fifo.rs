@@ -116,11 +116,12 @@ fn tasks_on_threads_keep_their_order() {
 fn fifo_after_use_gives_every_key_the_fifo_policy() {
     let locks = KeyedLocks::new();
     // Fill the pools with nodes of the throughput policy.
-    let warm: Vec<_> = (0..1_000).map(|key| locks.try_lock(key).unwrap()).collect();
+    let keys = scaled(1_000);
+    let warm: Vec<_> = (0..keys).map(|key| locks.try_lock(key).unwrap()).collect();
     drop(warm);
     let locks = locks.fifo();
     let probe = Probe::new();
-    for key in 0..1_000 {
+    for key in 0..keys {
         let holder = locks.try_lock(key).unwrap();
         let mut waiter = locks.lock(key);
         assert_pending(probe.poll(&mut waiter));

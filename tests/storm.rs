@@ -28,7 +28,7 @@
 //!   2 000 natively, 20 under Miri; under Miri, forward it with
 //!   `MIRIFLAGS=-Zmiri-env-forward=TURNLOCK_STORM_OPS`, and the seed likewise).
 //! * `TURNLOCK_STORM_WATCHDOG=<seconds>`: how long a storm may run before it
-//!   counts as hung (default 120, one hour under Miri).
+//!   counts as hung (default 60, one hour under Miri).
 //!
 //! Planned panics are not printed; any other panic is, and fails the storm.
 //! Tasks respect the crate's rule for set-aside lock futures: a polled lock
@@ -112,7 +112,7 @@ impl Storm {
     fn run(self, body: impl FnOnce(Storm) + Send + 'static) {
         quiet_planned_panics();
         let secs =
-            env_u64("TURNLOCK_STORM_WATCHDOG").unwrap_or(if cfg!(miri) { 3_600 } else { 120 });
+            env_u64("TURNLOCK_STORM_WATCHDOG").unwrap_or(if cfg!(miri) { 3_600 } else { 60 });
         eprintln!("storm {}: seed {} ({self:?})", self.name, self.seed);
         let outcome = catch_unwind(AssertUnwindSafe(|| with_watchdog(secs, move || body(self))));
         if let Err(payload) = outcome {
