@@ -18,9 +18,8 @@ use core::hash::{BuildHasher, Hasher};
 ///
 /// * With the `std` feature, [`DefaultHashBuilder::new`] (and `Default`,
 ///   and [`KeyedLocks::new`](crate::KeyedLocks::new)) draws the key from the
-///   operating system's random source, through `std`'s
-///   [`RandomState`](std::hash::RandomState): the same protection as a
-///   `std` `HashMap`.
+///   operating system's random source, through `std`'s `RandomState`: the
+///   same protection as a `std` `HashMap`.
 /// * Without `std` there is no random source, so `new` uses a fixed, public
 ///   key: hashes are the same in every run and give no HashDoS protection.
 ///   When keys can come from an attacker, build the hasher with
