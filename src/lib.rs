@@ -310,7 +310,7 @@ pub mod futures;
 #[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
 pub use crate::keyed::OwnedKeyGuard;
 #[cfg(feature = "keyed")]
-pub use crate::keyed::{DefaultHashBuilder, DefaultHasher, KeyGuard, KeyedLocks, ManyGuard};
+pub use crate::keyed::{DefaultHashBuilder, KeyGuard, KeyHasher, KeyedLocks, ManyGuard};
 #[cfg(target_has_atomic = "ptr")]
 pub use crate::lock::OwnedGuard;
 pub use crate::lock::{Guard, Lock};

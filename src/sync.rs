@@ -258,9 +258,11 @@ mod shard {
 
     #[cfg(feature = "std")]
     impl<T> ShardMutex<T> {
-        #[inline]
-        pub(crate) fn new(value: T) -> Self {
-            Self(Mutex::new(value))
+        crate::loom_const_fn! {
+            #[inline]
+            pub(crate) const fn new(value: T) -> Self {
+                Self(Mutex::new(value))
+            }
         }
 
         #[inline]

@@ -109,3 +109,29 @@ fn tasks_on_threads_keep_their_order() {
         }
     });
 }
+
+/// `fifo()` on a map that has already been used: its pooled nodes have the
+/// throughput policy, and none of them may serve a key afterwards.
+#[test]
+fn fifo_after_use_gives_every_key_the_fifo_policy() {
+    let locks = KeyedLocks::new();
+    // Fill the pools with nodes of the throughput policy.
+    let keys = scaled(1_000);
+    let warm: Vec<_> = (0..keys).map(|key| locks.try_lock(key).unwrap()).collect();
+    drop(warm);
+    let locks = locks.fifo();
+    let probe = Probe::new();
+    for key in 0..keys {
+        let holder = locks.try_lock(key).unwrap();
+        let mut waiter = locks.lock(key);
+        assert_pending(probe.poll(&mut waiter));
+        drop(holder);
+        // FIFO: the lock was handed to the waiter; a newcomer cannot take it.
+        assert!(
+            locks.try_lock(key).is_none(),
+            "key {key} kept the old policy"
+        );
+        drop(ready(probe.poll(&mut waiter)));
+    }
+    assert!(locks.is_empty());
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 
 use common::{Probe, assert_pending, join_all, ready, scaled, with_watchdog};
-use turnlock::{KeyGuard, KeyedLocks};
+use turnlock::{DefaultHashBuilder, KeyGuard, KeyHasher, KeyedLocks};
 
 /// Every key hashes to the same value: one shard, one probe chain.
 #[derive(Default)]
@@ -140,4 +140,51 @@ fn threads_under_a_constant_hasher() {
         join_all(threads);
         assert!(locks.is_empty());
     });
+}
+
+/// `DefaultHashBuilder` and its `KeyHasher` are plain values: shareable,
+/// clonable, printable (without the key).
+#[test]
+fn the_default_hasher_types_are_plain_values() {
+    fn traits<T: Send + Sync + Unpin + Clone + core::fmt::Debug + 'static>() {}
+    traits::<DefaultHashBuilder>();
+    traits::<KeyHasher>();
+    let builder = DefaultHashBuilder::with_keys(1, 2);
+    assert_eq!(format!("{builder:?}"), "DefaultHashBuilder { .. }");
+    let hasher: KeyHasher = builder.build_hasher();
+    assert_eq!(format!("{hasher:?}"), "KeyHasher { .. }");
+}
+
+#[test]
+fn a_fixed_key_hashes_alike_in_every_map() {
+    let a = KeyedLocks::<&str>::with_hasher(DefaultHashBuilder::with_keys(7, 8));
+    let b = KeyedLocks::<&str>::with_hasher(DefaultHashBuilder::with_keys(7, 8));
+    let c = KeyedLocks::<&str>::with_hasher(DefaultHashBuilder::with_keys(8, 7));
+    let hash = |locks: &KeyedLocks<&str>| locks.hasher().hash_one("the same key");
+    assert_eq!(hash(&a), hash(&b));
+    assert_ne!(hash(&a), hash(&c));
+    exercise(&KeyedLocks::with_hasher(DefaultHashBuilder::with_keys(
+        7, 8,
+    )));
+}
+
+/// Keys told apart only by their bytes' order and length: a hasher that
+/// ignored the length or mixed bytes poorly would send them to one bucket,
+/// and the map would still work, but they should not collide.
+#[test]
+fn the_default_hasher_spreads_similar_keys() {
+    let builder = DefaultHashBuilder::new();
+    let keys = ["", "a", "aa", "ab", "ba", "a\0", "\0a", "\0", "\0\0"];
+    let mut hashes: Vec<u64> = keys.iter().map(|key| builder.hash_one(key)).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    assert_eq!(hashes.len(), keys.len(), "two similar keys collide");
+    let locks = KeyedLocks::with_hasher(builder);
+    let guards: Vec<_> = keys
+        .iter()
+        .map(|key| locks.try_lock(*key).unwrap())
+        .collect();
+    assert_eq!(locks.len(), keys.len());
+    drop(guards);
+    assert!(locks.is_empty());
 }

@@ -111,3 +111,136 @@ fn static_lock_from_spawned_tasks() {
         assert_eq!(*COUNTER.try_lock().unwrap(), tasks * iters);
     });
 }
+
+/// `KeyedLocks::with_hasher` and `fifo` are `const fn`: a keyed map can be
+/// a `static` too, with a hasher that can be built in a `const` context.
+#[cfg(feature = "keyed")]
+mod keyed {
+    use core::hash::{BuildHasherDefault, Hasher};
+    use core::sync::atomic::AtomicBool;
+    use core::sync::atomic::Ordering::SeqCst;
+    use std::thread;
+
+    use futures_lite::future::block_on;
+    use turnlock::{DefaultHashBuilder, KeyGuard, KeyedLocks};
+
+    use crate::common::{join_all, scaled, with_watchdog};
+
+    /// FNV-1a: a hasher with no state to seed.
+    struct Fnv(u64);
+
+    impl Default for Fnv {
+        fn default() -> Self {
+            Self(0xcbf2_9ce4_8422_2325)
+        }
+    }
+
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+
+        fn write(&mut self, bytes: &[u8]) {
+            for &byte in bytes {
+                self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+
+    type Fixed = BuildHasherDefault<Fnv>;
+
+    const KEYS: usize = 4;
+
+    static KEYED_NEW: KeyedLocks<usize, Fixed> = KeyedLocks::with_hasher(BuildHasherDefault::new());
+    static KEYED_FIFO: KeyedLocks<usize, Fixed> =
+        KeyedLocks::with_hasher(BuildHasherDefault::new()).fifo();
+
+    /// Threads lock the keys of a static map in every blocking-friendly
+    /// style; a flag per key notices two holders at once.
+    fn hammer(locks: &'static KeyedLocks<usize, Fixed>) {
+        static INSIDE: [[AtomicBool; KEYS]; 2] =
+            [const { [const { AtomicBool::new(false) }; KEYS] }; 2];
+        let inside = &INSIDE[usize::from(locks.is_fifo())];
+        let section = |key: usize| {
+            assert!(!inside[key].swap(true, SeqCst), "two holders of key {key}");
+            inside[key].store(false, SeqCst);
+        };
+        let iters = scaled(1_000);
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                thread::spawn(move || {
+                    for i in 0..iters {
+                        let key = (t + i) % KEYS;
+                        match i % 4 {
+                            0 => {
+                                let guard = locks.lock_blocking(key);
+                                assert_eq!(*KeyGuard::key(&guard), key);
+                                section(key);
+                            }
+                            1 => {
+                                let _guard = block_on(locks.lock(key));
+                                section(key);
+                            }
+                            2 => block_on(locks.with_lock(key, async || section(key))),
+                            _ => loop {
+                                if let Some(_guard) = locks.try_lock(key) {
+                                    section(key);
+                                    break;
+                                }
+                                thread::yield_now();
+                            },
+                        }
+                    }
+                })
+            })
+            .collect();
+        join_all(handles);
+        assert!(locks.is_empty());
+        for key in 0..KEYS {
+            assert!(!locks.is_locked(&key));
+        }
+    }
+
+    #[test]
+    fn static_keyed_locks_from_threads() {
+        assert!(!KEYED_NEW.is_fifo());
+        with_watchdog(60, || hammer(&KEYED_NEW));
+    }
+
+    #[test]
+    fn static_fifo_keyed_locks_from_threads() {
+        assert!(KEYED_FIFO.is_fifo());
+        with_watchdog(60, || hammer(&KEYED_FIFO));
+    }
+
+    static ORDER: KeyedLocks<&str, Fixed> = KeyedLocks::with_hasher(BuildHasherDefault::new());
+
+    /// The default hasher with a fixed key is `const` as well.
+    static DEFAULT_HASHER: KeyedLocks<String> =
+        KeyedLocks::with_hasher(DefaultHashBuilder::with_keys(0x1234, 0x5678));
+
+    #[test]
+    fn static_keyed_locks_with_the_default_hasher() {
+        let guard = DEFAULT_HASHER.try_lock(String::from("config")).unwrap();
+        assert!(DEFAULT_HASHER.is_locked("config"));
+        assert!(DEFAULT_HASHER.try_lock(String::from("config")).is_none());
+        drop(guard);
+        assert!(DEFAULT_HASHER.is_empty());
+    }
+
+    #[test]
+    fn static_keyed_futures_and_guards_are_static() {
+        fn assert_static<T: 'static>(value: T) -> T {
+            value
+        }
+        with_watchdog(30, || {
+            let held = assert_static(ORDER.try_lock("row").unwrap());
+            let future = assert_static(ORDER.lock("row"));
+            let waiter = thread::spawn(move || drop(block_on(future)));
+            // The guard moves to another thread without an `Arc`.
+            thread::spawn(move || drop(held)).join().unwrap();
+            waiter.join().unwrap();
+            assert!(ORDER.is_empty());
+        });
+    }
+}

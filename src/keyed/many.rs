@@ -8,7 +8,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 
 use super::acquire::Acquire;
-use super::map::NodePtr;
+use super::map::{NodePtr, for_each_despite_panics};
 use super::{DefaultHashBuilder, KeyedLocks};
 
 /// One key of a `lock_many` call.
@@ -137,23 +137,41 @@ impl<K, S> LockManyFuture<'_, K, S> {
 
 impl<K, S> Drop for LockManyFuture<'_, K, S> {
     fn drop(&mut self) {
+        /// Releases the held keys when dropped: also if giving up the key
+        /// being waited for panics (its last count drops a key).
+        struct Held<'x, K, S> {
+            locks: &'x KeyedLocks<K, S>,
+            entries: &'x mut [Entry<K>],
+        }
+
+        impl<K, S> Drop for Held<'_, K, S> {
+            fn drop(&mut self) {
+                release_held(self.locks, self.entries);
+            }
+        }
+
+        let _held = Held {
+            locks: self.locks,
+            entries: &mut self.entries[..self.next],
+        };
         self.acquire.cancel(&self.locks.map);
-        release_held(self.locks, &mut self.entries[..self.next]);
     }
 }
 
-/// Releases held entries, last first.
+/// Releases held entries, last first. A key whose `Drop` panics does not
+/// keep the others locked: they are released while the panic unwinds.
 fn release_held<K, S>(locks: &KeyedLocks<K, S>, entries: &mut [Entry<K>]) {
-    for entry in entries.iter_mut().rev() {
+    for_each_despite_panics(entries.iter_mut().rev(), |entry| {
         if let Entry::Held(node) = core::mem::replace(entry, Entry::Taking) {
             // SAFETY: a held entry owns the node's lock and a count; this is
-            // their only release: first the lock, then the count.
+            // their only release (the entry is no longer `Held`): first the
+            // lock, then the count.
             unsafe {
                 node.get().raw.unlock();
                 locks.map.release(node);
             }
         }
-    }
+    });
 }
 
 impl<K, S> fmt::Debug for LockManyFuture<'_, K, S> {

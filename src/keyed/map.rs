@@ -6,7 +6,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
-use core::mem::MaybeUninit;
+use core::mem::{self, MaybeUninit};
 use core::ptr::NonNull;
 
 use hashbrown::HashTable;
@@ -27,8 +27,16 @@ const SHARDS: usize = if cfg!(loom) {
 /// `log2(SHARDS)`.
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 /// Free nodes kept per shard. More are freed back to the allocator, so a
-/// burst of distinct keys does not stay allocated forever.
-const POOL: usize = 16;
+/// burst of distinct keys does not stay allocated forever. A shard whose
+/// number of keys moves between 0 and this allocates nothing.
+const POOL: usize = 8;
+/// A shard's table never shrinks below room for this many keys (at least
+/// [`POOL`]), so that steady-state locking never reallocates it. hashbrown
+/// sizes tables in powers of two with a load of 7/8: 14 keys fit in
+/// [`KEPT_BUCKETS`] buckets, under 300 bytes per shard on 64-bit targets.
+const KEPT_CAPACITY: usize = 14;
+/// The buckets of a table with room for [`KEPT_CAPACITY`] keys.
+const KEPT_BUCKETS: usize = 16;
 
 /// The lock of one key, allocated on the heap and addressed by [`NodePtr`].
 pub(super) struct Node<K> {
@@ -114,8 +122,67 @@ struct Slot<K> {
 /// One shard: the nodes of the keys that hash here, and spare nodes.
 struct Shard<K> {
     table: HashTable<Slot<K>>,
-    /// Free nodes, each free and without waiters, its key uninitialized.
+    /// Free nodes, each free and without waiters, its key uninitialized. At
+    /// most [`POOL`]; a node of the other policy (left from before
+    /// [`Map::set_fifo`]) is freed instead of reused.
     pool: Vec<Box<Node<K>>>,
+}
+
+impl<K> Shard<K> {
+    crate::loom_const_fn! {
+        /// An empty shard; allocates nothing.
+        const fn new() -> Self {
+            Self {
+                table: HashTable::new(),
+                pool: Vec::new(),
+            }
+        }
+    }
+
+    /// Gives memory back after the table has lost most of its keys: shrinks
+    /// it to twice its length once at most about an eighth of its capacity
+    /// is in use, never below [`KEPT_CAPACITY`].
+    ///
+    /// Called when a node leaves the table and the pool is full, that is
+    /// while keys leave faster than new ones arrive (a burst draining). A
+    /// shrink rehashes the few keys left (at most a ninth of the buckets),
+    /// and at least half as many removals come between it and the table's
+    /// previous resize, so the cost per removal is amortised O(1). A table
+    /// at its floor never shrinks.
+    #[inline]
+    fn shrink_if_sparse(&mut self) {
+        let buckets = self.buckets();
+        if buckets > KEPT_BUCKETS && self.table.len() <= buckets / 9 {
+            self.shrink();
+        }
+    }
+
+    /// The number of buckets the table has allocated (0 if none).
+    ///
+    /// `capacity()` will not do: it is the length plus the room left before
+    /// the next rehash, and the tombstones that removals may leave use up
+    /// that room, so a large table can report a small capacity. hashbrown
+    /// allocates a power of two of buckets, a slot and a control byte each,
+    /// plus one group of control bytes (at most 16, fewer than the bytes of
+    /// any 2 buckets): the power of two at or below `size / bytes per
+    /// bucket` is the count.
+    fn buckets(&self) -> usize {
+        let estimate = self.table.allocation_size() / (mem::size_of::<Slot<K>>() + 1);
+        match estimate.checked_ilog2() {
+            Some(log) => 1 << log,
+            None => 0,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn shrink(&mut self) {
+        let target = (self.table.len() * 2).max(KEPT_CAPACITY);
+        // SAFETY: we hold the shard (`&mut self` comes from its lock) and
+        // every slot is in the table; rehashing reads the stored hash.
+        self.table
+            .shrink_to(target, |slot| unsafe { slot.node.get() }.hash);
+    }
 }
 
 /// Pads a shard to its own cache line(s), so that shards locked by
@@ -139,8 +206,14 @@ struct Shard<K> {
 struct Padded<T>(T);
 
 /// The nodes of all keys with a holder or a waiter.
+///
+/// The shards are inline, so that an empty map allocates nothing and can be
+/// built in a `const` context (a `static`); their tables allocate when keys
+/// first arrive. Each shard fills its own cache line(s): 8 KiB in all with
+/// 64 shards of 128 bytes (64-bit targets), 512 bytes with 8 shards of 64
+/// bytes (32-bit targets).
 pub(super) struct Map<K> {
-    shards: Box<[Padded<ShardMutex<Shard<K>>>]>,
+    shards: [Padded<ShardMutex<Shard<K>>>; SHARDS],
     /// The policy of every node this map creates.
     fifo: bool,
     /// The map owns keys (inside its nodes) and drops them.
@@ -148,17 +221,22 @@ pub(super) struct Map<K> {
 }
 
 impl<K> Map<K> {
-    /// An empty map whose nodes have the given policy.
+    /// An empty map whose nodes have the given policy. Allocates nothing.
+    #[cfg(not(loom))]
+    pub(super) const fn new(fifo: bool) -> Self {
+        Self {
+            shards: [const { Padded(ShardMutex::new(Shard::new())) }; SHARDS],
+            fifo,
+            _keys: PhantomData,
+        }
+    }
+
+    /// An empty map whose nodes have the given policy (loom's mutex has no
+    /// `const` constructor).
+    #[cfg(loom)]
     pub(super) fn new(fifo: bool) -> Self {
         Self {
-            shards: (0..SHARDS)
-                .map(|_| {
-                    Padded(ShardMutex::new(Shard {
-                        table: HashTable::new(),
-                        pool: Vec::new(),
-                    }))
-                })
-                .collect(),
+            shards: core::array::from_fn(|_| Padded(ShardMutex::new(Shard::new()))),
             fifo,
             _keys: PhantomData,
         }
@@ -170,16 +248,11 @@ impl<K> Map<K> {
         self.fifo
     }
 
-    /// Switches the policy of nodes created from now on; frees the pooled
-    /// nodes, which have the old one.
-    pub(super) fn set_fifo(&mut self, fifo: bool) {
-        if self.fifo != fifo {
-            self.fifo = fifo;
-            for shard in self.shards.iter() {
-                let pool = core::mem::take(&mut shard.0.lock().pool);
-                drop(pool);
-            }
-        }
+    /// Switches the policy of nodes created from now on. Pooled nodes of
+    /// the old policy are freed when they come out of the pool.
+    #[inline]
+    pub(super) const fn set_fifo(&mut self, fifo: bool) {
+        self.fifo = fifo;
     }
 
     /// The shard of `hash`. Fibonacci hashing picks the shard from all bits
@@ -222,14 +295,15 @@ impl<K> Map<K> {
                 }
                 Entry::Vacant(vacant) => {
                     let node = match pool.pop() {
-                        Some(mut node) => {
+                        Some(mut node) if node.raw.is_fifo() == self.fifo => {
                             debug_assert!(node.raw.is_idle(), "pooled node not idle");
-                            debug_assert_eq!(node.raw.is_fifo(), self.fifo);
                             node.hash = hash;
                             node.key.write(key);
                             node
                         }
-                        None => Box::new(Node {
+                        // A node of the old policy (see `set_fifo`) is freed
+                        // here: rare, and only after a policy switch.
+                        _ => Box::new(Node {
                             raw: RawLock::new(self.fifo),
                             hash,
                             key: MaybeUninit::new(key),
@@ -241,7 +315,13 @@ impl<K> Map<K> {
                 }
             }
         };
-        drop(spare);
+        if let Some(spare) = spare {
+            // The key's `Drop` is user code and may panic: then the count
+            // we just took is given back as the panic unwinds.
+            let count = Count { map: self, node };
+            drop(spare);
+            core::mem::forget(count);
+        }
         node
     }
 
@@ -259,8 +339,7 @@ impl<K> Map<K> {
         let hash = unsafe { node.get() }.hash;
         let (key, spare) = {
             let mut shard = self.shard(hash).lock();
-            let Shard { table, pool } = &mut *shard;
-            let Ok(mut entry) = table.find_entry(hash, |slot| slot.node == node) else {
+            let Ok(mut entry) = shard.table.find_entry(hash, |slot| slot.node == node) else {
                 unreachable!("a counted node is in its shard's table");
             };
             let slot = entry.get_mut();
@@ -279,14 +358,20 @@ impl<K> Map<K> {
             // it is moved out once, and the node never reads it again before
             // `acquire` writes a new one.
             let key = unsafe { node.key.assume_init_read() };
-            if pool.len() < POOL {
-                pool.push(node);
+            if shard.pool.len() < POOL {
+                shard.pool.push(node);
                 (key, None)
             } else {
+                // Keys are leaving faster than new ones arrive: the moment
+                // to see whether the table has become sparse. (Steady-state
+                // locking takes nodes from the pool and puts them back, so
+                // it never comes here.)
+                shard.shrink_if_sparse();
                 (key, Some(node))
             }
         };
-        // User code (the key's `Drop`) and deallocation run outside the section.
+        // User code (the key's `Drop`) and deallocation run outside the
+        // section (except a shrink's, which is rare).
         drop(key);
         drop(spare);
     }
@@ -320,16 +405,61 @@ impl<K> Drop for Map<K> {
     fn drop(&mut self) {
         // Only nodes of leaked guards or futures (`mem::forget`) can still be
         // in a table: everything else that counts a node borrows or owns the
-        // map, so it is gone by now.
-        for shard in self.shards.iter() {
-            let mut shard = shard.0.lock();
-            for slot in shard.table.drain() {
+        // map, so it is gone by now. Their keys are dropped here, all of
+        // them even if one's `Drop` panics.
+        for_each_despite_panics(self.shards.iter(), |shard| {
+            let table = core::mem::take(&mut shard.0.lock().table);
+            for_each_despite_panics(table.into_iter(), |slot| {
                 // SAFETY: the node came from `Box::leak` and nobody can use
-                // it any more (see above); it leaves the table here.
+                // it any more (see above); it has left the table.
                 let mut node = unsafe { Box::from_raw(slot.node.0.as_ptr()) };
-                // SAFETY: it was in the table, so its key is initialized.
+                // SAFETY: it was in the table, so its key is initialized; the
+                // node is freed right after, unread.
                 unsafe { node.key.assume_init_drop() };
+            });
+        });
+    }
+}
+
+/// A count on a node, given back when dropped: the clean-up of a count
+/// whose holder panics before it can pass the count on.
+struct Count<'a, K> {
+    map: &'a Map<K>,
+    /// Counted, and nobody waits for or owns its lock through this count.
+    node: NodePtr<K>,
+}
+
+impl<K> Drop for Count<'_, K> {
+    fn drop(&mut self) {
+        // SAFETY: the count is ours; we never waited and own no lock.
+        unsafe { self.map.release(self.node) };
+    }
+}
+
+/// Calls `f` on every item of `items`, also after a call panics.
+///
+/// After a panic, the remaining items are still passed to `f` while the
+/// panic unwinds, and the panic then goes on; a second panic aborts, as it
+/// does when a `Vec` drops its elements. User code (a key's `Drop`) that
+/// panics while several things are released so releases the rest.
+pub(super) fn for_each_despite_panics<I: Iterator>(items: I, f: impl FnMut(I::Item)) {
+    /// The items not yet processed, and what to do with them.
+    struct Rest<I: Iterator, F: FnMut(I::Item)> {
+        items: I,
+        f: F,
+    }
+
+    impl<I: Iterator, F: FnMut(I::Item)> Drop for Rest<I, F> {
+        fn drop(&mut self) {
+            // Empty unless a call below panicked.
+            for item in &mut self.items {
+                (self.f)(item);
             }
         }
+    }
+
+    let mut rest = Rest { items, f };
+    for item in rest.items.by_ref() {
+        (rest.f)(item);
     }
 }

@@ -51,6 +51,26 @@
 //! under the shard lock, so a node returns to the pool free and without
 //! waiters; its `Event`s keep their allocations for the next key. That is
 //! why steady-state locking allocates nothing.
+//!
+//! # Memory
+//!
+//! The shards live inside the map (no allocation until a key arrives, and a
+//! `const` constructor). Each pool keeps at most a few nodes, and a table
+//! that a draining burst leaves mostly empty shrinks (amortised, never below
+//! a small floor), so after any burst the map keeps a bounded amount of
+//! memory: about 50 KiB on 64-bit targets (release builds; nodes are
+//! larger in debug builds).
+//!
+//! # Panics in user code
+//!
+//! A key's `Hash`, `Eq` and `Drop` and the hasher may panic. `Hash` runs
+//! before any count is taken; `Eq` runs under the shard lock but only reads
+//! the table (the lock is released as the panic unwinds); a key is dropped
+//! only outside the shard lock, after the table is consistent, and a count
+//! taken just before a spare key's drop is given back if that drop panics.
+//! Code that releases several keys (a [`ManyGuard`], a dropped
+//! [`LockManyFuture`], the map's own drop) keeps releasing after one key's
+//! drop panics, then lets the panic go on, as dropping a `Vec` does.
 
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
@@ -65,6 +85,7 @@ use core::time::Duration;
 use crate::TimedOut;
 
 mod acquire;
+mod hash;
 mod many;
 mod map;
 
@@ -75,45 +96,8 @@ pub use self::acquire::KeyLockTimeout;
 #[cfg(target_has_atomic = "ptr")]
 pub use self::acquire::OwnedKeyLockFuture;
 pub use self::acquire::{KeyLockFuture, KeyLockUntil};
+pub use self::hash::{DefaultHashBuilder, KeyHasher};
 pub use self::many::{LockManyFuture, ManyGuard};
-
-/// The default hasher of [`KeyedLocks`].
-///
-/// With the `std` feature, `std`'s randomly seeded SipHash
-/// ([`RandomState`](std::hash::RandomState)): keys often come from untrusted
-/// requests, and a random seed keeps an attacker from choosing keys that
-/// collide (HashDoS).
-///
-/// ```
-/// use turnlock::{DefaultHashBuilder, KeyedLocks};
-///
-/// let locks: KeyedLocks<u64, DefaultHashBuilder> = KeyedLocks::new();
-/// assert!(locks.try_lock(7).is_some());
-/// ```
-#[cfg(feature = "std")]
-pub type DefaultHashBuilder = std::hash::RandomState;
-
-/// The default hasher of [`KeyedLocks`].
-///
-/// Without the `std` feature, `hashbrown`'s default (foldhash), seeded from
-/// addresses rather than the operating system; use
-/// [`KeyedLocks::with_hasher`] with a hasher seeded from a real entropy
-/// source when keys come from untrusted input.
-///
-/// ```
-/// use turnlock::{DefaultHashBuilder, KeyedLocks};
-///
-/// let locks = KeyedLocks::<u64>::with_hasher(DefaultHashBuilder::default());
-/// assert!(locks.try_lock(7).is_some());
-/// ```
-#[cfg(not(feature = "std"))]
-pub type DefaultHashBuilder = hashbrown::DefaultHashBuilder;
-
-/// Another name for [`DefaultHashBuilder`], the name the design notes use
-/// (`KeyedLocks<K, S = DefaultHasher>`). Prefer `DefaultHashBuilder`: it is
-/// a `BuildHasher`, unlike `std::hash::DefaultHasher`.
-#[doc(hidden)]
-pub type DefaultHasher = DefaultHashBuilder;
 
 /// A lock per key: serialise work per user, per account, per file, with
 /// entries that exist only while someone holds or waits for the key.
@@ -136,6 +120,18 @@ pub type DefaultHasher = DefaultHashBuilder;
 ///
 /// [`lock_many`](KeyedLocks::lock_many) holds several keys at once without
 /// deadlocks, whatever order callers name them in.
+///
+/// # Keys that panic
+///
+/// A key's `Hash`, `Eq` or `Drop`, or the hasher, may panic: the call that
+/// runs it panics and the map stays consistent. Nothing is left counted or
+/// locked, and a [`ManyGuard`] releases all its keys even if one key's drop
+/// panics. One leak is rustc's, not the map's: a value that an expression
+/// has just produced is leaked when a temporary of that expression panics
+/// in its drop ([rust-lang/rust#47949](https://github.com/rust-lang/rust/issues/47949)),
+/// so `futures_lite::future::or(locks.lock(a), locks.lock(b)).await`, whose
+/// losing future drops a key that panics, leaks the winner's guard. Keep
+/// such futures in locals, which are dropped as a panic unwinds.
 ///
 /// # Examples
 ///
@@ -225,8 +221,8 @@ impl<K> KeyedLocks<K, DefaultHashBuilder> {
     /// An empty map whose keys get the throughput policy of
     /// [`Lock::new`](crate::Lock::new): fast, and starvation-free.
     ///
-    /// With `std`, keys are hashed with a randomly seeded hasher (see
-    /// [`DefaultHashBuilder`]).
+    /// With `std`, keys are hashed with a randomly keyed hasher; without,
+    /// with a fixed key (see [`DefaultHashBuilder`]).
     ///
     /// ```
     /// let locks: turnlock::KeyedLocks<u64> = turnlock::KeyedLocks::new();
@@ -234,7 +230,7 @@ impl<K> KeyedLocks<K, DefaultHashBuilder> {
     /// assert!(!locks.is_fifo());
     /// ```
     pub fn new() -> Self {
-        Self::with_hasher(DefaultHashBuilder::default())
+        Self::with_hasher(DefaultHashBuilder::new())
     }
 
     /// An empty map whose keys get the strict FIFO policy of
@@ -251,26 +247,69 @@ impl<K> KeyedLocks<K, DefaultHashBuilder> {
 }
 
 impl<K, S> KeyedLocks<K, S> {
-    /// An empty map that hashes keys with `hasher`, with the throughput
-    /// policy. Works without `std`.
-    ///
-    /// ```
-    /// use std::hash::BuildHasherDefault;
-    /// use std::collections::hash_map::DefaultHasher;
-    ///
-    /// // A fixed-seed hasher, for keys that no attacker chooses.
-    /// let locks = turnlock::KeyedLocks::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
-    /// let _guard = locks.try_lock(3).unwrap();
-    /// assert!(locks.is_locked(&3));
-    /// ```
-    pub fn with_hasher(hasher: S) -> Self {
-        Self {
-            map: Map::new(false),
-            hasher,
+    crate::loom_const_fn! {
+        /// An empty map that hashes keys with `hasher`, with the throughput
+        /// policy. Works without `std`, allocates nothing until a key is
+        /// first locked, and is `const`: a map can be a `static`.
+        ///
+        /// ```
+        /// use std::hash::BuildHasherDefault;
+        /// use std::collections::hash_map::DefaultHasher;
+        ///
+        /// // A fixed-seed hasher, for keys that no attacker chooses.
+        /// let locks = turnlock::KeyedLocks::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
+        /// let _guard = locks.try_lock(3).unwrap();
+        /// assert!(locks.is_locked(&3));
+        /// ```
+        ///
+        /// In a `static`, as on a `no_std` target, with a hasher that can be
+        /// built in a `const` context (here a small FNV-1a):
+        ///
+        /// ```
+        /// use core::hash::{BuildHasherDefault, Hasher};
+        /// use turnlock::KeyedLocks;
+        ///
+        /// struct Fnv(u64);
+        ///
+        /// impl Default for Fnv {
+        ///     fn default() -> Self {
+        ///         Fnv(0xcbf2_9ce4_8422_2325)
+        ///     }
+        /// }
+        ///
+        /// impl Hasher for Fnv {
+        ///     fn finish(&self) -> u64 {
+        ///         self.0
+        ///     }
+        ///
+        ///     fn write(&mut self, bytes: &[u8]) {
+        ///         for &byte in bytes {
+        ///             self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        ///         }
+        ///     }
+        /// }
+        ///
+        /// static SENSORS: KeyedLocks<u8, BuildHasherDefault<Fnv>> =
+        ///     KeyedLocks::with_hasher(BuildHasherDefault::new()).fifo();
+        ///
+        /// # futures_lite::future::block_on(async {
+        /// let reading = SENSORS.lock(3).await;
+        /// assert!(SENSORS.is_locked(&3) && SENSORS.is_fifo());
+        /// drop(reading);
+        /// assert!(SENSORS.is_empty());
+        /// # });
+        /// ```
+        pub const fn with_hasher(hasher: S) -> Self {
+            Self {
+                map: Map::new(false),
+                hasher,
+            }
         }
     }
 
-    /// Switches every key's lock to the strict FIFO policy (builder style).
+    /// Switches every key's lock to the strict FIFO policy (builder style;
+    /// `const`, so it works in a `static`, see
+    /// [`with_hasher`](KeyedLocks::with_hasher)).
     ///
     /// Meant right after construction: keys that are held or waited for at
     /// this point cannot exist (a guard borrows the map), except those of
@@ -283,7 +322,7 @@ impl<K, S> KeyedLocks<K, S> {
     /// assert!(locks.is_fifo());
     /// ```
     #[must_use = "`fifo` returns the changed map"]
-    pub fn fifo(mut self) -> Self {
+    pub const fn fifo(mut self) -> Self {
         self.map.set_fifo(true);
         self
     }

@@ -23,11 +23,18 @@ pub struct Counting;
 
 std::thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    /// Bytes allocated minus bytes freed by this thread.
+    static NET_BYTES: Cell<i64> = const { Cell::new(0) };
 }
 
 fn count_one() {
     // `try_with`: the thread may be tearing down its locals.
     let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+fn count_bytes(allocated: usize, freed: usize) {
+    let change = allocated as i64 - freed as i64;
+    let _ = NET_BYTES.try_with(|bytes| bytes.set(bytes.get() + change));
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments, so
@@ -36,23 +43,27 @@ fn count_one() {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count_one();
+        count_bytes(layout.size(), 0);
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count_one();
+        count_bytes(layout.size(), 0);
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count_one();
+        count_bytes(new_size, layout.size());
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count_bytes(0, layout.size());
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -63,6 +74,18 @@ pub fn allocations_during(f: impl FnOnce()) -> u64 {
     let before = ALLOCATIONS.with(Cell::get);
     f();
     ALLOCATIONS.with(Cell::get) - before
+}
+
+/// The bytes this thread allocated and did not free while running `f`
+/// (negative if it freed more than it allocated), with `f`'s result.
+///
+/// Exact for single-threaded code: memory freed by another thread is not
+/// seen.
+#[allow(dead_code, reason = "only some test binaries measure bytes")]
+pub fn net_bytes_during<R>(f: impl FnOnce() -> R) -> (i64, R) {
+    let before = NET_BYTES.with(Cell::get);
+    let out = f();
+    (NET_BYTES.with(Cell::get) - before, out)
 }
 
 /// Polls `future` once with a no-op waker; an uncontended lock is ready then.
