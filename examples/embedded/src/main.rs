@@ -10,8 +10,9 @@
 //! 2. `COUNTER`, a `static` [`Lock::new`] (the throughput policy): each task
 //!    reads the counter, yields, and writes the value plus one. Two holders
 //!    at once would lose an update.
-//! 3. a [`KeyedLocks`] with a fixed FNV hasher: each round both tasks lock
-//!    the same key and hold it across a yield; the other key stays free.
+//! 3. `KEYED`, a `static` [`KeyedLocks`] with a fixed FNV hasher (built by
+//!    the `const` `with_hasher`): each round both tasks lock the same key
+//!    and hold it across a yield; the other key stays free.
 //!
 //! Every lock also has a seat outside it: an atomic count of the tasks
 //! inside, which must never exceed one. The program prints what it checked
@@ -164,6 +165,10 @@ impl Hasher for FnvHasher {
 }
 
 type Keyed = KeyedLocks<&'static str, Fnv>;
+
+/// The per-key locks: a `static`, since `with_hasher` is `const` and the map
+/// allocates nothing until a key is first locked.
+static KEYED: Keyed = Keyed::with_hasher(Fnv);
 
 /// Returns `Pending` once (waking its task at once), then `Ready`.
 struct YieldNow(bool);
@@ -322,8 +327,8 @@ fn main() -> ! {
         ROUNDS
     );
 
-    let keyed = Keyed::with_hasher(Fnv);
-    let polls = run([pin!(task(0, &keyed)), pin!(task(1, &keyed))]);
+    let keyed = &KEYED;
+    let polls = run([pin!(task(0, keyed)), pin!(task(1, keyed))]);
     let all = TASKS * ROUNDS;
 
     let turns = TURNS
@@ -374,7 +379,7 @@ fn main() -> ! {
         fail!("keyed: {key_turns} turns, not {all}");
     }
     hprintln!(
-        "ok: KeyedLocks<&str, Fnv>: {} turns on keys {:?}, never two holders of a key, at most {} keys at once",
+        "ok: static KeyedLocks<&str, Fnv>: {} turns on keys {:?}, never two holders of a key, at most {} keys at once",
         key_turns,
         KEYS,
         MOST_KEYS.load(Ordering::Relaxed)
