@@ -64,7 +64,9 @@
 //! `new` lets a running task take a free lock ahead of sleeping waiters,
 //! which keeps the lock busy. A waiter that is woken and finds the lock taken
 //! again has been overtaken; it then joins a strict queue that no newcomer
-//! can pass, and releases hand the lock to that queue in order. So every
+//! can pass, and releases hand the lock to that queue in order. (The head of
+//! that queue is a one-waiter slot inside the lock that keeps the waiter's
+//! waker, so being overtaken costs no second allocation.) So every
 //! waiter is served within a bounded number of hand-offs, with no clock
 //! involved (unlike async-lock, whose fairness needs a timer and so `std`).
 //!
