@@ -270,8 +270,8 @@ impl RawLock {
         }
     }
 
-    /// Release with waiters: hand off to a queued waiter, or free the lock
-    /// and wake one hint waiter.
+    /// Release with waiters: hand off to the slot's waiter or the oldest
+    /// queued one, or free the lock and wake one more hint waiter.
     #[cold]
     fn unlock_slow(&self) {
         let mut state = self.state.load(Acquire);
@@ -311,8 +311,8 @@ impl RawLock {
                         // preempted, or busy), and with only one hint out, a
                         // running task could take the lock again and again
                         // while every other waiter sleeps. Each woken waiter
-                        // that loses a race joins the hand-off queue, so the
-                        // barging releaser is soon made to hand off.
+                        // that loses a race moves to the slot or the queue,
+                        // so the barging releaser is soon made to hand off.
                         if self.wake.notify(1.additional().relaxed()) == 0 {
                             // Every hint waiter is awake already: let later
                             // releases skip the list's mutex, unless a new
