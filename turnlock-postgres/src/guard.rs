@@ -201,10 +201,14 @@ impl Guard {
                     );
                     match client.batch_execute(&create).await {
                         Ok(()) => {}
-                        // Another process created it at the same moment.
+                        // Another process created it at the same moment:
+                        // PostgreSQL then reports the table, its row type
+                        // ("type ... already exists") or a unique index of
+                        // its catalog as already there.
                         Err(err)
                             if err.code() == Some(&SqlState::UNIQUE_VIOLATION)
-                                || err.code() == Some(&SqlState::DUPLICATE_TABLE) => {}
+                                || err.code() == Some(&SqlState::DUPLICATE_TABLE)
+                                || err.code() == Some(&SqlState::DUPLICATE_OBJECT) => {}
                         Err(err) => {
                             return Err(self.query_error("could not create the fencing table", err));
                         }
