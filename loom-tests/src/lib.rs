@@ -18,6 +18,8 @@ mod helpers {
 
     use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use loom::sync::{Arc, Mutex};
+    use turnlock::futures::OwnedLockFuture;
+    use turnlock::{Lock, OwnedGuard};
 
     /// Polls `future` once with a waker that does nothing.
     ///
@@ -25,6 +27,30 @@ mod helpers {
     /// polls it next registers a real waker.
     pub fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
         Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// Brings a `new` lock to the state with a waiter in the slot and one in
+    /// the hand-off queue behind it, both of which lost a race, and returns
+    /// them (slot first) with the guard of the current holder.
+    ///
+    /// Each of two releases wakes one more hint waiter, and a barging
+    /// newcomer retakes the lock each time, so both woken waiters lose.
+    pub fn slot_and_queue<T>(
+        lock: &std::sync::Arc<Lock<T>>,
+    ) -> (OwnedLockFuture<T>, OwnedLockFuture<T>, OwnedGuard<T>) {
+        let held = lock.try_lock_owned().expect("a new lock is free");
+        let mut first = lock.lock_owned();
+        let mut second = lock.lock_owned();
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+        drop(held);
+        drop(lock.try_lock_owned().expect("a released lock is free"));
+        let held = lock.try_lock_owned().expect("a released lock is free");
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+        assert!(format!("{first:?}").contains("Slot"), "{first:?}");
+        assert!(format!("{second:?}").contains("Queued"), "{second:?}");
+        (first, second, held)
     }
 
     /// A waker that counts its wake-ups and passes them on.

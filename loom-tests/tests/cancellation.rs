@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use loom::future::block_on;
 use loom::thread;
-use turnlock::Lock;
-use turnlock_loom_tests::poll_once;
+use turnlock::futures::OwnedLockFuture;
+use turnlock::{Lock, OwnedGuard};
+use turnlock_loom_tests::{poll_once, slot_and_queue};
 
 /// One waiter joins the line (polled once), then the holder releases on
 /// another thread while the waiter's future is dropped.
@@ -69,6 +70,18 @@ fn cancelled_first_of_two(lock: Lock<usize>) {
     let mut second = lock.lock_owned();
     assert!(poll_once(&mut second).is_pending());
 
+    drop_first_while_releasing(&lock, held, first, second);
+}
+
+/// Drops `first` on this thread while another thread releases `held` and a
+/// third drives `second` to its guard; then checks that the lock ended free
+/// with exactly `second`'s acquisition counted.
+fn drop_first_while_releasing(
+    lock: &Arc<Lock<usize>>,
+    held: OwnedGuard<usize>,
+    first: OwnedLockFuture<usize>,
+    second: OwnedLockFuture<usize>,
+) {
     let releaser = thread::spawn(move || drop(held));
     let waiter = thread::spawn(move || {
         let mut guard = block_on(second);
@@ -128,20 +141,7 @@ fn new_cancelled_slot_waiter_passes_to_hint_waiter() {
         let mut second = lock.lock_owned();
         assert!(poll_once(&mut second).is_pending());
 
-        let releaser = thread::spawn(move || drop(held));
-        let waiter = thread::spawn(move || {
-            let mut guard = block_on(second);
-            *guard += 1;
-        });
-        drop(first);
-        releaser.join().unwrap();
-        waiter.join().unwrap();
-
-        assert!(
-            !lock.is_locked(),
-            "the lock is still held after every guard was dropped"
-        );
-        assert_eq!(*lock.try_lock().expect("the lock is free"), 1);
+        drop_first_while_releasing(&lock, held, first, second);
     });
 }
 
@@ -159,34 +159,8 @@ fn new_cancelled_slot_waiter_passes_to_hint_waiter() {
 fn new_cancelled_slot_waiter_passes_to_queued_waiter() {
     loom::model(|| {
         let lock = Arc::new(Lock::new(0));
-        let held = lock.try_lock_owned().expect("a new lock is free");
-        let mut first = lock.lock_owned();
-        let mut second = lock.lock_owned();
-        assert!(poll_once(&mut first).is_pending());
-        assert!(poll_once(&mut second).is_pending());
-        // Each release wakes one more hint waiter; a barging newcomer
-        // retakes the lock each time, so both woken waiters lose.
-        drop(held);
-        drop(lock.try_lock_owned().expect("a released lock is free"));
-        let held = lock.try_lock_owned().expect("a released lock is free");
-        assert!(poll_once(&mut first).is_pending());
-        assert!(poll_once(&mut second).is_pending());
-        assert!(format!("{first:?}").contains("Slot"), "{first:?}");
-        assert!(format!("{second:?}").contains("Queued"), "{second:?}");
+        let (first, second, held) = slot_and_queue(&lock);
 
-        let releaser = thread::spawn(move || drop(held));
-        let waiter = thread::spawn(move || {
-            let mut guard = block_on(second);
-            *guard += 1;
-        });
-        drop(first);
-        releaser.join().unwrap();
-        waiter.join().unwrap();
-
-        assert!(
-            !lock.is_locked(),
-            "the lock is still held after every guard was dropped"
-        );
-        assert_eq!(*lock.try_lock().expect("the lock is free"), 1);
+        drop_first_while_releasing(&lock, held, first, second);
     });
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use loom::future::block_on;
 use loom::thread;
 use turnlock::Lock;
-use turnlock_loom_tests::poll_once;
+use turnlock_loom_tests::{poll_once, slot_and_queue};
 
 /// Makes `waiter` lose a race: it is woken by a release, and a newcomer
 /// takes the lock before it looks. Returns the newcomer's guard.
@@ -94,18 +94,7 @@ fn release_races_slot_waker_change() {
 fn slot_then_queue_in_order() {
     loom::model(|| {
         let lock = Arc::new(Lock::new(Vec::new()));
-        let held = lock.try_lock_owned().expect("a new lock is free");
-        let mut first = lock.lock_owned();
-        let mut second = lock.lock_owned();
-        assert!(poll_once(&mut first).is_pending());
-        assert!(poll_once(&mut second).is_pending());
-        drop(held);
-        drop(lock.try_lock_owned().expect("a released lock is free"));
-        let held = lock.try_lock_owned().expect("a released lock is free");
-        assert!(poll_once(&mut first).is_pending());
-        assert!(poll_once(&mut second).is_pending());
-        assert!(format!("{first:?}").contains("Slot"), "{first:?}");
-        assert!(format!("{second:?}").contains("Queued"), "{second:?}");
+        let (first, second, held) = slot_and_queue(&lock);
 
         let barger = {
             let lock = lock.clone();
