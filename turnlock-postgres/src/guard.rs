@@ -4,26 +4,11 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use tokio_postgres::error::SqlState;
-use turnlock::OwnedKeyGuard;
-
+use crate::conn::{Liveness, Session};
 use crate::error::{Error, ErrorKind, is_session_gone};
-use crate::pool::{Inner, Interest};
-use crate::session::{Liveness, Session};
-
-/// What a holder's release did.
-pub(crate) enum Release {
-    /// The remote lock waits for the next local holder of the key.
-    Parked,
-    /// The session was gone: nothing to release, and the lock had been lost.
-    Lost,
-    /// `pg_advisory_unlock` runs in the background; the outcome follows
-    /// if it was asked for.
-    Unlocking(Option<async_channel::Receiver<Result<(), Error>>>),
-}
+use crate::pool::Hold;
 
 /// A key held across all processes on the database.
 ///
@@ -45,32 +30,22 @@ pub(crate) enum Release {
 /// ```
 #[must_use = "if unused the key is released at once"]
 pub struct Guard {
-    inner: Arc<Inner>,
+    /// `None` once released by [`Guard::release`].
+    hold: Option<Hold>,
+    /// What [`Guard::key`], [`Guard::lost`] and friends answer, also after
+    /// the hold is gone.
     id: i64,
     session: Arc<Session>,
-    handoffs: u32,
     token: Option<i64>,
-    /// `None` once released by [`Guard::release`].
-    local: Option<OwnedKeyGuard<i64>>,
 }
 
 impl Guard {
-    pub(crate) fn new(
-        inner: Arc<Inner>,
-        id: i64,
-        session: Arc<Session>,
-        handoffs: u32,
-        local: OwnedKeyGuard<i64>,
-        interest: Interest,
-    ) -> Self {
-        interest.into_guard();
+    pub(crate) fn new(hold: Hold) -> Self {
         Guard {
-            inner,
-            id,
-            session,
-            handoffs,
+            id: hold.id(),
+            session: hold.session().clone(),
+            hold: Some(hold),
             token: None,
-            local: Some(local),
         }
     }
 
@@ -185,40 +160,13 @@ impl Guard {
         if self.session.is_lost() {
             return Err(Error::session_lost(None));
         }
-        let table = &self.inner.fencing_table;
-        let upsert = format!(
-            "INSERT INTO {table} AS f (key, token) VALUES ($1, 1) \
-             ON CONFLICT (key) DO UPDATE SET token = f.token + 1 RETURNING token"
-        );
-        let client = self.session.client();
-        let mut created = self.inner.fencing_ready.load(Ordering::Acquire);
-        let token = loop {
-            match client.query_one(upsert.as_str(), &[&self.id]).await {
-                Ok(row) => break row.get::<_, i64>(0),
-                Err(err) if !created && err.code() == Some(&SqlState::UNDEFINED_TABLE) => {
-                    let create = format!(
-                        "CREATE TABLE IF NOT EXISTS {table} (key bigint PRIMARY KEY, token bigint NOT NULL)"
-                    );
-                    match client.batch_execute(&create).await {
-                        Ok(()) => {}
-                        // Another process created it at the same moment:
-                        // PostgreSQL then reports the table, its row type
-                        // ("type ... already exists") or a unique index of
-                        // its catalog as already there.
-                        Err(err)
-                            if err.code() == Some(&SqlState::UNIQUE_VIOLATION)
-                                || err.code() == Some(&SqlState::DUPLICATE_TABLE)
-                                || err.code() == Some(&SqlState::DUPLICATE_OBJECT) => {}
-                        Err(err) => {
-                            return Err(self.query_error("could not create the fencing table", err));
-                        }
-                    }
-                    created = true;
-                }
-                Err(err) => return Err(self.query_error("could not take a fencing token", err)),
-            }
-        };
-        self.inner.fencing_ready.store(true, Ordering::Release);
+        let hold = self.hold.as_ref().expect("held until released");
+        let token = hold
+            .inner()
+            .fencing
+            .next_token(self.session.client(), self.id)
+            .await
+            .map_err(|(what, err)| self.query_error(what, err))?;
         self.token = Some(token);
         Ok(token)
     }
@@ -251,34 +199,18 @@ impl Guard {
     /// # }).unwrap();
     /// ```
     pub async fn release(mut self) -> Result<(), Error> {
-        let Some(local) = self.local.take() else {
-            return Ok(());
-        };
-        let release = self
-            .inner
-            .release(self.id, &self.session, self.handoffs, true);
-        drop(local);
-        match release {
-            Release::Parked if self.session.is_lost() => Err(Error::session_lost(None)),
-            Release::Parked => Ok(()),
-            Release::Lost => Err(Error::session_lost(None)),
-            Release::Unlocking(None) => Ok(()),
-            Release::Unlocking(Some(outcome)) => outcome
-                .recv()
-                .await
-                .unwrap_or_else(|_| Err(Error::session_lost(None))),
+        match self.hold.take() {
+            Some(hold) => hold.release().await,
+            None => Ok(()),
         }
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some(local) = self.local.take() {
+        if let Some(hold) = self.hold.take() {
             // The outcome has nobody to go to; the pool books it.
-            let _ = self
-                .inner
-                .release(self.id, &self.session, self.handoffs, false);
-            drop(local);
+            hold.release_quietly();
         }
     }
 }

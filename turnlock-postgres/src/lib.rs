@@ -183,14 +183,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod connect;
+mod conn;
 mod error;
 mod guard;
 mod key;
 mod pool;
-mod session;
 
-pub use crate::connect::{Endpoint, Stream};
+pub use crate::conn::{Endpoint, Stream};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::guard::{Guard, Lost};
 pub use crate::key::LockKey;

@@ -1,15 +1,13 @@
 //! One database session: a tokio-postgres client, its prepared statements,
-//! the cancel token, and the flag that says it is gone.
+//! the cancel token, and whether it is gone.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use event_listener::Event;
-use futures_lite::AsyncReadExt;
 use tokio_postgres::{CancelToken, Client, NoTls, Statement};
 
-use crate::connect::{BoxFuture, Compat, ConnectorFn, Endpoint, SpawnFn, timeout};
+use super::{BoxFuture, Compat, Dialer, Endpoint, Spawner, timeout};
 use crate::error::{Error, ErrorKind, is_cancelled};
 
 /// How often an unlock is tried again when a late cancel request (aimed at
@@ -25,9 +23,14 @@ pub(crate) struct Liveness {
 
 impl Liveness {
     pub(crate) fn is_lost(&self) -> bool {
+        // Acquire: pairs with the Release in `mark_lost`, so that whoever
+        // sees the flag also sees what was done before it was set.
         self.lost.load(Ordering::Acquire)
     }
 
+    /// Marks the session gone and wakes everyone waiting for that. The
+    /// task that drives the connection then drops it, which closes the
+    /// socket: the server ends the session and frees its locks.
     pub(crate) fn mark_lost(&self) {
         self.lost.store(true, Ordering::Release);
         self.event.notify(usize::MAX);
@@ -49,41 +52,44 @@ impl Liveness {
 }
 
 pub(crate) struct Session {
+    /// The pool's number for this session (never reused within a pool).
     pub(crate) id: u64,
+    /// The server process that runs the session, as in `pg_locks.pid`.
     pub(crate) backend_pid: i32,
     pub(crate) liveness: Arc<Liveness>,
     client: Client,
     try_lock: Statement,
     lock: Statement,
     unlock: Statement,
-    cancel: CancelToken,
-    endpoint: Endpoint,
+    pub(super) cancel: CancelToken,
+    pub(super) endpoint: Endpoint,
 }
 
 impl Session {
-    /// Opens a session on the first endpoint that answers, each within
-    /// `connect_timeout`. The connection future is handed to `spawn`; when
-    /// it ends, the session is marked lost and `on_lost` runs.
+    /// Opens a session on the first endpoint that answers, each within the
+    /// dialer's connect timeout. The connection future is handed to
+    /// `spawner`; when it ends, or the session is marked lost, the
+    /// connection is dropped and `on_lost` runs with the session's
+    /// liveness.
     pub(crate) async fn connect(
         id: u64,
-        config: &tokio_postgres::Config,
-        endpoints: &[Endpoint],
-        connector: &ConnectorFn,
-        spawn: &SpawnFn,
-        connect_timeout: Duration,
-        on_lost: Arc<dyn Fn() + Send + Sync>,
+        dialer: &Dialer,
+        spawner: &Spawner,
+        on_lost: Arc<dyn Fn(&Liveness) + Send + Sync>,
     ) -> Result<Session, Error> {
+        let connect_timeout = dialer.connect_timeout;
         let mut last = None;
-        for endpoint in endpoints {
+        for endpoint in &dialer.endpoints {
             let attempt = async {
-                let stream = connector(endpoint.clone()).await.map_err(|err| {
+                let stream = (dialer.connector)(endpoint.clone()).await.map_err(|err| {
                     Error::new(
                         ErrorKind::Connect,
                         format!("could not connect to {endpoint}"),
                     )
                     .with_source(err)
                 })?;
-                config
+                dialer
+                    .config
                     .connect_raw(Compat(stream), NoTls)
                     .await
                     .map_err(|err| {
@@ -112,11 +118,11 @@ impl Session {
             let liveness = Arc::new(Liveness::default());
             let watch = liveness.clone();
             let on_lost = on_lost.clone();
-            spawn(Box::pin(async move {
-                let _ = connection.await;
+            spawner.spawn(async move {
+                futures_lite::future::or(async { drop(connection.await) }, watch.wait()).await;
                 watch.mark_lost();
-                on_lost();
-            }));
+                on_lost(&watch);
+            });
             let prepare = async {
                 let ((try_lock, lock), (unlock, pid)) = futures_lite::future::zip(
                     futures_lite::future::zip(
@@ -134,6 +140,7 @@ impl Session {
             let setup = match timeout(connect_timeout, prepare).await {
                 Some(Ok(setup)) => setup,
                 Some(Err(err)) => {
+                    liveness.mark_lost();
                     last = Some(
                         Error::new(
                             ErrorKind::Connect,
@@ -144,6 +151,7 @@ impl Session {
                     continue;
                 }
                 None => {
+                    liveness.mark_lost();
                     last = Some(Error::new(
                         ErrorKind::Connect,
                         format!(
@@ -210,33 +218,6 @@ impl Session {
                 Ok(row) => return Ok(row.get::<_, bool>(0)),
                 Err(err) if is_cancelled(&err) && attempt < UNLOCK_ATTEMPTS => attempt += 1,
                 Err(err) => return Err(err),
-            }
-        }
-    }
-
-    /// Asks the server to cancel the statement this session runs, over a
-    /// new connection to the same endpoint, and waits until the server has
-    /// acted on it: the server signals the backend before it closes the
-    /// cancel connection, so a statement sent after this returns is never
-    /// the one cancelled.
-    pub(crate) async fn cancel(&self, connector: &ConnectorFn) -> Result<(), Error> {
-        let failed = |err: Box<dyn std::error::Error + Send + Sync>| {
-            Error::new(ErrorKind::Connect, "could not send a cancel request").with_source(err)
-        };
-        let mut stream = Compat(
-            connector(self.endpoint.clone())
-                .await
-                .map_err(|e| failed(e.into()))?,
-        );
-        self.cancel
-            .cancel_query_raw(&mut stream, NoTls)
-            .await
-            .map_err(|e| failed(e.into()))?;
-        let mut buf = [0u8; 64];
-        loop {
-            match stream.0.read(&mut buf).await {
-                Ok(0) | Err(_) => return Ok(()),
-                Ok(_) => {}
             }
         }
     }

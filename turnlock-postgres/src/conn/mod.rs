@@ -1,13 +1,28 @@
-//! Sockets and tasks without a runtime: the stream a session runs over, the
-//! adapter to the I/O traits tokio-postgres speaks, and the spawner that
-//! drives connections.
+//! Connections without a runtime: where a session connects ([`Endpoint`],
+//! and libpq's rules for the hosts of a connection string in
+//! `endpoints.rs`), the stream it runs over ([`Stream`], the default
+//! connector, the adapter to the I/O traits tokio-postgres speaks), the
+//! spawner that drives connections (`spawn.rs`), one session and its
+//! statements (`session.rs`), cancel requests (`cancel.rs`) and fencing
+//! tokens (`fencing.rs`).
+
+mod cancel;
+mod endpoints;
+mod fencing;
+mod session;
+mod spawn;
+
+pub(crate) use endpoints::endpoints;
+pub(crate) use fencing::Fencing;
+pub(crate) use session::{Liveness, Session};
+pub(crate) use spawn::{SpawnFn, Spawner};
 
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -75,7 +90,15 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for S {}
 pub(crate) type BoxStream = Box<dyn Stream>;
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub(crate) type ConnectorFn = dyn Fn(Endpoint) -> BoxFuture<io::Result<BoxStream>> + Send + Sync;
-pub(crate) type SpawnFn = dyn Fn(BoxFuture<()>) + Send + Sync;
+
+/// Everything needed to open a session: the parsed connection string, its
+/// endpoints in libpq's order, the connector and the connect timeout.
+pub(crate) struct Dialer {
+    pub(crate) config: tokio_postgres::Config,
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) connector: Arc<ConnectorFn>,
+    pub(crate) connect_timeout: Duration,
+}
 
 /// The default connector: async-net's TCP and Unix sockets (async-io's
 /// reactor, which runs beside any executor), with `TCP_NODELAY` and the
@@ -99,34 +122,6 @@ pub(crate) fn default_connector(keepalive: Option<socket2::TcpKeepalive>) -> Arc
                 }
             }
         })
-    })
-}
-
-/// The default spawner: one background thread per process, named
-/// `turnlock-postgres`, running an `async-executor`. It drives the
-/// connection futures and the clean-up tasks of every pool that was given
-/// no spawner of its own, whatever runtime (or none) the rest of the
-/// program uses.
-pub(crate) fn default_spawner() -> Arc<SpawnFn> {
-    static EXECUTOR: OnceLock<Arc<async_executor::Executor<'static>>> = OnceLock::new();
-    let executor = EXECUTOR.get_or_init(|| {
-        let executor = Arc::new(async_executor::Executor::new());
-        let runner = executor.clone();
-        std::thread::Builder::new()
-            .name("turnlock-postgres".into())
-            .spawn(move || async_io::block_on(runner.run(std::future::pending::<()>())))
-            .expect("failed to start the turnlock-postgres driver thread");
-        executor
-    });
-    let executor = executor.clone();
-    Arc::new(move |future| {
-        // A panic ends its own task only, never the shared driver thread.
-        let future = futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(future));
-        executor
-            .spawn(async move {
-                let _ = future.await;
-            })
-            .detach();
     })
 }
 

@@ -1,0 +1,342 @@
+//! Acquisition: the local queue first, then a parked lock or the database;
+//! and what happens to a statement whose caller has gone.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use event_listener::EventListener;
+
+use super::counts::{Blocked, Busy, Reservation};
+use super::inner::{Inner, MAX_BACKOFF, MIN_BACKOFF, remove_one};
+use super::interest::Interest;
+use super::open::open;
+use super::plan::{Phase, Placement, place};
+use super::release::Hold;
+use crate::conn::{BoxFuture, Session, timeout};
+use crate::error::{Error, ErrorKind, is_cancelled, is_session_gone};
+
+/// Attempts on a fresh session after the one in use turned out to be gone.
+const SESSION_RETRIES: usize = 3;
+
+/// Locks `id`, waiting as long as it takes.
+pub(crate) async fn lock(inner: &Arc<Inner>, id: i64) -> Result<Hold, Error> {
+    let interest = Interest::enter(inner, id);
+    let local = inner.locks.lock_owned(id).await;
+    let (session, handoffs) = match inner.take_parked(id) {
+        Some(parked) => (parked.session, parked.handoffs),
+        None => (Remote::new(inner, id, Phase::First).granted().await?, 0),
+    };
+    Ok(Hold::new(interest, local, session, handoffs))
+}
+
+/// Locks `id` if nobody holds it, here or in another process.
+pub(crate) async fn try_lock(inner: &Arc<Inner>, id: i64) -> Result<Option<Hold>, Error> {
+    let interest = Interest::enter(inner, id);
+    let Some(local) = inner.locks.try_lock_owned(id) else {
+        return Ok(None);
+    };
+    let (session, handoffs) = match inner.take_parked(id) {
+        Some(parked) => (parked.session, parked.handoffs),
+        None => match Remote::new(inner, id, Phase::TryOnly)
+            .granted_or_held()
+            .await?
+        {
+            Some(session) => (session, 0),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(Hold::new(interest, local, session, handoffs)))
+}
+
+/// What to run where, with its count already booked.
+enum Plan {
+    Try(Arc<Session>, Busy),
+    Wait(Arc<Session>, Blocked),
+    Connect(Reservation),
+    Sleep(EventListener),
+}
+
+/// Decides under the lock and books the decision (see [`place`]).
+fn plan(inner: &Arc<Inner>, phase: Phase, id: i64) -> Plan {
+    let mut state = inner.state();
+    match place(&state, inner.max_sessions, phase, id) {
+        Placement::Try(i) => {
+            let session = state.sessions[i].session.clone();
+            let busy = Busy::start(inner, &mut state, &session);
+            Plan::Try(session, busy)
+        }
+        Placement::Wait(i) => {
+            let session = state.sessions[i].session.clone();
+            let blocked = Blocked::start(inner, &mut state, &session);
+            Plan::Wait(session, blocked)
+        }
+        Placement::Connect => Plan::Connect(Reservation::start(inner, &mut state)),
+        // Listening before the lock is let go: no change is missed.
+        Placement::Sleep => Plan::Sleep(inner.changed.listen()),
+    }
+}
+
+/// One step of taking the remote lock.
+enum Step {
+    Granted(Arc<Session>),
+    /// Another process holds the key (a try failed).
+    HeldElsewhere,
+    /// Nothing decided yet: plan again.
+    Again,
+}
+
+/// Takes a key on the database for its local holder.
+struct Remote<'a> {
+    inner: &'a Arc<Inner>,
+    id: i64,
+    first: Phase,
+    phase: Phase,
+    backoff: Duration,
+    retries: usize,
+    cancelled: usize,
+}
+
+impl<'a> Remote<'a> {
+    fn new(inner: &'a Arc<Inner>, id: i64, first: Phase) -> Self {
+        Remote {
+            inner,
+            id,
+            first,
+            phase: first,
+            backoff: MIN_BACKOFF,
+            retries: 0,
+            cancelled: 0,
+        }
+    }
+
+    /// A session that holds the key, however long that takes.
+    async fn granted(mut self) -> Result<Arc<Session>, Error> {
+        loop {
+            match self.step().await? {
+                Step::Granted(session) => return Ok(session),
+                Step::HeldElsewhere => self.phase = Phase::AfterTry,
+                Step::Again => {}
+            }
+        }
+    }
+
+    /// A session that holds the key, or `None` if another process holds it.
+    async fn granted_or_held(mut self) -> Result<Option<Arc<Session>>, Error> {
+        loop {
+            match self.step().await? {
+                Step::Granted(session) => return Ok(Some(session)),
+                Step::HeldElsewhere => return Ok(None),
+                Step::Again => {}
+            }
+        }
+    }
+
+    async fn step(&mut self) -> Result<Step, Error> {
+        let (inner, id) = (self.inner, self.id);
+        let (session, counted) = match plan(inner, self.phase, id) {
+            Plan::Try(session, busy) => (session, Counted::Try(busy)),
+            Plan::Wait(session, blocked) => (session, Counted::Wait(blocked)),
+            Plan::Connect(reservation) => {
+                return match open(reservation).await {
+                    Ok(()) => Ok(Step::Again),
+                    Err(err)
+                        if err.kind() == ErrorKind::SessionLost
+                            && self.retries < SESSION_RETRIES =>
+                    {
+                        self.retries += 1;
+                        Ok(Step::Again)
+                    }
+                    Err(err) => Err(err),
+                };
+            }
+            Plan::Sleep(listener) => {
+                futures_lite::future::or(listener, async {
+                    async_io::Timer::after(self.backoff).await;
+                })
+                .await;
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                self.phase = self.first;
+                return Ok(Step::Again);
+            }
+        };
+        let statement = match counted {
+            Counted::Try(_) => session.try_lock(id),
+            Counted::Wait(_) => session.lock(id),
+        };
+        let result = InFlight {
+            inner: inner.clone(),
+            session: session.clone(),
+            id,
+            counted: Some(counted),
+            statement: Some(statement),
+        }
+        .await;
+        match result {
+            Ok(true) => Ok(Step::Granted(session)),
+            Ok(false) => Ok(Step::HeldElsewhere),
+            Err(err) if is_session_gone(&err) || session.is_lost() => {
+                if self.retries >= SESSION_RETRIES {
+                    return Err(Error::session_lost(Some(err)));
+                }
+                self.retries += 1;
+                self.phase = self.first;
+                Ok(Step::Again)
+            }
+            Err(err) if is_cancelled(&err) && self.cancelled < SESSION_RETRIES => {
+                // A cancel request meant for an earlier, abandoned statement
+                // of this session landed on this one. It may have hit just
+                // after a grant: undo that (a no-op otherwise), then retry.
+                self.cancelled += 1;
+                let busy = Busy::start_unlocked(inner, &session);
+                let undone = session.unlock(id).await;
+                drop(busy);
+                match undone {
+                    Err(err) if !is_cancelled(&err) => {
+                        Err(Error::new(ErrorKind::Query, "pg_advisory_unlock failed")
+                            .with_source(err))
+                    }
+                    _ => {
+                        self.phase = self.first;
+                        Ok(Step::Again)
+                    }
+                }
+            }
+            Err(err) => {
+                Err(Error::new(ErrorKind::Query, "advisory lock statement failed").with_source(err))
+            }
+        }
+    }
+}
+
+/// A lock statement's count: a try on a shared session, or a wait that
+/// blocks its session.
+enum Counted {
+    Try(Busy),
+    Wait(Blocked),
+}
+
+impl Counted {
+    fn end(self, state: &mut super::inner::State) {
+        match self {
+            Counted::Try(busy) => busy.end(state),
+            Counted::Wait(blocked) => blocked.end(state),
+        }
+    }
+}
+
+/// A lock statement on its way. If it is dropped before it finishes, the
+/// rest runs in the background ([`abandon`]): a wait is cancelled, and
+/// whatever the statement may have taken is released before the session is
+/// used again.
+struct InFlight {
+    inner: Arc<Inner>,
+    session: Arc<Session>,
+    id: i64,
+    counted: Option<Counted>,
+    statement: Option<BoxFuture<Result<bool, tokio_postgres::Error>>>,
+}
+
+impl Future for InFlight {
+    type Output = Result<bool, tokio_postgres::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let statement = self.statement.as_mut().expect("polled after completion");
+        let result = ready!(statement.as_mut().poll(cx));
+        self.statement = None;
+        let counted = self.counted.take().expect("counted until booked");
+        self.book(counted, &result);
+        Poll::Ready(result)
+    }
+}
+
+impl InFlight {
+    /// Books a finished statement: a grant, or a session that is gone.
+    fn book(&self, counted: Counted, result: &Result<bool, tokio_postgres::Error>) {
+        if matches!(result, Err(err) if is_session_gone(err)) {
+            drop(counted);
+            self.inner.session_gone(&self.session);
+            return;
+        }
+        let mut state = self.inner.state();
+        if let (Ok(true), Some(entry)) = (result, state.entry(&self.session)) {
+            entry.held.push(self.id);
+        }
+        counted.end(&mut state);
+        drop(state);
+        self.inner.notify_changed();
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let (Some(statement), Some(counted)) = (self.statement.take(), self.counted.take()) else {
+            return;
+        };
+        if let Counted::Try(_) = counted {
+            // Until the try is finished, it may have taken the lock.
+            if let Some(entry) = self.inner.state().entry(&self.session) {
+                entry.held.push(self.id);
+            }
+        }
+        let (inner, session, id) = (self.inner.clone(), self.session.clone(), self.id);
+        self.inner
+            .spawn(abandon(inner, session, id, counted, statement));
+    }
+}
+
+/// Finishes a lock statement nobody waits for any more.
+async fn abandon(
+    inner: Arc<Inner>,
+    session: Arc<Session>,
+    id: i64,
+    counted: Counted,
+    mut statement: BoxFuture<Result<bool, tokio_postgres::Error>>,
+) {
+    let waited = matches!(counted, Counted::Wait(_));
+    // Whether every cancel request was seen through to the server's close,
+    // which it only does after signalling the backend: then no request can
+    // land on a later statement.
+    let mut settled = true;
+    let result = if waited {
+        // Cancel until the statement ends: a cancel request that arrives
+        // before the statement has reached the server is ignored by it.
+        let mut patience = Duration::from_millis(20);
+        loop {
+            let sent = timeout(
+                Duration::from_secs(5),
+                session.cancel(&*inner.dialer.connector),
+            )
+            .await;
+            settled &= matches!(sent, Some(Ok(())));
+            if let Some(result) = timeout(patience, &mut statement).await {
+                break result;
+            }
+            patience = (patience * 2).min(Duration::from_secs(1));
+        }
+    } else {
+        statement.await
+    };
+    let gone = matches!(&result, Err(err) if is_session_gone(err)) || session.is_lost();
+    // A wait that reported an error may still have been granted (a cancel
+    // that lands just after the grant), so only "not granted" skips this.
+    let release = !gone && !matches!(result, Ok(false));
+    let released = !release || session.unlock(id).await.is_ok();
+    if gone || !released || waited && !settled {
+        // Gone, or in an unknown state (a lock it may hold, a cancel
+        // request still on its way): drop it. Closing the connection
+        // releases whatever it held.
+        drop(counted);
+        inner.session_gone(&session);
+        return;
+    }
+    let mut state = inner.state();
+    if let (Counted::Try(_), Some(entry)) = (&counted, state.entry(&session)) {
+        remove_one(&mut entry.held, id);
+    }
+    counted.end(&mut state);
+    drop(state);
+    inner.notify_changed();
+}

@@ -1,0 +1,119 @@
+//! A held key and how its holder lets go: the remote lock is parked for
+//! the next local waiter of the key, or given back.
+
+use std::sync::Arc;
+
+use turnlock::OwnedKeyGuard;
+
+use super::inner::{Inner, ParkedLock};
+use super::interest::Interest;
+use super::unlock::Unlock;
+use crate::conn::Session;
+use crate::error::Error;
+
+/// The pool's side of a held key: the local lock, the remote lock's
+/// session, and the holder's interest in the key. [`Guard`](crate::Guard)
+/// wraps it.
+pub(crate) struct Hold {
+    /// The holder's interest in the key, which also names the pool and the
+    /// key.
+    interest: Interest,
+    local: OwnedKeyGuard<i64>,
+    session: Arc<Session>,
+    /// Local hand-offs in a row before this holder (0 after a grant by the
+    /// server).
+    handoffs: u32,
+}
+
+/// What letting go did.
+enum LetGo {
+    /// The remote lock waits for the next local holder of the key.
+    Parked,
+    /// The session was gone: nothing to release, the lock had been lost.
+    AlreadyLost,
+    /// `pg_advisory_unlock` is about to run.
+    Unlocking(Unlock),
+}
+
+impl Hold {
+    pub(crate) fn new(
+        interest: Interest,
+        local: OwnedKeyGuard<i64>,
+        session: Arc<Session>,
+        handoffs: u32,
+    ) -> Self {
+        Hold {
+            interest,
+            local,
+            session,
+            handoffs,
+        }
+    }
+
+    pub(crate) fn id(&self) -> i64 {
+        self.interest.id()
+    }
+
+    pub(crate) fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        self.interest.inner()
+    }
+
+    /// Parks the remote lock for the next local waiter (at most
+    /// `max_local_handoffs` times in a row, and only on a live session), or
+    /// books its release. The local lock is let go last, so that the next
+    /// local holder finds the parked lock.
+    fn let_go(self) -> LetGo {
+        let Hold {
+            interest,
+            local,
+            session,
+            handoffs,
+        } = self;
+        let (inner, id) = (interest.inner().clone(), interest.id());
+        let mut state = inner.state();
+        let others = interest.leave(&mut state);
+        let lost = session.is_lost();
+        let outcome = if !lost && others > 0 && handoffs < inner.max_local_handoffs {
+            let entry = state.keys.get_mut(&id).expect("a key with local callers");
+            entry.parked = Some(ParkedLock {
+                session,
+                handoffs: handoffs + 1,
+            });
+            LetGo::Parked
+        } else {
+            match Unlock::start(&inner, &mut state, &session, id) {
+                Some(unlock) => LetGo::Unlocking(unlock),
+                None => LetGo::AlreadyLost,
+            }
+        };
+        drop(state);
+        drop(local);
+        outcome
+    }
+
+    /// Lets go; the pool books how the release went.
+    pub(crate) fn release_quietly(self) {
+        if let LetGo::Unlocking(unlock) = self.let_go() {
+            unlock.spawn();
+        }
+    }
+
+    /// Lets go and reports whether the lock was held to the end.
+    pub(crate) async fn release(self) -> Result<(), Error> {
+        let session = self.session.clone();
+        match self.let_go() {
+            LetGo::Parked if session.is_lost() => Err(Error::session_lost(None)),
+            LetGo::Parked => Ok(()),
+            LetGo::AlreadyLost => Err(Error::session_lost(None)),
+            LetGo::Unlocking(unlock) => unlock
+                .spawn_reporting()
+                .recv()
+                .await
+                .unwrap_or_else(|_| Err(Error::session_lost(None))),
+        }
+    }
+}

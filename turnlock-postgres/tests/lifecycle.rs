@@ -1,0 +1,50 @@
+//! A pool's sessions live as long as the pool or one of its guards, and no
+//! longer: the server sees them close once the last handle is gone.
+
+mod common;
+
+use common::{backends, eventually, smol, url};
+use turnlock_postgres::Pool;
+
+#[test]
+fn a_dropped_pool_closes_its_sessions_after_taking_locks() {
+    let app = "lifecycle_dropped";
+    let url = url(app);
+    smol(60, async move {
+        let pool = Pool::new(&url).unwrap();
+        let guard = pool.lock(6001).await.unwrap();
+        guard.release().await.unwrap();
+        drop(pool.lock(6002).await.unwrap()); // released by drop
+        let guard = pool.lock(6003).await.unwrap();
+        assert!(backends(app) >= 1, "the pool's sessions are open");
+        drop(pool);
+        // A guard keeps the pool's sessions open: its lock lives in one.
+        assert!(!guard.is_lost());
+        assert!(backends(app) >= 1);
+        drop(guard);
+        eventually(10, "the server sees every session closed", || {
+            backends(app) == 0
+        })
+        .await;
+    });
+}
+
+#[test]
+fn a_dropped_pool_that_never_held_a_lock_closes_its_sessions() {
+    let app = "lifecycle_unused";
+    let url = url(app);
+    let other = common::url("lifecycle_unused_holder");
+    smol(60, async move {
+        let holder = Pool::new(&other).unwrap();
+        let held = holder.lock(6101).await.unwrap();
+        let pool = Pool::new(&url).unwrap();
+        assert!(pool.try_lock(6101).await.unwrap().is_none());
+        assert!(backends(app) >= 1, "the try opened a session");
+        drop(pool);
+        eventually(10, "the server sees every session closed", || {
+            backends(app) == 0
+        })
+        .await;
+        drop(held);
+    });
+}
