@@ -169,8 +169,10 @@
 //! task too. So the crate spawns: by default on one background thread of
 //! its own (named `turnlock-postgres`, started on first use and shared by
 //! all pools), which needs nothing from the application; or on your runtime
-//! with [`Builder::spawner`] (`tokio::spawn`, `smol::spawn(..).detach()`),
-//! which saves that thread.
+//! with [`Builder::spawner`] (a captured `tokio::runtime::Handle`,
+//! `smol::spawn(..).detach()`), which saves that thread. A future your
+//! spawner does not finish (it panicked, dropped it, or its runtime shut
+//! down) is finished on the crate's thread instead.
 //!
 //! # Observing
 //!

@@ -3,7 +3,10 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
 use super::BoxFuture;
 
@@ -31,10 +34,58 @@ impl Spawner {
         }
     }
 
+    /// Runs `future` to completion, on the application's spawner if there
+    /// is one. A future that spawner does not finish, because it panicked
+    /// (`tokio::spawn` outside a runtime's context), dropped the future
+    /// (a runtime that has shut down) or stopped polling it halfway (a
+    /// runtime shutting down), is finished on the driver thread instead:
+    /// the pool's background work (releasing a lock after a guard's drop,
+    /// cancelling an abandoned wait, driving a connection) is never lost.
     pub(crate) fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
         match &self.custom {
             None => spawn_on_driver_thread(Box::pin(future)),
-            Some(spawn) => spawn(Box::pin(future)),
+            Some(spawn) => {
+                let relay = Relay {
+                    future: Some(Box::pin(future)),
+                };
+                // The relay is dropped as the panic unwinds and hands the
+                // future over; the panic itself stays here, out of the
+                // caller (often a guard's `Drop`).
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| spawn(Box::pin(relay))));
+            }
+        }
+    }
+}
+
+/// A future given to the application's spawner, which finishes it on the
+/// driver thread if it is dropped unfinished.
+struct Relay {
+    /// `None` once finished, or while it is being polled (so that a future
+    /// that panics inside `poll` is never polled again elsewhere).
+    future: Option<BoxFuture<()>>,
+}
+
+impl Future for Relay {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(mut future) = self.future.take() else {
+            return Poll::Ready(());
+        };
+        match future.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(()),
+            Poll::Pending => {
+                self.future = Some(future);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            spawn_on_driver_thread(future);
         }
     }
 }

@@ -153,17 +153,32 @@ impl Builder {
     }
 
     /// Runs the pool's background futures (connections, releases after a
-    /// guard's drop, cancellation of abandoned waits) with `spawn` instead
-    /// of the crate's own driver thread.
+    /// guard's drop, cancellation of abandoned waits, sessions still being
+    /// opened for a caller that gave up) with `spawn` instead of the
+    /// crate's own driver thread.
     ///
-    /// The futures are `Send + 'static` and must be polled to completion;
-    /// a runtime that stops polling them stops the pool.
+    /// The futures are `Send + 'static` and must be polled to completion.
+    /// `spawn` is called wherever the pool needs a task, also from a
+    /// guard's `Drop`, which may run outside your runtime's context (in
+    /// synchronous code, on another thread). So capture a handle to the
+    /// runtime, as below, rather than call a function that looks up the
+    /// current runtime: `tokio::spawn` panics outside a runtime's context,
+    /// `tokio::runtime::Handle::spawn` does not.
+    ///
+    /// A future that `spawn` does not run to completion (it panicked, or
+    /// dropped the future, or its runtime shut down) is finished on the
+    /// crate's driver thread instead, which is then started: no lock is
+    /// ever left held, and no connection left undriven, because of the
+    /// spawner.
     ///
     /// ```
-    /// // With tokio:
+    /// # let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// # let _context = runtime.enter();
+    /// // With tokio: a handle to the runtime, captured once.
+    /// let runtime = tokio::runtime::Handle::current();
     /// let pool = turnlock_postgres::Pool::builder("host=db")
-    ///     .spawner(|future| {
-    ///         tokio::spawn(future);
+    ///     .spawner(move |future| {
+    ///         runtime.spawn(future);
     ///     })
     ///     .build()
     ///     .unwrap();
