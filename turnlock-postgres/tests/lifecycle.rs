@@ -3,8 +3,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{backends, eventually, smol, url};
-use turnlock_postgres::Pool;
+use turnlock_postgres::{ErrorKind, Pool};
 
 #[test]
 fn a_dropped_pool_closes_its_sessions_after_taking_locks() {
@@ -46,5 +48,46 @@ fn a_dropped_pool_that_never_held_a_lock_closes_its_sessions() {
         })
         .await;
         drop(held);
+    });
+}
+
+/// A cold pool, callers with deadlines far shorter than opening a session
+/// takes: the session being opened is finished for the pool, so a later
+/// caller finds it; and the server never sees more sessions than
+/// `max_sessions`.
+#[test]
+fn short_deadlines_on_a_cold_pool_get_a_session() {
+    let app = "lifecycle_cold";
+    let url = url(app);
+    smol(120, async move {
+        let pool = Pool::builder(&url).max_sessions(1).build().unwrap();
+        let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let watcher = {
+            let watching = watching.clone();
+            std::thread::spawn(move || {
+                let mut most = 0;
+                while watching.load(std::sync::atomic::Ordering::SeqCst) {
+                    most = most.max(backends(app));
+                }
+                most
+            })
+        };
+        let mut attempts = 0;
+        let guard = loop {
+            attempts += 1;
+            assert!(attempts <= 2_000, "no session after {attempts} attempts");
+            match pool.lock_timeout(6201, Duration::from_millis(2)).await {
+                Ok(guard) => break guard,
+                Err(err) => assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}"),
+            }
+        };
+        guard.release().await.unwrap();
+        watching.store(false, std::sync::atomic::Ordering::SeqCst);
+        let most = watcher.join().unwrap();
+        assert_eq!(pool.status().sessions, 1);
+        assert!(
+            most <= 1,
+            "the server saw {most} sessions of a 1-session pool"
+        );
     });
 }

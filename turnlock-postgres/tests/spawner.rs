@@ -84,10 +84,7 @@ fn a_spawner_that_drops_every_future_still_serves() {
     let app = "spawner_drops";
     let url = url(app);
     common::smol(60, async move {
-        let pool = Pool::builder(&url)
-            .spawner(drop)
-            .build()
-            .unwrap();
+        let pool = Pool::builder(&url).spawner(drop).build().unwrap();
         for key in [7003, 7003, 7004] {
             let guard = pool.lock(key).await.unwrap();
             assert!(!guard.is_lost(), "the connection is driven");

@@ -12,7 +12,7 @@ use event_listener::EventListener;
 use super::counts::{Blocked, Busy, Reservation};
 use super::inner::{Inner, MAX_BACKOFF, MIN_BACKOFF, remove_one};
 use super::interest::Interest;
-use super::open::open;
+use super::open::spawn_open;
 use super::plan::{Phase, Placement, place};
 use super::release::Hold;
 use crate::conn::{BoxFuture, Session, timeout};
@@ -140,7 +140,8 @@ impl<'a> Remote<'a> {
             Plan::Try(session, busy) => (session, Counted::Try(busy)),
             Plan::Wait(session, blocked) => (session, Counted::Wait(blocked)),
             Plan::Connect(reservation) => {
-                return match open(reservation).await {
+                let opened = spawn_open(reservation).recv().await;
+                return match opened.unwrap_or_else(|_| Err(Error::session_lost(None))) {
                     Ok(()) => Ok(Step::Again),
                     Err(err)
                         if err.kind() == ErrorKind::SessionLost

@@ -8,9 +8,26 @@ use super::inner::SessionEntry;
 use crate::conn::Session;
 use crate::error::Error;
 
-/// Opens a session and enters it into the pool, idle, for whoever plans
-/// next. The reservation counts it against `max_sessions` until then.
-pub(crate) async fn open(reservation: Reservation) -> Result<(), Error> {
+/// Opens a session in the background and enters it into the pool, idle,
+/// for whoever plans next; the receiver learns whether it opened.
+///
+/// A session being opened is worth finishing even when the caller that
+/// asked for it has gone (a short timeout on a cold pool): the task goes
+/// on, bounded by the connect timeout, and the reservation counts the
+/// session against `max_sessions` until it is open or has failed, so the
+/// server never sees more sessions than that.
+pub(crate) fn spawn_open(reservation: Reservation) -> async_channel::Receiver<Result<(), Error>> {
+    let (report, outcome) = async_channel::bounded(1);
+    let inner = reservation.inner().clone();
+    inner.spawn(async move {
+        let _ = report.try_send(open(reservation).await);
+    });
+    outcome
+}
+
+/// Opens a session and enters it into the pool, idle. The reservation
+/// counts it against `max_sessions` until then.
+async fn open(reservation: Reservation) -> Result<(), Error> {
     let inner = reservation.inner().clone();
     let id = inner.next_session_id.fetch_add(1, Ordering::Relaxed);
     let weak = Arc::downgrade(&inner);
