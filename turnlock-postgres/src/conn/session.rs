@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use event_listener::Event;
-use tokio_postgres::{CancelToken, Client, NoTls, Statement};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{CancelToken, Client, NoTls, Row};
 
 use super::{BoxFuture, Compat, Dialer, Endpoint, Spawner, timeout};
 use crate::error::{Error, ErrorKind, is_cancelled};
+use crate::key::LockId;
 
 /// How often an unlock is tried again when a late cancel request (aimed at
 /// an abandoned wait) interrupts it instead.
@@ -58,9 +60,6 @@ pub(crate) struct Session {
     pub(crate) backend_pid: i32,
     pub(crate) liveness: Arc<Liveness>,
     client: Client,
-    try_lock: Statement,
-    lock: Statement,
-    unlock: Statement,
     pub(super) cancel: CancelToken,
     pub(super) endpoint: Endpoint,
 }
@@ -82,22 +81,14 @@ impl Session {
         for endpoint in &dialer.endpoints {
             let attempt = async {
                 let stream = (dialer.connector)(endpoint.clone()).await.map_err(|err| {
-                    Error::new(
-                        ErrorKind::Connect,
-                        format!("could not connect to {endpoint}"),
-                    )
-                    .with_source(err)
+                    Error::connect(format!("could not connect to {endpoint}"), err)
                 })?;
                 dialer
                     .config
                     .connect_raw(Compat(stream), NoTls)
                     .await
                     .map_err(|err| {
-                        Error::new(
-                            ErrorKind::Connect,
-                            format!("could not open a session at {endpoint}"),
-                        )
-                        .with_source(err)
+                        Error::connect(format!("could not open a session at {endpoint}"), err)
                     })
             };
             let (client, connection) = match timeout(connect_timeout, attempt).await {
@@ -107,10 +98,9 @@ impl Session {
                     continue;
                 }
                 None => {
-                    last = Some(Error::new(
-                        ErrorKind::Connect,
-                        format!("could not connect to {endpoint} within {connect_timeout:?}"),
-                    ));
+                    last = Some(Error::connect_timed_out(format!(
+                        "could not connect to {endpoint} within {connect_timeout:?}"
+                    )));
                     continue;
                 }
             };
@@ -124,53 +114,33 @@ impl Session {
                 on_lost(&watch);
             });
             let prepare = async {
-                let ((try_lock, lock), (unlock, pid)) = futures_lite::future::zip(
-                    futures_lite::future::zip(
-                        client.prepare("SELECT pg_try_advisory_lock($1::int8)"),
-                        client.prepare("SELECT pg_advisory_lock($1::int8)"),
-                    ),
-                    futures_lite::future::zip(
-                        client.prepare("SELECT pg_advisory_unlock($1::int8)"),
-                        client.query_one("SELECT pg_backend_pid()", &[]),
-                    ),
-                )
-                .await;
-                Ok::<_, tokio_postgres::Error>((try_lock?, lock?, unlock?, pid?.get::<_, i32>(0)))
+                let row = client.query_one("SELECT pg_backend_pid()", &[]).await?;
+                Ok::<_, tokio_postgres::Error>(row.get::<_, i32>(0))
             };
-            let setup = match timeout(connect_timeout, prepare).await {
-                Some(Ok(setup)) => setup,
+            let backend_pid = match timeout(connect_timeout, prepare).await {
+                Some(Ok(pid)) => pid,
                 Some(Err(err)) => {
                     liveness.mark_lost();
-                    last = Some(
-                        Error::new(
-                            ErrorKind::Connect,
-                            format!("could not prepare a session at {endpoint}"),
-                        )
-                        .with_source(err),
-                    );
+                    last = Some(Error::connect(
+                        format!("could not set up a session at {endpoint}"),
+                        err,
+                    ));
                     continue;
                 }
                 None => {
                     liveness.mark_lost();
-                    last = Some(Error::new(
-                        ErrorKind::Connect,
-                        format!(
-                            "the session at {endpoint} did not answer within {connect_timeout:?}"
-                        ),
-                    ));
+                    last = Some(Error::connect_timed_out(format!(
+                        "the session at {endpoint} did not answer within {connect_timeout:?}"
+                    )));
                     continue;
                 }
             };
-            let (try_lock, lock, unlock, backend_pid) = setup;
             return Ok(Session {
                 id,
                 backend_pid,
                 liveness,
                 cancel: client.cancel_token(),
                 client,
-                try_lock,
-                lock,
-                unlock,
                 endpoint: endpoint.clone(),
             });
         }
@@ -185,40 +155,91 @@ impl Session {
         &self.client
     }
 
+    /// One advisory-lock function on `key`, in one round trip: an unnamed
+    /// statement with typed parameters, so nothing is prepared per session
+    /// (and nothing breaks when a pooler swaps server sessions, which the
+    /// pool refuses anyway).
+    async fn call(&self, call: Call, key: LockId) -> Result<Vec<Row>, tokio_postgres::Error> {
+        match key {
+            LockId::Int8(id) => {
+                let params: [(&(dyn ToSql + Sync), Type); 1] = [(&id, Type::INT8)];
+                self.client.query_typed(call.int8(), &params).await
+            }
+            LockId::Int4Pair(a, b) => {
+                let params: [(&(dyn ToSql + Sync), Type); 2] = [(&a, Type::INT4), (&b, Type::INT4)];
+                self.client.query_typed(call.int4_pair(), &params).await
+            }
+        }
+    }
+
     /// `pg_try_advisory_lock(key)`, as a future that owns what it needs.
     pub(crate) fn try_lock(
         self: &Arc<Self>,
-        key: i64,
+        key: LockId,
     ) -> BoxFuture<Result<bool, tokio_postgres::Error>> {
         let session = self.clone();
-        Box::pin(async move {
-            let row = session.client.query_one(&session.try_lock, &[&key]).await?;
-            Ok(row.get::<_, bool>(0))
-        })
+        Box::pin(async move { first_bool(session.call(Call::TryLock, key).await?) })
     }
 
     /// `pg_advisory_lock(key)`: waits on the server until granted.
     pub(crate) fn lock(
         self: &Arc<Self>,
-        key: i64,
+        key: LockId,
     ) -> BoxFuture<Result<bool, tokio_postgres::Error>> {
         let session = self.clone();
         Box::pin(async move {
-            session.client.execute(&session.lock, &[&key]).await?;
+            session.call(Call::Lock, key).await?;
             Ok(true)
         })
     }
 
     /// `pg_advisory_unlock(key)`: whether the session held the lock. Tried
     /// again when a late cancel request interrupts it.
-    pub(crate) async fn unlock(&self, key: i64) -> Result<bool, tokio_postgres::Error> {
+    pub(crate) async fn unlock(&self, key: LockId) -> Result<bool, tokio_postgres::Error> {
         let mut attempt = 1;
         loop {
-            match self.client.query_one(&self.unlock, &[&key]).await {
-                Ok(row) => return Ok(row.get::<_, bool>(0)),
+            match self.call(Call::Unlock, key).await.and_then(first_bool) {
+                Ok(held) => return Ok(held),
                 Err(err) if is_cancelled(&err) && attempt < UNLOCK_ATTEMPTS => attempt += 1,
                 Err(err) => return Err(err),
             }
         }
+    }
+}
+
+/// The advisory-lock functions the pool calls.
+#[derive(Clone, Copy)]
+enum Call {
+    TryLock,
+    Lock,
+    Unlock,
+}
+
+impl Call {
+    fn int8(self) -> &'static str {
+        match self {
+            Call::TryLock => "SELECT pg_try_advisory_lock($1)",
+            Call::Lock => "SELECT pg_advisory_lock($1)",
+            Call::Unlock => "SELECT pg_advisory_unlock($1)",
+        }
+    }
+
+    fn int4_pair(self) -> &'static str {
+        match self {
+            Call::TryLock => "SELECT pg_try_advisory_lock($1, $2)",
+            Call::Lock => "SELECT pg_advisory_lock($1, $2)",
+            Call::Unlock => "SELECT pg_advisory_unlock($1, $2)",
+        }
+    }
+}
+
+/// The boolean a `SELECT pg_..._advisory_...` returns.
+fn first_bool(rows: Vec<Row>) -> Result<bool, tokio_postgres::Error> {
+    match rows.first() {
+        Some(row) => row.try_get::<_, bool>(0),
+        // Not seen: the server answers each of these `SELECT`s with one row
+        // or an error. Read as "not granted" / "was not held", the answer
+        // that claims nothing.
+        None => Ok(false),
     }
 }

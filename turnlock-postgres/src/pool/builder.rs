@@ -44,6 +44,7 @@ pub struct Builder {
     spawner: Option<Arc<SpawnFn>>,
     connector: Option<Arc<ConnectorFn>>,
     fencing_table: String,
+    application_name: Option<String>,
 }
 
 impl Builder {
@@ -58,6 +59,7 @@ impl Builder {
             spawner: None,
             connector: None,
             fencing_table: "turnlock_fencing".into(),
+            application_name: None,
         }
     }
 
@@ -233,7 +235,7 @@ impl Builder {
         self
     }
 
-    /// The table that keeps [fencing tokens](Guard::fencing_token), created
+    /// The table that keeps [fencing tokens](crate::Guard::fencing_token), created
     /// on first use: `name` or `schema.name`, letters, digits and `_`.
     /// Default `turnlock_fencing`.
     ///
@@ -252,9 +254,25 @@ impl Builder {
         self
     }
 
+    /// The `application_name` of the pool's sessions, as the server shows
+    /// it in `pg_stat_activity` (and so next to their locks in `pg_locks`,
+    /// by `pid`). Overrides the connection string's; without either, it is
+    /// `turnlock-postgres`.
+    ///
+    /// ```
+    /// let pool = turnlock_postgres::Pool::builder("host=db user=app")
+    ///     .application_name("billing-worker")
+    ///     .build();
+    /// assert!(pool.is_ok());
+    /// ```
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = Some(name.into());
+        self
+    }
+
     /// Checks the settings and makes the pool. Opens no session yet: the
     /// first is opened by the first acquisition, so a server that is down
-    /// shows as an error there ([`ErrorKind::Connect`]).
+    /// shows as an error there ([`ErrorKind::Connect`](crate::ErrorKind::Connect)).
     ///
     /// ```
     /// use turnlock_postgres::{ErrorKind, Pool};
@@ -271,7 +289,9 @@ impl Builder {
             ));
         }
         let fencing = Fencing::new(&self.fencing_table)?;
-        if config.get_application_name().is_none() {
+        if let Some(name) = &self.application_name {
+            config.application_name(name);
+        } else if config.get_application_name().is_none() {
             config.application_name("turnlock-postgres");
         }
         let connect_timeout = self
@@ -328,6 +348,7 @@ impl fmt::Debug for Builder {
             .field("max_local_handoffs", &self.max_local_handoffs)
             .field("connect_timeout", &self.connect_timeout)
             .field("fencing_table", &self.fencing_table)
+            .field("application_name", &self.application_name)
             .finish_non_exhaustive()
     }
 }
@@ -358,11 +379,7 @@ impl Pool {
     pub fn builder(connection_string: &str) -> Builder {
         Builder::new(
             tokio_postgres::Config::from_str(connection_string).map_err(|err| {
-                Error::new(
-                    ErrorKind::Config,
-                    "invalid configuration: bad connection string",
-                )
-                .with_source(err)
+                Error::new(ErrorKind::Config, "invalid connection string").with_source(err)
             }),
         )
     }

@@ -5,6 +5,7 @@
 //! | `api.rs` | [`Pool`], the public API |
 //! | `builder.rs` | [`Builder`]: settings, checked once; `Pool::new` and `Pool::builder` |
 //! | `status.rs` | [`Status`], a snapshot of the books |
+//! | `future.rs` | [`LockFuture`] and [`LockUntil`], the named futures of acquisitions |
 //! | `inner.rs` | the shared state: settings, the local `KeyedLocks`, the books under one mutex |
 //! | `counts.rs` | the RAII types that alone change the books' counts |
 //! | `plan.rs` | placement: where the next statement for a key runs |
@@ -18,6 +19,7 @@ mod acquire;
 mod api;
 mod builder;
 mod counts;
+mod future;
 mod inner;
 mod interest;
 mod open;
@@ -28,5 +30,6 @@ mod unlock;
 
 pub use api::Pool;
 pub use builder::Builder;
+pub use future::{LockFuture, LockUntil};
 pub(crate) use release::Hold;
 pub use status::Status;
