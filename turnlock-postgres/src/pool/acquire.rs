@@ -114,6 +114,7 @@ enum Plan {
     Try(Arc<Session>, Busy),
     Wait(Arc<Session>, Blocked),
     Connect(Reservation),
+    AwaitRelease(EventListener),
     Sleep(EventListener),
 }
 
@@ -133,6 +134,7 @@ fn plan(inner: &Arc<Inner>, phase: Phase, id: LockId) -> Plan {
         }
         Placement::Connect => Plan::Connect(Reservation::start(inner, &mut state)),
         // Listening before the lock is let go: no change is missed.
+        Placement::AwaitRelease => Plan::AwaitRelease(inner.changed.listen()),
         Placement::Sleep => Plan::Sleep(inner.changed.listen()),
     }
 }
@@ -223,6 +225,16 @@ impl<'a> Remote<'a> {
                     }
                     Err(err) => Err(err),
                 };
+            }
+            Plan::AwaitRelease(listener) => {
+                // The unlock in flight ends with a change of the books
+                // whatever its outcome (booked, or its session gone), so
+                // no timer is needed: arming one costs a wake-up of the
+                // timer's reactor on every acquisition of a busy key.
+                self.progress.set("this process is releasing it");
+                listener.await;
+                self.phase = self.first;
+                return Ok(Step::Again);
             }
             Plan::Sleep(listener) => {
                 self.progress.set("every session of the pool is busy");

@@ -26,6 +26,8 @@ pub(crate) enum Placement {
     Wait(usize),
     /// Open another session.
     Connect,
+    /// This pool is releasing the key: wait for the release to be booked.
+    AwaitRelease,
     /// Nothing to use now: wait for a change of the books (or poll).
     Sleep,
 }
@@ -86,7 +88,7 @@ pub(crate) fn place(state: &State, max_sessions: usize, phase: Phase, id: LockId
     {
         // This pool is releasing the key right now: the session doing it
         // is free in a moment, cheaper than opening another.
-        return Placement::Sleep;
+        return Placement::AwaitRelease;
     }
     if (may_try || may_wait) && total < max_sessions {
         return Placement::Connect;
