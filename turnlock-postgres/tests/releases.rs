@@ -1,12 +1,63 @@
-//! Releases in flight: a key taken again while this pool releases it
-//! waits for that release on the same session.
+//! Releases in flight: a dropped guard's unlock reaches the server without
+//! waiting for the spawner, and a key taken again while this pool releases
+//! it waits for that release on the same session.
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{advisory_locks, backends, eventually, tokio, url, with_timeout};
 use turnlock_postgres::{ErrorKind, Pool};
+
+type Held = Arc<Mutex<Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>>>;
+
+#[test]
+fn a_dropped_guards_unlock_reaches_the_server_before_the_spawner_runs_anything() {
+    let app = "releases_unspawned";
+    let url = url(app);
+    tokio(60, async move {
+        let handle = ::tokio::runtime::Handle::current();
+        let held: Held = Arc::default();
+        let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pool = Pool::builder(&url)
+            .spawner({
+                let (held, stalled) = (held.clone(), stalled.clone());
+                move |future| {
+                    if stalled.load(std::sync::atomic::Ordering::SeqCst) {
+                        held.lock().unwrap().push(future);
+                    } else {
+                        handle.spawn(future);
+                    }
+                }
+            })
+            .build()
+            .unwrap();
+        let guard = pool.lock(7101).await.unwrap();
+        // From here on the spawner keeps what it is given: the release's
+        // background task does not run.
+        stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(guard);
+        let other = Pool::new(&common::url("releases_unspawned_other")).unwrap();
+        let taken = other
+            .lock_timeout(7101, Duration::from_secs(10))
+            .await
+            .expect("the unlock was sent when the guard was dropped");
+        assert_eq!(
+            pool.status().releasing,
+            1,
+            "the pool has not booked the release yet"
+        );
+        taken.release().await.unwrap();
+        // The spawner runs what it kept; the pool books the release.
+        stalled.store(false, std::sync::atomic::Ordering::SeqCst);
+        for future in held.lock().unwrap().drain(..) {
+            ::tokio::spawn(future);
+        }
+        eventually(10, "the release booked", || pool.status().is_idle()).await;
+        eventually(10, "nothing left in pg_locks", || advisory_locks(app) == 0).await;
+    });
+}
 
 /// Sends `signal` to a server process (the tests run as the server's user
 /// or as root).

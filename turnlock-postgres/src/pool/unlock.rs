@@ -1,7 +1,9 @@
 //! Giving a remote lock back: `pg_advisory_unlock` in the background, its
 //! outcome booked by the pool and, if asked for, reported.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Waker};
 
 use super::counts::Busy;
 use super::inner::{Inner, State, remove_one};
@@ -45,7 +47,7 @@ impl Unlock {
     /// Runs the unlock in the background; only the pool learns how it went.
     pub(crate) fn spawn(self) {
         let inner = self.inner.clone();
-        inner.spawn(async move {
+        send_then_spawn(&inner, async move {
             let _ = self.run().await;
         });
     }
@@ -54,7 +56,7 @@ impl Unlock {
     pub(crate) fn spawn_reporting(self) -> async_channel::Receiver<Result<(), Error>> {
         let (report, outcome) = async_channel::bounded(1);
         let inner = self.inner.clone();
-        inner.spawn(async move {
+        send_then_spawn(&inner, async move {
             let _ = report.try_send(self.run().await);
         });
         outcome
@@ -96,5 +98,20 @@ impl Unlock {
                 Err(Error::new(ErrorKind::Query, "pg_advisory_unlock failed").with_source(err))
             }
         }
+    }
+}
+
+/// Polls `unlock` once here, which sends its statement, and leaves the
+/// wait for the answer to the pool's spawner: the server sees the release
+/// at once, not after the spawner has scheduled a task (with the default
+/// driver thread, after a wake-up of another thread).
+fn send_then_spawn(inner: &Inner, unlock: impl Future<Output = ()> + Send + 'static) {
+    let mut unlock = Box::pin(unlock);
+    if unlock
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending()
+    {
+        inner.spawn(unlock);
     }
 }
