@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use event_listener::Event;
-use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{CancelToken, Client, NoTls, Row};
+use futures_lite::future::try_zip;
+use tokio_postgres::types::Type;
+use tokio_postgres::{CancelToken, Client, NoTls, Row, Statement};
 
 use super::{BoxFuture, Compat, Dialer, Endpoint, Spawner, timeout};
 use crate::error::{Error, ErrorKind, is_cancelled};
@@ -60,6 +61,7 @@ pub(crate) struct Session {
     pub(crate) backend_pid: i32,
     pub(crate) liveness: Arc<Liveness>,
     client: Client,
+    statements: Statements,
     pub(super) cancel: CancelToken,
     pub(super) endpoint: Endpoint,
 }
@@ -113,12 +115,14 @@ impl Session {
                 watch.mark_lost();
                 on_lost(&watch);
             });
-            let prepare = async {
+            // One round trip: the statements are prepared beside the query.
+            let backend_pid = async {
                 let row = client.query_one("SELECT pg_backend_pid()", &[]).await?;
                 Ok::<_, tokio_postgres::Error>(row.get::<_, i32>(0))
             };
-            let backend_pid = match timeout(connect_timeout, prepare).await {
-                Some(Ok(pid)) => pid,
+            let prepare = try_zip(backend_pid, Statements::prepare(&client));
+            let (backend_pid, statements) = match timeout(connect_timeout, prepare).await {
+                Some(Ok(pair)) => pair,
                 Some(Err(err)) => {
                     liveness.mark_lost();
                     last = Some(Error::connect(
@@ -141,6 +145,7 @@ impl Session {
                 liveness,
                 cancel: client.cancel_token(),
                 client,
+                statements,
                 endpoint: endpoint.clone(),
             });
         }
@@ -155,19 +160,17 @@ impl Session {
         &self.client
     }
 
-    /// One advisory-lock function on `key`, in one round trip: an unnamed
-    /// statement with typed parameters, so nothing is prepared per session
-    /// (and nothing breaks when a pooler swaps server sessions, which the
-    /// pool refuses anyway).
+    /// One advisory-lock function on `key`, in one round trip, through the
+    /// session's prepared statement: the server parses and plans each
+    /// function once per session, not on every call.
     async fn call(&self, call: Call, key: LockId) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let statements = &self.statements;
         match key {
-            LockId::Int8(id) => {
-                let params: [(&(dyn ToSql + Sync), Type); 1] = [(&id, Type::INT8)];
-                self.client.query_typed(call.int8(), &params).await
-            }
+            LockId::Int8(id) => self.client.query(statements.int8(call), &[&id]).await,
             LockId::Int4Pair(a, b) => {
-                let params: [(&(dyn ToSql + Sync), Type); 2] = [(&a, Type::INT4), (&b, Type::INT4)];
-                self.client.query_typed(call.int4_pair(), &params).await
+                self.client
+                    .query(statements.int4_pair(call), &[&a, &b])
+                    .await
             }
         }
     }
@@ -204,6 +207,45 @@ impl Session {
                 Err(err) => return Err(err),
             }
         }
+    }
+}
+
+/// The advisory-lock functions the pool calls, prepared on each session
+/// when it opens: `[try lock, lock, unlock]` for each form of key.
+struct Statements {
+    int8: [Statement; 3],
+    int4_pair: [Statement; 3],
+}
+
+impl Statements {
+    /// Prepares all six at once: the requests go out together, so the
+    /// answers take one round trip.
+    async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
+        let int8 = |call: Call| client.prepare_typed(call.int8(), &[Type::INT8]);
+        let pair = |call: Call| client.prepare_typed(call.int4_pair(), &[Type::INT4, Type::INT4]);
+        let ((try_lock, lock), (unlock, ((pair_try_lock, pair_lock), pair_unlock))) = try_zip(
+            try_zip(int8(Call::TryLock), int8(Call::Lock)),
+            try_zip(
+                int8(Call::Unlock),
+                try_zip(
+                    try_zip(pair(Call::TryLock), pair(Call::Lock)),
+                    pair(Call::Unlock),
+                ),
+            ),
+        )
+        .await?;
+        Ok(Statements {
+            int8: [try_lock, lock, unlock],
+            int4_pair: [pair_try_lock, pair_lock, pair_unlock],
+        })
+    }
+
+    fn int8(&self, call: Call) -> &Statement {
+        &self.int8[call as usize]
+    }
+
+    fn int4_pair(&self, call: Call) -> &Statement {
+        &self.int4_pair[call as usize]
     }
 }
 
