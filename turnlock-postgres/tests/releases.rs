@@ -1,6 +1,6 @@
 //! Releases in flight: a dropped guard's unlock reaches the server without
 //! waiting for the spawner, and a key taken again while this pool releases
-//! it waits for that release on the same session.
+//! it waits for that release on the same session, finishing it itself.
 
 mod common;
 
@@ -126,5 +126,59 @@ fn a_key_taken_again_while_this_pool_releases_it_waits_for_that_release() {
         guard.release().await.unwrap();
         eventually(10, "idle", || pool.status().is_idle()).await;
         eventually(10, "nothing left in pg_locks", || advisory_locks(app) == 0).await;
+    });
+}
+
+#[test]
+fn the_next_local_caller_of_a_key_finishes_its_release_itself() {
+    let app = "releases_driven";
+    let url = url(app);
+    tokio(60, async move {
+        let handle = ::tokio::runtime::Handle::current();
+        let held: Held = Arc::default();
+        let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pool = Pool::builder(&url)
+            .spawner({
+                let (held, stalled) = (held.clone(), stalled.clone());
+                move |future| {
+                    if stalled.load(std::sync::atomic::Ordering::SeqCst) {
+                        held.lock().unwrap().push(future);
+                    } else {
+                        handle.spawn(future);
+                    }
+                }
+            })
+            .build()
+            .unwrap();
+        let guard = pool.lock(7103).await.unwrap();
+        let backend = guard.backend_pid();
+        // The spawner runs nothing from here on: the release is finished
+        // by the next caller of the key, which waits for it anyway.
+        stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(guard);
+        let guard = with_timeout(Duration::from_secs(10), pool.lock(7103))
+            .await
+            .expect("the caller finished the release itself")
+            .unwrap();
+        assert_eq!(guard.backend_pid(), backend);
+        assert_eq!(advisory_locks(app), 1);
+
+        // A caller that gives up while the answer is late hands the rest
+        // of the release to the spawner.
+        let stopped = Stopped::new(backend);
+        drop(guard);
+        let err = pool
+            .lock_timeout(7103, Duration::from_millis(300))
+            .await
+            .expect_err("the release is still in flight");
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        drop(stopped);
+        stalled.store(false, std::sync::atomic::Ordering::SeqCst);
+        for future in held.lock().unwrap().drain(..) {
+            ::tokio::spawn(future);
+        }
+        eventually(10, "the release booked", || pool.status().is_idle()).await;
+        eventually(10, "nothing left in pg_locks", || advisory_locks(app) == 0).await;
+        assert_eq!(pool.status().sessions, 1);
     });
 }

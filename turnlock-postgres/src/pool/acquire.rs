@@ -15,6 +15,7 @@ use super::interest::Interest;
 use super::open::spawn_open;
 use super::plan::{Phase, Placement, place};
 use super::release::Hold;
+use super::unlock::DriveUnlock;
 use crate::conn::{BoxFuture, Session, timeout};
 use crate::error::{Error, ErrorKind, is_cancelled, is_session_gone};
 use crate::key::LockId;
@@ -114,6 +115,7 @@ enum Plan {
     Try(Arc<Session>, Busy),
     Wait(Arc<Session>, Blocked),
     Connect(Reservation),
+    DriveRelease(DriveUnlock),
     AwaitRelease(EventListener),
     Sleep(EventListener),
 }
@@ -134,7 +136,13 @@ fn plan(inner: &Arc<Inner>, phase: Phase, id: LockId) -> Plan {
         }
         Placement::Connect => Plan::Connect(Reservation::start(inner, &mut state)),
         // Listening before the lock is let go: no change is missed.
-        Placement::AwaitRelease => Plan::AwaitRelease(inner.changed.listen()),
+        Placement::AwaitRelease(i) => {
+            let session = state.sessions[i].session.id;
+            match state.take_unlock(session, id) {
+                Some(run) => Plan::DriveRelease(DriveUnlock::new(inner, run)),
+                None => Plan::AwaitRelease(inner.changed.listen()),
+            }
+        }
         Placement::Sleep => Plan::Sleep(inner.changed.listen()),
     }
 }
@@ -225,6 +233,14 @@ impl<'a> Remote<'a> {
                     }
                     Err(err) => Err(err),
                 };
+            }
+            Plan::DriveRelease(unlock) => {
+                // Waiting for this answer anyway: whoever drives it is
+                // woken by the connection directly.
+                self.progress.set("this process is releasing it");
+                unlock.await;
+                self.phase = self.first;
+                return Ok(Step::Again);
             }
             Plan::AwaitRelease(listener) => {
                 // The unlock in flight ends with a change of the books
