@@ -147,8 +147,94 @@
 //! once (the rest poll, and are served in no particular order); the locks
 //! of one session are lost together when it dies; PostgreSQL does not see
 //! a deadlock between two sessions of one pool (lock keys in a fixed order,
-//! or use timeouts). Connections are plain (no TLS): use a [custom
-//! connector](Builder::connector) for a tunnel.
+//! or use timeouts).
+//!
+//! # TLS
+//!
+//! The `tls` feature (off by default) adds TLS on rustls, with its `ring`
+//! provider and no runtime:
+//!
+//! ```toml
+//! turnlock-postgres = { version = "0.1", features = ["tls"] }
+//! ```
+//!
+//! The connection string's `sslmode` then has libpq's meaning, in both
+//! forms (`host=db sslmode=verify-full` and
+//! `postgresql://db/app?sslmode=verify-full`):
+//!
+//! | `sslmode` | with the `tls` feature | without it |
+//! |---|---|---|
+//! | `disable` | plain text | plain text |
+//! | `allow` | plain text; if the server refuses the session, again over TLS | plain text |
+//! | `prefer` (the default) | TLS if the server offers it; plain text if it does not, or if the handshake or the session over TLS fails | plain text |
+//! | `require` | TLS, the certificate not checked, unless a root file is present (`sslrootcert=<file>` or `~/.postgresql/root.crt`): then as `verify-ca` | [`ErrorKind::Config`] |
+//! | `verify-ca` | TLS, the certificate chain checked against `sslrootcert=<file>` or `~/.postgresql/root.crt` (one is needed) | [`ErrorKind::Config`] |
+//! | `verify-full` | as `verify-ca`, and the certificate must name the host; with no root file, the platform's trusted roots | [`ErrorKind::Config`] |
+//!
+//! Without the feature, the crate is a libpq built without SSL support:
+//! `prefer` and `allow` connect in plain text, and a connection string that
+//! asks for TLS (`require` or stronger, or a TLS file with any mode but
+//! `disable`) fails at [`Pool::new`] or [`Builder::build`] with an error
+//! that names the feature, never with a silent plain-text session.
+//!
+//! ```
+//! use turnlock_postgres::{ErrorKind, Pool};
+//!
+//! match Pool::new("postgresql://app@db.internal/app?sslmode=require") {
+//!     // Built with the `tls` feature: sessions go over TLS.
+//!     Ok(pool) => drop(pool),
+//!     // Without it: refused before anything is sent.
+//!     Err(err) => {
+//!         assert_eq!(err.kind(), ErrorKind::Config);
+//!         assert!(err.to_string().contains("`tls` feature"), "{err}");
+//!     }
+//! }
+//! ```
+//!
+//! * **The host name** checked by `verify-full` is the one of `host=`, also
+//!   when `hostaddr=` gives the address (`verify-full` with `hostaddr=`
+//!   alone is a configuration error, as in libpq); an IP address as the
+//!   host is checked against the certificate's IP addresses.
+//! * **Trusted roots**: `sslrootcert=<file>` (PEM), else
+//!   `~/.postgresql/root.crt` when it exists, as libpq.
+//!   `sslrootcert=system` is the platform's store, with `verify-full` only
+//!   (libpq's rule: any public authority certifies *some* name, so only the
+//!   name check makes it safe).
+//! * **`verify-full` with no root file at all** uses the platform's trusted
+//!   roots (read with `rustls-native-certs`: the system's certificate
+//!   store), where libpq fails. The platform's store rather than a list
+//!   bundled into the binary, because it follows the system's updates and
+//!   the authorities an administrator adds (a company CA), and is what
+//!   libpq's `sslrootcert=system` means. A server whose certificate comes
+//!   from a private authority (Amazon RDS, many self-hosted servers) needs
+//!   that authority's bundle in `sslrootcert`, as with libpq.
+//!   `verify-ca` with no root file is a configuration error, as in libpq.
+//! * **Client certificates**: `sslcert` and `sslkey` (PEM; the key
+//!   unencrypted, readable by its owner only, as libpq requires), else
+//!   `~/.postgresql/postgresql.crt` and `postgresql.key` when they exist.
+//!   `sslpassword` is not supported.
+//! * **Channel binding**: `channel_binding=require` works over TLS
+//!   (`tls-server-end-point`), for server certificates signed with RSA or
+//!   ECDSA over SHA-1 or SHA-2.
+//! * Files are read once, when the pool is built; an unreadable one is an
+//!   [`ErrorKind::Config`] error then. A file named in the connection
+//!   string that does not exist is an error too (libpq would silently
+//!   skip the check). Environment variables (`PGSSLMODE`, ...) are not
+//!   read, as in tokio-postgres; `sslcrl`, `sslsni` and the other TLS keys
+//!   of libpq are refused as unknown.
+//! * Unix sockets never use TLS (libpq's rule). Cancel requests go the way
+//!   their session went, TLS or not. A [custom connector](Builder::connector)
+//!   still gets TLS: it runs over the stream the connector returns.
+//! * A handshake that fails verification is an [`ErrorKind::Connect`] error
+//!   that says what was wrong ("not signed by a trusted certificate
+//!   authority", "not valid for the host name") and what was checked.
+//!
+//! The TCP settings of the connection string apply to the default
+//! connector's sockets: `keepalives` (`0` turns keepalives off),
+//! `keepalives_idle`, `keepalives_interval` (seconds), `keepalives_count`
+//! (libpq's name; tokio-postgres' `keepalives_retries` is taken too) and,
+//! on Linux, Android and Fuchsia, `tcp_user_timeout` (milliseconds, as in
+//! libpq). As in libpq, a key given twice counts once, with its last value.
 //!
 //! # Runtimes: why tokio-postgres without a runtime, and a spawner
 //!

@@ -1,9 +1,8 @@
 //! Cancel requests: how a wait on the server is interrupted.
 
 use futures_lite::AsyncReadExt;
-use tokio_postgres::NoTls;
 
-use super::{Compat, ConnectorFn, Session};
+use super::{Compat, Dialer, Session};
 use crate::error::{Error, ErrorKind};
 
 impl Session {
@@ -11,18 +10,18 @@ impl Session {
     /// new connection to the same endpoint, and waits until the server has
     /// acted on it: the server signals the backend before it closes the
     /// cancel connection, so a statement sent after this returns is never
-    /// the one cancelled.
-    pub(crate) async fn cancel(&self, connector: &ConnectorFn) -> Result<(), Error> {
+    /// the one cancelled. The request goes in TLS when the session does.
+    pub(crate) async fn cancel(&self, dialer: &Dialer) -> Result<(), Error> {
         let failed = |err: Box<dyn std::error::Error + Send + Sync>| {
             Error::new(ErrorKind::Connect, "could not send a cancel request").with_source(err)
         };
         let mut stream = Compat(
-            connector(self.endpoint.clone())
+            (dialer.connector)(self.endpoint.clone())
                 .await
                 .map_err(|e| failed(e.into()))?,
         );
         self.cancel
-            .cancel_query_raw(&mut stream, NoTls)
+            .cancel_query_raw(&mut stream, dialer.transport.connector(&self.endpoint))
             .await
             .map_err(|e| failed(e.into()))?;
         let mut buf = [0u8; 64];

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use event_listener::Event;
-use tokio_postgres::{CancelToken, Client, NoTls, Statement};
+use tokio_postgres::{CancelToken, Client, Statement};
 
-use super::{BoxFuture, Compat, Dialer, Endpoint, Spawner, timeout};
+use super::{BoxFuture, Dialer, Endpoint, Spawner, timeout};
 use crate::error::{Error, ErrorKind, is_cancelled};
 
 /// How often an unlock is tried again when a late cancel request (aimed at
@@ -88,17 +88,13 @@ impl Session {
                     )
                     .with_source(err)
                 })?;
-                dialer
-                    .config
-                    .connect_raw(Compat(stream), NoTls)
-                    .await
-                    .map_err(|err| {
-                        Error::new(
-                            ErrorKind::Connect,
-                            format!("could not open a session at {endpoint}"),
-                        )
-                        .with_source(err)
-                    })
+                dialer.handshake(endpoint, stream).await.map_err(|err| {
+                    Error::new(
+                        ErrorKind::Connect,
+                        format!("could not open a session at {endpoint}"),
+                    )
+                    .with_source(err)
+                })
             };
             let (client, connection) = match timeout(connect_timeout, attempt).await {
                 Some(Ok(pair)) => pair,

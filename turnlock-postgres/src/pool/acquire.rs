@@ -306,11 +306,7 @@ async fn abandon(
         // before the statement has reached the server is ignored by it.
         let mut patience = Duration::from_millis(20);
         loop {
-            let sent = timeout(
-                Duration::from_secs(5),
-                session.cancel(&*inner.dialer.connector),
-            )
-            .await;
+            let sent = timeout(Duration::from_secs(5), session.cancel(&inner.dialer)).await;
             settled &= matches!(sent, Some(Ok(())));
             if let Some(result) = timeout(patience, &mut statement).await {
                 break result;

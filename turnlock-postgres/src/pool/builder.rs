@@ -4,7 +4,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,8 @@ use turnlock::KeyedLocks;
 use super::api::Pool;
 use super::inner::Inner;
 use crate::conn::{
-    ConnectorFn, Dialer, Endpoint, Fencing, SpawnFn, Spawner, Stream, default_connector, endpoints,
+    ConnInfo, ConnectorFn, Dialer, Endpoint, Fencing, SpawnFn, Spawner, Stream, TcpSettings,
+    TlsOptions, Transport, default_connector, parse_conninfo, targets,
 };
 use crate::error::{Error, ErrorKind};
 
@@ -35,7 +35,7 @@ use crate::error::{Error, ErrorKind};
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
-    config: Result<tokio_postgres::Config, Error>,
+    config: Result<ConnInfo, Error>,
     max_sessions: usize,
     namespace: Option<String>,
     fifo: bool,
@@ -47,7 +47,7 @@ pub struct Builder {
 }
 
 impl Builder {
-    fn new(config: Result<tokio_postgres::Config, Error>) -> Self {
+    fn new(config: Result<ConnInfo, Error>) -> Self {
         Builder {
             config,
             max_sessions: 10,
@@ -198,8 +198,15 @@ impl Builder {
     /// own way. It is called for every session and every cancel request,
     /// with the [`Endpoint`] taken from the connection string.
     ///
-    /// The stream speaks PostgreSQL's protocol in the clear: this crate has
-    /// no TLS of its own, so `sslmode=require` fails.
+    /// TLS is the crate's business, not the connector's: with the `tls`
+    /// feature and an `sslmode` that asks for it, the handshake runs over
+    /// the stream `connect` returns (PostgreSQL negotiates TLS inside its
+    /// own protocol), so it reaches the server end to end through a tunnel
+    /// or a proxy, and `verify-full` checks the host name of the connection
+    /// string, not where the tunnel goes. A connector whose stream is
+    /// encrypted already (an SSH tunnel) can say `sslmode=disable`. The
+    /// default connector's TCP settings (keepalives, `tcp_user_timeout`)
+    /// are not applied to a custom connector's streams.
     ///
     /// ```
     /// use turnlock_postgres::{Endpoint, Pool};
@@ -263,7 +270,7 @@ impl Builder {
     /// assert_eq!(err.kind(), ErrorKind::Config);
     /// ```
     pub fn build(self) -> Result<Pool, Error> {
-        let mut config = self.config?;
+        let ConnInfo { mut config, tls } = self.config?;
         if self.max_sessions == 0 {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -278,24 +285,15 @@ impl Builder {
             .connect_timeout
             .or(config.get_connect_timeout().copied())
             .unwrap_or(Duration::from_secs(10));
-        let keepalive = config.get_keepalives().then(|| {
-            let mut keepalive =
-                socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
-            if let Some(interval) = config.get_keepalives_interval() {
-                keepalive = keepalive.with_interval(interval);
-            }
-            #[cfg(not(any(target_os = "windows", target_os = "openbsd")))]
-            if let Some(retries) = config.get_keepalives_retries() {
-                keepalive = keepalive.with_retries(retries);
-            }
-            keepalive
-        });
+        let targets = targets(&config);
+        let transport = Transport::new(&tls, &targets)?;
         let dialer = Dialer {
-            endpoints: endpoints(&config),
-            config,
+            endpoints: targets.into_iter().map(|target| target.endpoint).collect(),
             connector: self
                 .connector
-                .unwrap_or_else(|| default_connector(keepalive)),
+                .unwrap_or_else(|| default_connector(TcpSettings::of(&config))),
+            config,
+            transport,
             connect_timeout,
         };
         let spawner = match self.spawner {
@@ -356,15 +354,7 @@ impl Pool {
     /// assert!(pool.is_ok());
     /// ```
     pub fn builder(connection_string: &str) -> Builder {
-        Builder::new(
-            tokio_postgres::Config::from_str(connection_string).map_err(|err| {
-                Error::new(
-                    ErrorKind::Config,
-                    "invalid configuration: bad connection string",
-                )
-                .with_source(err)
-            }),
-        )
+        Builder::new(parse_conninfo(connection_string))
     }
 
     /// A [`Builder`] for a `tokio_postgres::Config` made in code.
@@ -376,6 +366,7 @@ impl Pool {
     /// # drop(pool);
     /// ```
     pub fn with_config(config: tokio_postgres::Config) -> Builder {
-        Builder::new(Ok(config))
+        let tls = TlsOptions::of_config(&config);
+        Builder::new(Ok(ConnInfo { config, tls }))
     }
 }
