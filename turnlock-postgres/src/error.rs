@@ -306,6 +306,13 @@ fn password_missing(err: &tokio_postgres::Error) -> bool {
         && StdError::source(err).is_some_and(|cause| cause.to_string() == "password missing")
 }
 
+/// Whether a wait on the server ended because it ran for the session's
+/// `lock_timeout` (a heartbeat interval) without the lock: it was not
+/// granted.
+pub(crate) fn is_wait_slice_over(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+}
+
 /// Whether a client error is a query cancelled by a cancel request.
 pub(crate) fn is_cancelled(err: &tokio_postgres::Error) -> bool {
     err.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)

@@ -95,10 +95,21 @@
 //!   releases the lock and another process may take it. The holder learns it
 //!   from [`Guard::lost`] (a future) or [`Guard::is_lost`], and
 //!   [`Guard::release`] reports [`ErrorKind::SessionLost`]. Later
-//!   acquisitions open fresh sessions. A holder *process* that dies frees its
-//!   keys as soon as PostgreSQL sees the connection close (at once for a
-//!   killed process on a live machine; after TCP keepalives, which are on
-//!   by default, for a vanished machine).
+//!   acquisitions open fresh sessions.
+//! * **Loss is known in bounded time.** A connection can also go silent
+//!   without closing: the server's machine or the network path vanishes,
+//!   and TCP alone notices only after its keepalive (two hours by
+//!   default). Every session beats ([`Builder::heartbeat`], every 5 s by
+//!   default) and is declared lost when it stops answering, within three
+//!   intervals; its server process is then ended with
+//!   `pg_terminate_backend` from another session, so that its locks are
+//!   free for others at once. A wait on the server is sent again every
+//!   interval (`lock_timeout`), so waiters move to fresh sessions too.
+//! * **A holder process that dies** frees its keys as soon as PostgreSQL
+//!   sees its connection close: at once for a killed process on a live
+//!   machine; for a vanished machine, when the server's own keepalive
+//!   notices (set `tcp_keepalives_idle` or `client_connection_check_interval`
+//!   on the server to bound that).
 //! * **Fencing.** Because a lock can be lost while its holder is still
 //!   working (a pause, a partition), writes it protects should carry a
 //!   fencing token ([`Guard::fencing_token`]): a number that grows with

@@ -98,6 +98,11 @@ pub(crate) struct Dialer {
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) connector: Arc<ConnectorFn>,
     pub(crate) connect_timeout: Duration,
+    /// How often a session shows it still answers (`Builder::heartbeat`).
+    /// Also the longest a server-side wait runs before it ends with
+    /// `lock_not_available` and is sent again (PostgreSQL's `lock_timeout`,
+    /// set on every session), so that no beat waits behind it for longer.
+    pub(crate) heartbeat: Duration,
 }
 
 /// The default connector: async-net's TCP and Unix sockets (async-io's

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use event_listener::Event;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{CancelToken, Client, NoTls, Row};
+use tokio_postgres::{CancelToken, Client, NoTls, Row, SimpleQueryMessage};
 
 use super::{BoxFuture, Compat, Dialer, Endpoint, Spawner, timeout};
 use crate::error::{Error, ErrorKind, is_cancelled};
@@ -58,6 +58,9 @@ pub(crate) struct Session {
     pub(crate) id: u64,
     /// The server process that runs the session, as in `pg_locks.pid`.
     pub(crate) backend_pid: i32,
+    /// When that process started, in the server's words: with the pid, it
+    /// names the process even after the pid is reused.
+    pub(crate) backend_start: String,
     pub(crate) liveness: Arc<Liveness>,
     client: Client,
     pub(super) cancel: CancelToken,
@@ -113,12 +116,31 @@ impl Session {
                 watch.mark_lost();
                 on_lost(&watch);
             });
-            let prepare = async {
-                let row = client.query_one("SELECT pg_backend_pid()", &[]).await?;
-                Ok::<_, tokio_postgres::Error>(row.get::<_, i32>(0))
-            };
-            let backend_pid = match timeout(connect_timeout, prepare).await {
-                Some(Ok(pid)) => pid,
+            let setup = format!(
+                "SET lock_timeout = {}; \
+                 SELECT pg_backend_pid(), \
+                 (SELECT backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid())",
+                dialer.heartbeat.as_millis().max(1)
+            );
+            let (backend_pid, backend_start) = match timeout(
+                connect_timeout,
+                client.simple_query(&setup),
+            )
+            .await
+            {
+                Some(Ok(messages)) => match identity(&messages) {
+                    Some(identity) => identity,
+                    None => {
+                        liveness.mark_lost();
+                        last = Some(Error::new(
+                            ErrorKind::Connect,
+                            format!(
+                                "the session at {endpoint} did not say which server process it is"
+                            ),
+                        ));
+                        continue;
+                    }
+                },
                 Some(Err(err)) => {
                     liveness.mark_lost();
                     last = Some(Error::connect(
@@ -138,6 +160,7 @@ impl Session {
             return Ok(Session {
                 id,
                 backend_pid,
+                backend_start,
                 liveness,
                 cancel: client.cancel_token(),
                 client,
@@ -193,6 +216,31 @@ impl Session {
         })
     }
 
+    /// A statement that does nothing: whether the session still answers.
+    pub(crate) async fn ping(&self) -> Result<(), tokio_postgres::Error> {
+        self.client.query_typed("SELECT 1", &[]).await.map(drop)
+    }
+
+    /// Ends the server process `backend_pid` started at `backend_start` (a
+    /// session of the same role), if it still runs: whether it did.
+    pub(crate) async fn terminate(
+        &self,
+        backend_pid: i32,
+        backend_start: &str,
+    ) -> Result<bool, tokio_postgres::Error> {
+        let params: [(&(dyn ToSql + Sync), Type); 2] =
+            [(&backend_pid, Type::INT4), (&backend_start, Type::TEXT)];
+        let rows = self
+            .client
+            .query_typed(
+                "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity \
+                 WHERE pid = $1 AND backend_start::text = $2",
+                &params,
+            )
+            .await?;
+        first_bool(rows)
+    }
+
     /// `pg_advisory_unlock(key)`: whether the session held the lock. Tried
     /// again when a late cancel request interrupts it.
     pub(crate) async fn unlock(&self, key: LockId) -> Result<bool, tokio_postgres::Error> {
@@ -242,4 +290,12 @@ fn first_bool(rows: Vec<Row>) -> Result<bool, tokio_postgres::Error> {
         // that claims nothing.
         None => Ok(false),
     }
+}
+
+/// The server process id and start time from the set-up query's row.
+fn identity(messages: &[SimpleQueryMessage]) -> Option<(i32, String)> {
+    messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => Some((row.get(0)?.parse().ok()?, row.get(1)?.to_owned())),
+        _ => None,
+    })
 }

@@ -16,7 +16,7 @@ use super::open::spawn_open;
 use super::plan::{Phase, Placement, place};
 use super::release::Hold;
 use crate::conn::{BoxFuture, Session, timeout};
-use crate::error::{Error, ErrorKind, is_cancelled, is_session_gone};
+use crate::error::{Error, ErrorKind, is_cancelled, is_session_gone, is_wait_slice_over};
 use crate::key::LockId;
 
 /// Attempts on a fresh session after the one in use turned out to be gone,
@@ -267,6 +267,11 @@ impl<'a> Remote<'a> {
                 self.phase = self.first;
                 Ok(Step::Again)
             }
+            Err(err) if is_wait_slice_over(&err) => {
+                // The wait ran for a heartbeat interval (the session's
+                // `lock_timeout`) without the lock: wait again.
+                Ok(Step::HeldElsewhere)
+            }
             Err(err) if is_cancelled(&err) && self.cancelled < SESSION_RETRIES => {
                 // A cancel request meant for an earlier, abandoned statement
                 // of this session landed on this one. It may have hit just
@@ -404,7 +409,11 @@ async fn abandon(
     let gone = matches!(&result, Err(err) if is_session_gone(err)) || session.is_lost();
     // A wait that reported an error may still have been granted (a cancel
     // that lands just after the grant), so only "not granted" skips this.
-    let release = !gone && !matches!(result, Ok(false));
+    let not_granted = match &result {
+        Ok(granted) => !granted,
+        Err(err) => is_wait_slice_over(err),
+    };
+    let release = !gone && !not_granted;
     let released = !release || session.unlock(id).await.is_ok();
     if gone || !released || waited && !settled {
         // Gone, or in an unknown state (a lock it may hold, a cancel

@@ -10,6 +10,7 @@
 //! | `counts.rs` | the RAII types that alone change the books' counts |
 //! | `plan.rs` | placement: where the next statement for a key runs |
 //! | `open.rs` | opening a session for the pool |
+//! | `heartbeat.rs` | loss detected in bounded time: the beats of every session |
 //! | `acquire.rs` | acquisition, and statements whose caller has gone (cancellation) |
 //! | `interest.rs` | local interest in a key |
 //! | `release.rs` | a held key (`Hold`) and how its holder lets go |
@@ -20,6 +21,7 @@ mod api;
 mod builder;
 mod counts;
 mod future;
+mod heartbeat;
 mod inner;
 mod interest;
 mod open;
