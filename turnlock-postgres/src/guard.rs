@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use crate::conn::{Liveness, Session};
 use crate::error::{Error, ErrorKind, is_session_gone};
+use crate::key::LockId;
 use crate::pool::Hold;
 
 /// A key held across all processes on the database.
@@ -34,7 +35,7 @@ pub struct Guard {
     hold: Option<Hold>,
     /// What [`Guard::key`], [`Guard::lost`] and friends answer, also after
     /// the hold is gone.
-    id: i64,
+    id: LockId,
     session: Arc<Session>,
     token: Option<i64>,
 }
@@ -59,7 +60,7 @@ impl Guard {
     /// # Ok::<(), turnlock_postgres::Error>(())
     /// # }).unwrap();
     /// ```
-    pub fn key(&self) -> i64 {
+    pub fn key(&self) -> LockId {
         self.id
     }
 
@@ -158,7 +159,7 @@ impl Guard {
             return Ok(token);
         }
         if self.session.is_lost() {
-            return Err(Error::session_lost(None));
+            return Err(Error::session_lost(self.id, self.session.backend_pid, None));
         }
         let hold = self.hold.as_ref().expect("held until released");
         let token = hold
@@ -173,7 +174,7 @@ impl Guard {
 
     fn query_error(&self, what: &str, err: tokio_postgres::Error) -> Error {
         if is_session_gone(&err) || self.session.is_lost() {
-            Error::session_lost(Some(err))
+            Error::session_lost(self.id, self.session.backend_pid, Some(err))
         } else {
             Error::new(ErrorKind::Query, what).with_source(err)
         }

@@ -66,9 +66,13 @@
 //!   stays out of waits, so a key whose holder is in another process never
 //!   holds up other keys; waiters beyond that poll with
 //!   `pg_try_advisory_lock` (backing off to 100 ms).
-//! * **Keys.** `i64` keys are the advisory lock ids themselves; string and
-//!   byte keys are hashed by a fixed, documented hash with an optional
-//!   namespace ([`LockKey`], with test vectors and collision notes).
+//! * **Keys.** Integer keys are the advisory lock ids themselves, and
+//!   `(i32, i32)` is PostgreSQL's two-key form ([`LockId`]), so other code
+//!   can take the same locks by hand; string and byte keys (owned or
+//!   borrowed) are hashed by a fixed, documented hash with an optional
+//!   namespace ([`LockKey`], with test vectors and collision notes). A key
+//!   is turned into its id when a method is called: the futures borrow the
+//!   pool only.
 //!
 //! # Semantics
 //!
@@ -91,10 +95,21 @@
 //!   releases the lock and another process may take it. The holder learns it
 //!   from [`Guard::lost`] (a future) or [`Guard::is_lost`], and
 //!   [`Guard::release`] reports [`ErrorKind::SessionLost`]. Later
-//!   acquisitions open fresh sessions. A holder *process* that dies frees its
-//!   keys as soon as PostgreSQL sees the connection close (at once for a
-//!   killed process on a live machine; after TCP keepalives, which are on
-//!   by default, for a vanished machine).
+//!   acquisitions open fresh sessions.
+//! * **Loss is known in bounded time.** A connection can also go silent
+//!   without closing: the server's machine or the network path vanishes,
+//!   and TCP alone notices only after its keepalive (two hours by
+//!   default). Every session beats ([`Builder::heartbeat`], every 5 s by
+//!   default) and is declared lost when it stops answering, within three
+//!   intervals; its server process is then ended with
+//!   `pg_terminate_backend` from another session, so that its locks are
+//!   free for others at once. A wait on the server is sent again every
+//!   interval (`lock_timeout`), so waiters move to fresh sessions too.
+//! * **A holder process that dies** frees its keys as soon as PostgreSQL
+//!   sees its connection close: at once for a killed process on a live
+//!   machine; for a vanished machine, when the server's own keepalive
+//!   notices (set `tcp_keepalives_idle` or `client_connection_check_interval`
+//!   on the server to bound that).
 //! * **Fencing.** Because a lock can be lost while its holder is still
 //!   working (a pause, a partition), writes it protects should carry a
 //!   fencing token ([`Guard::fencing_token`]): a number that grows with
@@ -137,11 +152,20 @@
 //!   # }).unwrap();
 //!   ```
 //!
+//! * **Deadlines.** [`Pool::lock_timeout`] and [`Pool::lock_until`] never
+//!   hold a caller past the deadline. `Duration::ZERO`, or a deadline that
+//!   has passed by the first poll, means "only if it is free right now": one
+//!   try. Until the deadline, a transient failure to open a session (the
+//!   server restarting, refusing connections for a moment, or full) is
+//!   tried again with a growing pause; the [`ErrorKind::TimedOut`] error
+//!   then says what the caller was still waiting for ("no session could be
+//!   opened: ...", "it is held elsewhere", ...).
 //! * **Bad input** gives a clear [`Error`] of the right [`ErrorKind`], never
 //!   a hang past the caller's deadline: a connection string that does not
 //!   parse ([`ErrorKind::Config`], at [`Pool::new`]), an unreachable server
 //!   or wrong credentials ([`ErrorKind::Connect`], within the connect
-//!   timeout or the caller's deadline, whichever comes first).
+//!   timeout; at once for a caller without a deadline, and at
+//!   [`Pool::connect`], which checks the settings at start-up).
 //!
 //! Limits: `max_sessions - 1` bounds how many keys wait on the server at
 //! once (the rest poll, and are served in no particular order); the locks
@@ -280,5 +304,5 @@ mod pool;
 pub use crate::conn::{Endpoint, Stream};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::guard::{Guard, Lost};
-pub use crate::key::LockKey;
-pub use crate::pool::{Builder, Pool, Status};
+pub use crate::key::{LockId, LockKey};
+pub use crate::pool::{Builder, LockFuture, LockUntil, Pool, Status};

@@ -157,11 +157,7 @@ fn read_here(key: &str) -> bool {
 }
 
 fn bad(reason: impl Into<String>) -> Error {
-    Error::new(
-        ErrorKind::Config,
-        "invalid configuration: bad connection string",
-    )
-    .with_source(reason.into())
+    Error::new(ErrorKind::Config, "invalid connection string").with_source(reason.into())
 }
 
 /// Parses `s`, in either form, with libpq's meaning.
@@ -192,7 +188,7 @@ pub(crate) fn parse(s: &str) -> Result<ConnInfo, Error> {
             SSLMODE => {
                 tls.mode = SslMode::parse(value).ok_or_else(|| {
                     bad(format!(
-                        "invalid value for `sslmode`: {value:?} (expected disable, allow, \
+                        "invalid value for option `sslmode`: {value:?} (expected disable, allow, \
                          prefer, require, verify-ca or verify-full)"
                     ))
                 })?;
@@ -210,7 +206,7 @@ pub(crate) fn parse(s: &str) -> Result<ConnInfo, Error> {
             KEEPALIVES_COUNT | KEEPALIVES_RETRIES => {
                 let count = value.parse::<u32>().map_err(|_| {
                     bad(format!(
-                        "invalid value for `{key}`: {value:?} (expected a number of probes)"
+                        "invalid value for option `{key}`: {value:?} (expected a number of probes)"
                     ))
                 })?;
                 config.keepalives_retries(count);
@@ -218,7 +214,7 @@ pub(crate) fn parse(s: &str) -> Result<ConnInfo, Error> {
             TCP_USER_TIMEOUT => {
                 let millis = value.parse::<i64>().map_err(|_| {
                     bad(format!(
-                        "invalid value for `tcp_user_timeout`: {value:?} (expected milliseconds)"
+                        "invalid value for option `tcp_user_timeout`: {value:?} (expected milliseconds)"
                     ))
                 })?;
                 // 0 (or less) leaves the system's default, as in libpq.
@@ -240,11 +236,9 @@ pub(crate) fn parse(s: &str) -> Result<ConnInfo, Error> {
 }
 
 fn bad_string(err: tokio_postgres::Error) -> Error {
-    Error::new(
-        ErrorKind::Config,
-        "invalid configuration: bad connection string",
-    )
-    .with_source(err)
+    // tokio-postgres' own text begins "invalid connection string" too: the
+    // error's `Display` says it once.
+    Error::new(ErrorKind::Config, "invalid connection string").with_source(err)
 }
 
 /// A connection string taken apart: the keys read here (last value of
@@ -458,7 +452,7 @@ mod tests {
     #[test]
     fn a_bad_sslmode_is_named() {
         let text = config_error("host=db sslmode=sometimes");
-        assert!(text.contains("bad connection string"), "{text}");
+        assert!(text.contains("invalid connection string"), "{text}");
         assert!(text.contains("\"sometimes\""), "{text}");
         let text = config_error("postgresql://db?sslmode=VERIFY-FULL");
         assert!(text.contains("sslmode"), "{text}");
@@ -546,7 +540,7 @@ mod tests {
             "host=db port=nope",
         ] {
             let text = config_error(s);
-            assert!(text.contains("bad connection string"), "{s}: {text}");
+            assert!(text.contains("invalid connection string"), "{s}: {text}");
         }
     }
 

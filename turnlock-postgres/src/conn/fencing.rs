@@ -7,6 +7,7 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use crate::error::{Error, ErrorKind};
+use crate::key::LockId;
 
 /// The fencing table of a pool and whether it is known to exist.
 pub(crate) struct Fencing {
@@ -46,12 +47,15 @@ impl Fencing {
     }
 
     /// The next token of `key`, taken on `client` (the session that holds
-    /// the key's lock). Creates the table on first use.
+    /// the key's lock). Creates the table on first use. Tokens are kept per
+    /// [`LockId::bits`]: a pair key shares its sequence with the `bigint`
+    /// of the same bits, which keeps each key's tokens increasing.
     pub(crate) async fn next_token(
         &self,
         client: &Client,
-        key: i64,
+        key: LockId,
     ) -> Result<i64, (&'static str, tokio_postgres::Error)> {
+        let key = key.bits();
         let table = &self.table;
         let upsert = format!(
             "INSERT INTO {table} AS f (key, token) VALUES ($1, 1) \

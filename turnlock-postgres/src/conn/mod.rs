@@ -108,6 +108,11 @@ pub(crate) struct Dialer {
     pub(crate) connector: Arc<ConnectorFn>,
     pub(crate) transport: Transport,
     pub(crate) connect_timeout: Duration,
+    /// How often a session shows it still answers (`Builder::heartbeat`).
+    /// Also the longest a server-side wait runs before it ends with
+    /// `lock_not_available` and is sent again (PostgreSQL's `lock_timeout`,
+    /// set on every session), so that no beat waits behind it for longer.
+    pub(crate) heartbeat: Duration,
 }
 
 /// The TCP settings of a connection string, which the default connector

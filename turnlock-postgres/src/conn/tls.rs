@@ -156,7 +156,7 @@ impl Tls {
 }
 
 fn config_error(reason: String) -> Error {
-    Error::new(ErrorKind::Config, "invalid configuration: TLS").with_source(reason)
+    Error::new(ErrorKind::Config, "invalid TLS settings").with_source(reason)
 }
 
 /// libpq's default location of a file: `~/.postgresql/<name>`

@@ -50,8 +50,8 @@ impl Transport {
                 return Err(Error::new(
                     crate::error::ErrorKind::Config,
                     format!(
-                        "invalid configuration: the connection string asks for TLS ({asked}), \
-                         and turnlock-postgres was built without its `tls` feature"
+                        "the connection string asks for TLS ({asked}), and \
+                         turnlock-postgres was built without its `tls` feature"
                     ),
                 ));
             }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -16,37 +16,95 @@ use super::open::spawn_open;
 use super::plan::{Phase, Placement, place};
 use super::release::Hold;
 use crate::conn::{BoxFuture, Session, timeout};
-use crate::error::{Error, ErrorKind, is_cancelled, is_session_gone};
+use crate::error::{Error, ErrorKind, is_cancelled, is_session_gone, is_wait_slice_over};
+use crate::key::LockId;
 
-/// Attempts on a fresh session after the one in use turned out to be gone.
+/// Attempts on a fresh session after the one in use turned out to be gone,
+/// for an acquisition without a deadline (one with a deadline tries until
+/// it passes).
 const SESSION_RETRIES: usize = 3;
 
+/// Bounds of the pause before an acquisition with a deadline tries again
+/// to open a session after a transient error.
+const MIN_CONNECT_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What an acquisition has been waiting for most recently, for the message
+/// of its timeout; and whether it has a deadline, in which case a
+/// transient failure to open a session is tried again until it passes.
+pub(crate) struct Progress {
+    deadline: bool,
+    note: Mutex<Option<String>>,
+}
+
+impl Progress {
+    /// For an acquisition that waits as long as it takes: the first failure
+    /// to open a session is its error.
+    pub(crate) fn without_deadline() -> Self {
+        Progress {
+            deadline: false,
+            note: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn with_deadline() -> Self {
+        Progress {
+            deadline: true,
+            note: Mutex::new(None),
+        }
+    }
+
+    fn set(&self, note: impl Into<String>) {
+        *self.note.lock().unwrap_or_else(PoisonError::into_inner) = Some(note.into());
+    }
+
+    /// What it was waiting for, if anything was noted.
+    pub(crate) fn note(&self) -> Option<String> {
+        self.note
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// Locks `id`, waiting as long as it takes.
-pub(crate) async fn lock(inner: &Arc<Inner>, id: i64) -> Result<Hold, Error> {
+pub(crate) async fn lock(
+    inner: &Arc<Inner>,
+    id: LockId,
+    progress: &Progress,
+) -> Result<Hold, Error> {
     let interest = Interest::enter(inner, id);
+    progress.set("a holder in this process has it");
     let local = inner.locks.lock_owned(id).await;
     let (session, handoffs) = match inner.take_parked(id) {
         Some(parked) => (parked.session, parked.handoffs),
-        None => (Remote::new(inner, id, Phase::First).granted().await?, 0),
+        None => {
+            let remote = Remote::new(inner, id, Phase::First, progress);
+            (remote.granted().await?, 0)
+        }
     };
     Ok(Hold::new(interest, local, session, handoffs))
 }
 
 /// Locks `id` if nobody holds it, here or in another process.
-pub(crate) async fn try_lock(inner: &Arc<Inner>, id: i64) -> Result<Option<Hold>, Error> {
+pub(crate) async fn try_lock(
+    inner: &Arc<Inner>,
+    id: LockId,
+    progress: &Progress,
+) -> Result<Option<Hold>, Error> {
     let interest = Interest::enter(inner, id);
     let Some(local) = inner.locks.try_lock_owned(id) else {
         return Ok(None);
     };
     let (session, handoffs) = match inner.take_parked(id) {
         Some(parked) => (parked.session, parked.handoffs),
-        None => match Remote::new(inner, id, Phase::TryOnly)
-            .granted_or_held()
-            .await?
-        {
-            Some(session) => (session, 0),
-            None => return Ok(None),
-        },
+        None => {
+            let remote = Remote::new(inner, id, Phase::TryOnly, progress);
+            match remote.granted_or_held().await? {
+                Some(session) => (session, 0),
+                None => return Ok(None),
+            }
+        }
     };
     Ok(Some(Hold::new(interest, local, session, handoffs)))
 }
@@ -60,7 +118,7 @@ enum Plan {
 }
 
 /// Decides under the lock and books the decision (see [`place`]).
-fn plan(inner: &Arc<Inner>, phase: Phase, id: i64) -> Plan {
+fn plan(inner: &Arc<Inner>, phase: Phase, id: LockId) -> Plan {
     let mut state = inner.state();
     match place(&state, inner.max_sessions, phase, id) {
         Placement::Try(i) => {
@@ -91,25 +149,35 @@ enum Step {
 /// Takes a key on the database for its local holder.
 struct Remote<'a> {
     inner: &'a Arc<Inner>,
-    id: i64,
+    id: LockId,
+    progress: &'a Progress,
     first: Phase,
     phase: Phase,
     backoff: Duration,
+    connect_backoff: Duration,
     retries: usize,
     cancelled: usize,
 }
 
 impl<'a> Remote<'a> {
-    fn new(inner: &'a Arc<Inner>, id: i64, first: Phase) -> Self {
+    fn new(inner: &'a Arc<Inner>, id: LockId, first: Phase, progress: &'a Progress) -> Self {
         Remote {
             inner,
             id,
+            progress,
             first,
             phase: first,
             backoff: MIN_BACKOFF,
+            connect_backoff: MIN_CONNECT_BACKOFF,
             retries: 0,
             cancelled: 0,
         }
+    }
+
+    /// Whether another attempt after a lost session is allowed.
+    fn may_retry(&mut self) -> bool {
+        self.retries += 1;
+        self.progress.deadline || self.retries <= SESSION_RETRIES
     }
 
     /// A session that holds the key, however long that takes.
@@ -140,20 +208,24 @@ impl<'a> Remote<'a> {
             Plan::Try(session, busy) => (session, Counted::Try(busy)),
             Plan::Wait(session, blocked) => (session, Counted::Wait(blocked)),
             Plan::Connect(reservation) => {
-                let opened = spawn_open(reservation).recv().await;
-                return match opened.unwrap_or_else(|_| Err(Error::session_lost(None))) {
+                self.progress.set("a session is being opened");
+                return match spawn_open(reservation).await {
                     Ok(()) => Ok(Step::Again),
-                    Err(err)
-                        if err.kind() == ErrorKind::SessionLost
-                            && self.retries < SESSION_RETRIES =>
-                    {
-                        self.retries += 1;
+                    Err(err) if err.kind() == ErrorKind::SessionLost && self.may_retry() => {
+                        Ok(Step::Again)
+                    }
+                    Err(err) if err.is_transient() && self.progress.deadline => {
+                        self.progress
+                            .set(format!("no session could be opened: {err}"));
+                        async_io::Timer::after(self.connect_backoff).await;
+                        self.connect_backoff = (self.connect_backoff * 2).min(MAX_CONNECT_BACKOFF);
                         Ok(Step::Again)
                     }
                     Err(err) => Err(err),
                 };
             }
             Plan::Sleep(listener) => {
+                self.progress.set("every session of the pool is busy");
                 futures_lite::future::or(listener, async {
                     async_io::Timer::after(self.backoff).await;
                 })
@@ -164,8 +236,15 @@ impl<'a> Remote<'a> {
             }
         };
         let statement = match counted {
-            Counted::Try(_) => session.try_lock(id),
-            Counted::Wait(_) => session.lock(id),
+            Counted::Try(_) => {
+                self.progress.set("the database has not answered yet");
+                session.try_lock(id)
+            }
+            Counted::Wait(_) => {
+                self.progress
+                    .set("it is held elsewhere (waiting in pg_advisory_lock)");
+                session.lock(id)
+            }
         };
         let result = InFlight {
             inner: inner.clone(),
@@ -177,14 +256,21 @@ impl<'a> Remote<'a> {
         .await;
         match result {
             Ok(true) => Ok(Step::Granted(session)),
-            Ok(false) => Ok(Step::HeldElsewhere),
+            Ok(false) => {
+                self.progress.set("it is held elsewhere");
+                Ok(Step::HeldElsewhere)
+            }
             Err(err) if is_session_gone(&err) || session.is_lost() => {
-                if self.retries >= SESSION_RETRIES {
-                    return Err(Error::session_lost(Some(err)));
+                if !self.may_retry() {
+                    return Err(Error::session_lost(id, session.backend_pid, Some(err)));
                 }
-                self.retries += 1;
                 self.phase = self.first;
                 Ok(Step::Again)
+            }
+            Err(err) if is_wait_slice_over(&err) => {
+                // The wait ran for a heartbeat interval (the session's
+                // `lock_timeout`) without the lock: wait again.
+                Ok(Step::HeldElsewhere)
             }
             Err(err) if is_cancelled(&err) && self.cancelled < SESSION_RETRIES => {
                 // A cancel request meant for an earlier, abandoned statement
@@ -235,7 +321,7 @@ impl Counted {
 struct InFlight {
     inner: Arc<Inner>,
     session: Arc<Session>,
-    id: i64,
+    id: LockId,
     counted: Option<Counted>,
     statement: Option<BoxFuture<Result<bool, tokio_postgres::Error>>>,
 }
@@ -292,7 +378,7 @@ impl Drop for InFlight {
 async fn abandon(
     inner: Arc<Inner>,
     session: Arc<Session>,
-    id: i64,
+    id: LockId,
     counted: Counted,
     mut statement: BoxFuture<Result<bool, tokio_postgres::Error>>,
 ) {
@@ -319,7 +405,11 @@ async fn abandon(
     let gone = matches!(&result, Err(err) if is_session_gone(err)) || session.is_lost();
     // A wait that reported an error may still have been granted (a cancel
     // that lands just after the grant), so only "not granted" skips this.
-    let release = !gone && !matches!(result, Ok(false));
+    let not_granted = match &result {
+        Ok(granted) => !granted,
+        Err(err) => is_wait_slice_over(err),
+    };
+    let release = !gone && !not_granted;
     let released = !release || session.unlock(id).await.is_ok();
     if gone || !released || waited && !settled {
         // Gone, or in an unknown state (a lock it may hold, a cancel

@@ -5,12 +5,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::acquire;
+use super::acquire::{self, Progress};
+use super::future::{Expiry, LockFuture, LockUntil, Start, Starter};
 use super::inner::Inner;
+use super::open;
 use super::status::Status;
 use crate::error::Error;
 use crate::guard::Guard;
-use crate::key::LockKey;
+use crate::key::{LockId, LockKey};
 
 /// Keyed locks shared by every process that talks to one PostgreSQL
 /// database, on its session-level advisory locks.
@@ -57,7 +59,7 @@ impl Pool {
     /// assert_eq!(pool.key_id(42), 42);
     /// assert_eq!(pool.key_id("user:42"), 7788164824035369410);
     /// ```
-    pub fn key_id<'k>(&self, key: impl Into<LockKey<'k>>) -> i64 {
+    pub fn key_id<'k>(&self, key: impl Into<LockKey<'k>>) -> LockId {
         key.into().id(self.inner.namespace.as_deref())
     }
 
@@ -69,8 +71,8 @@ impl Pool {
     /// dropped at any time: a wait on the server is then cancelled in the
     /// background, and a lock granted in the race is released.
     ///
-    /// Fails with [`ErrorKind::Connect`] when no session can be opened,
-    /// with [`ErrorKind::SessionLost`] when sessions keep dying under it.
+    /// Fails with [`ErrorKind::Connect`](crate::ErrorKind::Connect) when no session can be opened,
+    /// with [`ErrorKind::SessionLost`](crate::ErrorKind::SessionLost) when sessions keep dying under it.
     ///
     /// ```no_run
     /// # futures_lite::future::block_on(async {
@@ -81,9 +83,13 @@ impl Pool {
     /// # Ok::<(), turnlock_postgres::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn lock<'k>(&self, key: impl Into<LockKey<'k>>) -> Result<Guard, Error> {
+    pub fn lock<'k>(&self, key: impl Into<LockKey<'k>>) -> LockFuture<'_> {
         let id = self.key_id(key);
-        acquire::lock(&self.inner, id).await.map(Guard::new)
+        LockFuture::new(async move {
+            let progress = Progress::without_deadline();
+            let hold = acquire::lock(&self.inner, id, &progress).await?;
+            Ok(Guard::new(hold))
+        })
     }
 
     /// Locks `key` if nobody holds it, here or in another process; never
@@ -102,15 +108,25 @@ impl Pool {
     /// # Ok::<(), turnlock_postgres::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn try_lock<'k>(&self, key: impl Into<LockKey<'k>>) -> Result<Option<Guard>, Error> {
+    pub fn try_lock<'k>(&self, key: impl Into<LockKey<'k>>) -> LockFuture<'_, Option<Guard>> {
         let id = self.key_id(key);
-        let hold = acquire::try_lock(&self.inner, id).await?;
-        Ok(hold.map(Guard::new))
+        LockFuture::new(async move {
+            let progress = Progress::without_deadline();
+            let hold = acquire::try_lock(&self.inner, id, &progress).await?;
+            Ok(hold.map(Guard::new))
+        })
     }
 
     /// Locks `key`, giving up when `deadline` (any future: a timer of your
     /// runtime, a shutdown signal) completes first; then fails with
-    /// [`ErrorKind::TimedOut`], holding nothing and waiting nowhere.
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut), holding nothing and waiting nowhere.
+    ///
+    /// A deadline that has completed already when the future is first
+    /// polled makes this a single try: the lock if it is free right now,
+    /// `TimedOut` if it is taken. Until the deadline, a transient failure
+    /// to open a session (the server restarting, refusing connections for
+    /// a moment, or full) is tried again with a growing pause, up to 1 s;
+    /// the `TimedOut` error then says why no session could be opened.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -123,25 +139,24 @@ impl Pool {
     /// # Ok::<(), turnlock_postgres::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn lock_until<'k, D: Future>(
+    pub fn lock_until<'k, D: Future>(
         &self,
         key: impl Into<LockKey<'k>>,
         deadline: D,
-    ) -> Result<Guard, Error> {
+    ) -> LockUntil<'_, D> {
         let id = self.key_id(key);
-        futures_lite::future::or(
-            async { acquire::lock(&self.inner, id).await.map(Guard::new) },
-            async {
-                deadline.await;
-                Err(Error::timed_out(None))
-            },
-        )
-        .await
+        LockUntil::new(self.starter(id), deadline, Expiry::of(id, None))
     }
 
-    /// Locks `key`, giving up after `timeout` with [`ErrorKind::TimedOut`].
+    /// Locks `key`, giving up after `timeout` with [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut).
     /// The clock starts at the call. Covers everything: opening a session,
     /// waiting for local and remote holders.
+    ///
+    /// `Duration::ZERO` (or a timeout that has passed by the first poll)
+    /// means "only if it is free right now": one try, as
+    /// [`try_lock`](Pool::try_lock), with `TimedOut` instead of `None`.
+    /// Transient failures to open a session are tried again until the
+    /// timeout, as for [`lock_until`](Pool::lock_until).
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -157,24 +172,31 @@ impl Pool {
     /// # Ok::<(), turnlock_postgres::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn lock_timeout<'k>(
+    pub fn lock_timeout<'k>(
         &self,
         key: impl Into<LockKey<'k>>,
         timeout: Duration,
-    ) -> Result<Guard, Error> {
-        let timer = match Instant::now().checked_add(timeout) {
-            Some(at) => async_io::Timer::at(at),
-            None => async_io::Timer::never(),
-        };
+    ) -> LockFuture<'_> {
         let id = self.key_id(key);
-        futures_lite::future::or(
-            async { acquire::lock(&self.inner, id).await.map(Guard::new) },
-            async {
-                timer.await;
-                Err(Error::timed_out(Some(timeout)))
-            },
-        )
-        .await
+        let timer = timer_after(timeout);
+        LockFuture::new(LockUntil::new(
+            self.starter(id),
+            timer,
+            Expiry::of(id, Some(timeout)),
+        ))
+    }
+
+    /// How an acquisition of `id` with a deadline starts.
+    fn starter(&self, id: LockId) -> Starter<'_, Guard> {
+        Box::new(move |start, progress| {
+            Box::pin(async move {
+                let hold = match start {
+                    Start::Wait => Some(acquire::lock(&self.inner, id, &progress).await?),
+                    Start::TryOnce => acquire::try_lock(&self.inner, id, &progress).await?,
+                };
+                Ok(hold.map(Guard::new))
+            })
+        })
     }
 
     /// Runs `f` while holding `key`, then releases it and waits for the
@@ -182,7 +204,7 @@ impl Pool {
     /// token](Guard::fencing_token) or to watch for [loss](Guard::lost).
     ///
     /// Returns `f`'s result, or the error of the acquisition, or of the
-    /// release: [`ErrorKind::SessionLost`] there means the lock was lost
+    /// release: [`ErrorKind::SessionLost`](crate::ErrorKind::SessionLost) there means the lock was lost
     /// while `f` ran, and `f`'s result is dropped because what it did was
     /// not protected. A panic in `f` releases the lock.
     ///
@@ -222,6 +244,50 @@ impl Pool {
         self.inner.locks.is_locked(&self.key_id(key))
     }
 
+    /// Opens a session now unless the pool has one open, and waits until it
+    /// is open: a wrong connection string, wrong credentials or an
+    /// unreachable server show up here, at start-up, rather than at the
+    /// first lock. The session stays in the pool for the acquisitions that
+    /// follow. Fails as an acquisition that cannot open a session does
+    /// ([`ErrorKind::Connect`](crate::ErrorKind::Connect), within the
+    /// connect timeout), without trying again.
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// let pool = turnlock_postgres::Pool::new("host=localhost user=app")?;
+    /// pool.connect().await?; // fail fast at start-up
+    /// assert_eq!(pool.status().sessions, 1);
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn connect(&self) -> Result<(), Error> {
+        open::ensure_session(&self.inner).await
+    }
+
+    /// The process ids of the pool's open sessions on the server, as in
+    /// `pg_stat_activity.pid` and `pg_locks.pid`: to see the pool's sessions
+    /// and locks from SQL.
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// let pool = turnlock_postgres::Pool::new("host=localhost user=app")?;
+    /// let guard = pool.lock("report").await?;
+    /// let pids = pool.backend_pids();
+    /// assert!(pids.contains(&guard.backend_pid()));
+    /// // SELECT * FROM pg_locks WHERE locktype = 'advisory' AND pid = ANY($1)
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn backend_pids(&self) -> Vec<i32> {
+        self.inner
+            .state()
+            .sessions
+            .iter()
+            .filter(|entry| !entry.session.is_lost())
+            .map(|entry| entry.session.backend_pid)
+            .collect()
+    }
+
     /// A snapshot of the pool's sessions and keys.
     ///
     /// ```
@@ -241,5 +307,14 @@ impl fmt::Debug for Pool {
             .field("namespace", &self.inner.namespace)
             .field("status", &self.status())
             .finish_non_exhaustive()
+    }
+}
+
+/// A timer for `timeout` from now (one that never fires when the instant
+/// would overflow).
+pub(super) fn timer_after(timeout: Duration) -> async_io::Timer {
+    match Instant::now().checked_add(timeout) {
+        Some(at) => async_io::Timer::at(at),
+        None => async_io::Timer::never(),
     }
 }

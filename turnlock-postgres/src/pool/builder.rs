@@ -17,6 +17,12 @@ use crate::conn::{
 };
 use crate::error::{Error, ErrorKind};
 
+/// [`Builder::heartbeat`]'s default.
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
+/// The shortest heartbeat interval: PostgreSQL's `lock_timeout` counts
+/// whole milliseconds.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+
 /// Settings for a [`Pool`]: `Pool::builder(connection_string)`, then any of
 /// these, then [`build`](Builder::build).
 ///
@@ -44,6 +50,8 @@ pub struct Builder {
     spawner: Option<Arc<SpawnFn>>,
     connector: Option<Arc<ConnectorFn>>,
     fencing_table: String,
+    application_name: Option<String>,
+    heartbeat: Duration,
 }
 
 impl Builder {
@@ -58,6 +66,8 @@ impl Builder {
             spawner: None,
             connector: None,
             fencing_table: "turnlock_fencing".into(),
+            application_name: None,
+            heartbeat: DEFAULT_HEARTBEAT,
         }
     }
 
@@ -240,7 +250,7 @@ impl Builder {
         self
     }
 
-    /// The table that keeps [fencing tokens](Guard::fencing_token), created
+    /// The table that keeps [fencing tokens](crate::Guard::fencing_token), created
     /// on first use: `name` or `schema.name`, letters, digits and `_`.
     /// Default `turnlock_fencing`.
     ///
@@ -259,9 +269,62 @@ impl Builder {
         self
     }
 
+    /// How often every session shows that it still answers; default 5 s.
+    /// A session that does not, because the server's machine or the network
+    /// path vanished without closing the connection (a half-open
+    /// connection, which TCP alone notices only after its keepalive, two
+    /// hours by default), is declared lost within **three times this
+    /// interval**: [`Guard::lost`](crate::Guard::lost) completes,
+    /// [`Guard::release`](crate::Guard::release) reports
+    /// [`ErrorKind::SessionLost`](crate::ErrorKind::SessionLost), and later
+    /// acquisitions use fresh sessions.
+    ///
+    /// How: every interval each session runs `SELECT 1` and must answer
+    /// within two intervals; a wait on the server (`pg_advisory_lock`) runs
+    /// with `lock_timeout` set to the interval and is sent again when that
+    /// ends it, so a beat queued behind it is never late. A session
+    /// declared lost is closed, and its server process is ended with
+    /// `pg_terminate_backend` from another session of the pool (best
+    /// effort, same role), so that its locks are free at once instead of
+    /// when the server notices the dead connection.
+    ///
+    /// The cost is one short statement per session per interval, and one
+    /// round trip per interval for each key waiting on another process.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = turnlock_postgres::Pool::builder("host=db")
+    ///     .heartbeat(Duration::from_secs(2)) // loss known within 6 s
+    ///     .build();
+    /// assert!(pool.is_ok());
+    /// let err = turnlock_postgres::Pool::builder("host=db").heartbeat(Duration::ZERO).build();
+    /// assert!(err.is_err());
+    /// ```
+    pub fn heartbeat(mut self, interval: Duration) -> Self {
+        self.heartbeat = interval;
+        self
+    }
+
+    /// The `application_name` of the pool's sessions, as the server shows
+    /// it in `pg_stat_activity` (and so next to their locks in `pg_locks`,
+    /// by `pid`). Overrides the connection string's; without either, it is
+    /// `turnlock-postgres`.
+    ///
+    /// ```
+    /// let pool = turnlock_postgres::Pool::builder("host=db user=app")
+    ///     .application_name("billing-worker")
+    ///     .build();
+    /// assert!(pool.is_ok());
+    /// ```
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = Some(name.into());
+        self
+    }
+
     /// Checks the settings and makes the pool. Opens no session yet: the
     /// first is opened by the first acquisition, so a server that is down
-    /// shows as an error there ([`ErrorKind::Connect`]).
+    /// shows as an error there ([`ErrorKind::Connect`](crate::ErrorKind::Connect)).
     ///
     /// ```
     /// use turnlock_postgres::{ErrorKind, Pool};
@@ -271,6 +334,12 @@ impl Builder {
     /// ```
     pub fn build(self) -> Result<Pool, Error> {
         let ConnInfo { mut config, tls } = self.config?;
+        if self.heartbeat < MIN_HEARTBEAT {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("the heartbeat interval must be at least {MIN_HEARTBEAT:?}"),
+            ));
+        }
         if self.max_sessions == 0 {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -278,7 +347,9 @@ impl Builder {
             ));
         }
         let fencing = Fencing::new(&self.fencing_table)?;
-        if config.get_application_name().is_none() {
+        if let Some(name) = &self.application_name {
+            config.application_name(name);
+        } else if config.get_application_name().is_none() {
             config.application_name("turnlock-postgres");
         }
         let connect_timeout = self
@@ -295,6 +366,7 @@ impl Builder {
             config,
             transport,
             connect_timeout,
+            heartbeat: self.heartbeat,
         };
         let spawner = match self.spawner {
             Some(spawn) => Spawner::custom(spawn),
@@ -326,6 +398,8 @@ impl fmt::Debug for Builder {
             .field("max_local_handoffs", &self.max_local_handoffs)
             .field("connect_timeout", &self.connect_timeout)
             .field("fencing_table", &self.fencing_table)
+            .field("application_name", &self.application_name)
+            .field("heartbeat", &self.heartbeat)
             .finish_non_exhaustive()
     }
 }

@@ -33,6 +33,7 @@ use event_listener::Event;
 use turnlock::KeyedLocks;
 
 use crate::conn::{Dialer, Fencing, Liveness, Session, Spawner};
+use crate::key::LockId;
 
 /// A pool's settings and shared state; every [`Pool`](crate::Pool) handle,
 /// guard and background task of the pool holds it.
@@ -44,7 +45,7 @@ pub(crate) struct Inner {
     pub(crate) max_local_handoffs: u32,
     pub(crate) fencing: Fencing,
     /// Where the callers of one key in this process queue first.
-    pub(crate) locks: Arc<KeyedLocks<i64>>,
+    pub(crate) locks: Arc<KeyedLocks<LockId>>,
     state: Mutex<State>,
     /// Notified when a session becomes free, a session is opened or fails
     /// to open, or a session is gone: what a caller with nothing to use
@@ -58,7 +59,7 @@ pub(crate) struct State {
     pub(crate) sessions: Vec<SessionEntry>,
     /// Sessions being opened (see `counts::Reservation`).
     pub(crate) connecting: usize,
-    pub(crate) keys: HashMap<i64, KeyEntry>,
+    pub(crate) keys: HashMap<LockId, KeyEntry>,
 }
 
 /// The pool's books for one open session.
@@ -69,10 +70,10 @@ pub(crate) struct SessionEntry {
     /// these keys is sent to this session, so a lock is never taken twice
     /// by one session (advisory locks are reentrant per session: a second
     /// grant would let a new holder in past waiters of other processes).
-    pub(crate) held: Vec<i64>,
+    pub(crate) held: Vec<LockId>,
     /// Keys being released on this session (`pg_advisory_unlock` in
     /// flight): still held for the server, free again in a moment.
-    pub(crate) releasing: Vec<i64>,
+    pub(crate) releasing: Vec<LockId>,
     /// Short statements in flight (see `counts::Busy`).
     pub(crate) busy: usize,
     /// Blocked in `pg_advisory_lock`; nothing else may run on it (see
@@ -109,7 +110,7 @@ impl SessionEntry {
     }
 
     /// Whether a statement for `id` may go to this session.
-    pub(crate) fn may_take(&self, id: i64) -> bool {
+    pub(crate) fn may_take(&self, id: LockId) -> bool {
         !self.held.contains(&id) && !self.releasing.contains(&id)
     }
 
@@ -134,7 +135,7 @@ impl State {
 }
 
 /// Removes one occurrence of `id` from `keys`; whether there was one.
-pub(crate) fn remove_one(keys: &mut Vec<i64>, id: i64) -> bool {
+pub(crate) fn remove_one(keys: &mut Vec<LockId>, id: LockId) -> bool {
     match keys.iter().position(|&key| key == id) {
         Some(i) => {
             keys.swap_remove(i);
@@ -152,7 +153,7 @@ impl Inner {
         namespace: Option<String>,
         max_local_handoffs: u32,
         fencing: Fencing,
-        locks: KeyedLocks<i64>,
+        locks: KeyedLocks<LockId>,
     ) -> Self {
         Inner {
             dialer,
@@ -201,7 +202,7 @@ impl Inner {
     }
 
     /// Takes the lock parked for the next local holder of `id`, if any.
-    pub(crate) fn take_parked(&self, id: i64) -> Option<ParkedLock> {
+    pub(crate) fn take_parked(&self, id: LockId) -> Option<ParkedLock> {
         let mut state = self.state();
         let parked = state.keys.get_mut(&id)?.parked.take()?;
         if parked.session.is_lost() {

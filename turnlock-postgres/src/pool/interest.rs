@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::inner::{Inner, State};
 use super::unlock::Unlock;
+use crate::key::LockId;
 
 /// A local caller of a key, counted in its `KeyEntry::interest` from the
 /// start of its acquisition until it gives up or its holder lets go.
@@ -15,11 +16,11 @@ use super::unlock::Unlock;
 /// of the key, a lock parked for it has nobody to go to and is released.
 pub(crate) struct Interest {
     inner: Option<Arc<Inner>>,
-    id: i64,
+    id: LockId,
 }
 
 impl Interest {
-    pub(crate) fn enter(inner: &Arc<Inner>, id: i64) -> Self {
+    pub(crate) fn enter(inner: &Arc<Inner>, id: LockId) -> Self {
         inner.state().keys.entry(id).or_default().interest += 1;
         Interest {
             inner: Some(inner.clone()),
@@ -27,7 +28,7 @@ impl Interest {
         }
     }
 
-    pub(crate) fn id(&self) -> i64 {
+    pub(crate) fn id(&self) -> LockId {
         self.id
     }
 

@@ -1,6 +1,7 @@
 //! Placement: where the next statement for a key runs.
 
 use super::inner::{SessionEntry, State};
+use crate::key::LockId;
 
 /// Statements queued on one shared session before another is preferred.
 const PIPELINE: usize = 4;
@@ -40,7 +41,7 @@ pub(crate) enum Placement {
 /// can still be tried and released while every other session waits for a
 /// remote holder (with one session, every wait polls). A statement for `id`
 /// never goes to a session that holds or releases `id`.
-pub(crate) fn place(state: &State, max_sessions: usize, phase: Phase, id: i64) -> Placement {
+pub(crate) fn place(state: &State, max_sessions: usize, phase: Phase, id: LockId) -> Placement {
     let sessions = &state.sessions;
     let total = sessions.len() + state.connecting;
     let waiting = sessions.iter().filter(|s| s.waiting).count();

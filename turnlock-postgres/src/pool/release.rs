@@ -10,6 +10,7 @@ use super::interest::Interest;
 use super::unlock::Unlock;
 use crate::conn::Session;
 use crate::error::Error;
+use crate::key::LockId;
 
 /// The pool's side of a held key: the local lock, the remote lock's
 /// session, and the holder's interest in the key. [`Guard`](crate::Guard)
@@ -18,7 +19,7 @@ pub(crate) struct Hold {
     /// The holder's interest in the key, which also names the pool and the
     /// key.
     interest: Interest,
-    local: OwnedKeyGuard<i64>,
+    local: OwnedKeyGuard<LockId>,
     session: Arc<Session>,
     /// Local hand-offs in a row before this holder (0 after a grant by the
     /// server).
@@ -38,7 +39,7 @@ enum LetGo {
 impl Hold {
     pub(crate) fn new(
         interest: Interest,
-        local: OwnedKeyGuard<i64>,
+        local: OwnedKeyGuard<LockId>,
         session: Arc<Session>,
         handoffs: u32,
     ) -> Self {
@@ -50,7 +51,7 @@ impl Hold {
         }
     }
 
-    pub(crate) fn id(&self) -> i64 {
+    pub(crate) fn id(&self) -> LockId {
         self.interest.id()
     }
 
@@ -105,15 +106,17 @@ impl Hold {
     /// Lets go and reports whether the lock was held to the end.
     pub(crate) async fn release(self) -> Result<(), Error> {
         let session = self.session.clone();
+        let (id, backend) = (self.id(), session.backend_pid);
+        let lost = || Error::session_lost(id, backend, None);
         match self.let_go() {
-            LetGo::Parked if session.is_lost() => Err(Error::session_lost(None)),
+            LetGo::Parked if session.is_lost() => Err(lost()),
             LetGo::Parked => Ok(()),
-            LetGo::AlreadyLost => Err(Error::session_lost(None)),
+            LetGo::AlreadyLost => Err(lost()),
             LetGo::Unlocking(unlock) => unlock
                 .spawn_reporting()
                 .recv()
                 .await
-                .unwrap_or_else(|_| Err(Error::session_lost(None))),
+                .unwrap_or_else(|_| Err(lost())),
         }
     }
 }

@@ -7,13 +7,14 @@ use super::counts::Busy;
 use super::inner::{Inner, State, remove_one};
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, is_session_gone};
+use crate::key::LockId;
 
 /// An unlock about to run: counted on its session, the key moved from
 /// `held` to `releasing`.
 pub(crate) struct Unlock {
     inner: Arc<Inner>,
     session: Arc<Session>,
-    id: i64,
+    id: LockId,
     busy: Busy,
 }
 
@@ -24,7 +25,7 @@ impl Unlock {
         inner: &Arc<Inner>,
         state: &mut State,
         session: &Arc<Session>,
-        id: i64,
+        id: LockId,
     ) -> Option<Unlock> {
         if session.is_lost() {
             return None;
@@ -83,9 +84,14 @@ impl Unlock {
             Ok(true) => Ok(()),
             Ok(false) => Err(Error::new(
                 ErrorKind::SessionLost,
-                "the lock was no longer held by its session",
+                format!(
+                    "lock {id} was no longer held by its session (backend {})",
+                    session.backend_pid
+                ),
             )),
-            Err(err) if session.is_lost() => Err(Error::session_lost(Some(err))),
+            Err(err) if session.is_lost() => {
+                Err(Error::session_lost(id, session.backend_pid, Some(err)))
+            }
             Err(err) => {
                 Err(Error::new(ErrorKind::Query, "pg_advisory_unlock failed").with_source(err))
             }

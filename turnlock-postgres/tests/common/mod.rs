@@ -7,6 +7,7 @@
     reason = "every test file uses its own subset of the helpers"
 )]
 
+pub mod forwarder;
 pub mod server;
 
 use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
@@ -171,4 +172,10 @@ pub async fn with_timeout<T>(
         None
     })
     .await
+}
+
+/// A connection string for the shared server through `port` (a forwarder),
+/// tagged with `application_name`.
+pub fn url_via(port: u16, app: &str) -> String {
+    url(app).replace(&format!("port={}", self::port()), &format!("port={port}"))
 }
