@@ -150,7 +150,7 @@ impl Tls {
         RustlsConnect {
             setup: name.map(|name| (self.config.clone(), name)),
             checks: self.checks.clone(),
-            handshaken: Arc::default(),
+            progress: Arc::default(),
         }
     }
 }
@@ -434,7 +434,27 @@ pub(crate) struct RustlsConnect {
     /// `None` for an endpoint without TLS (a Unix socket).
     setup: Option<(Arc<ClientConfig>, ServerName<'static>)>,
     checks: Arc<str>,
-    handshaken: Arc<AtomicBool>,
+    progress: Arc<Progress>,
+}
+
+/// How far the handshakes through one connector (and its clones) got.
+#[derive(Default)]
+pub(crate) struct Progress {
+    tried: AtomicBool,
+    done: AtomicBool,
+}
+
+impl Progress {
+    /// A handshake was tried and did not succeed (for whatever reason:
+    /// the certificate, the protocol, the connection).
+    pub(crate) fn failed(&self) -> bool {
+        self.tried.load(Ordering::Relaxed) && !self.done.load(Ordering::Relaxed)
+    }
+
+    /// A handshake succeeded.
+    pub(crate) fn succeeded(&self) -> bool {
+        self.done.load(Ordering::Relaxed)
+    }
 }
 
 impl RustlsConnect {
@@ -444,30 +464,33 @@ impl RustlsConnect {
         RustlsConnect {
             setup: None,
             checks: "sslmode=disable".into(),
-            handshaken: Arc::default(),
+            progress: Arc::default(),
         }
     }
 
-    /// Set once a handshake through this connector (or a clone) has
-    /// succeeded.
-    pub(crate) fn handshaken(&self) -> Arc<AtomicBool> {
-        self.handshaken.clone()
+    /// How far the handshakes through this connector (and its clones) got.
+    pub(crate) fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TlsConnect<S> for RustlsConnect {
     type Stream = RustlsStream<S>;
-    type Error = HandshakeError;
+    /// A [`HandshakeError`] when rustls refused (the certificate, the
+    /// protocol); the I/O error itself when the connection failed, so that
+    /// it counts as transient, as the same failure before TLS would.
+    type Error = Box<dyn StdError + Send + Sync>;
     type Future = Handshake<S>;
 
     fn connect(self, stream: S) -> Handshake<S> {
+        self.progress.tried.store(true, Ordering::Relaxed);
         let connect = self
             .setup
             .map(|(config, name)| tokio_rustls::TlsConnector::from(config).connect(name, stream));
         Handshake {
             connect,
             checks: self.checks,
-            handshaken: self.handshaken,
+            progress: self.progress,
         }
     }
 }
@@ -476,26 +499,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsConnect<S> for RustlsConnect {
 pub(crate) struct Handshake<S> {
     connect: Option<tokio_rustls::Connect<S>>,
     checks: Arc<str>,
-    handshaken: Arc<AtomicBool>,
+    progress: Arc<Progress>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Future for Handshake<S> {
-    type Output = Result<RustlsStream<S>, HandshakeError>;
+    type Output = Result<RustlsStream<S>, Box<dyn StdError + Send + Sync>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let Some(connect) = &mut this.connect else {
-            return Poll::Ready(Err(HandshakeError {
+            return Poll::Ready(Err(Box::new(HandshakeError {
                 summary: "TLS is not used for this endpoint".into(),
                 source: None,
-            }));
+            })));
         };
         match ready!(Pin::new(connect).poll(cx)) {
             Ok(stream) => {
-                this.handshaken.store(true, Ordering::Relaxed);
+                this.progress.done.store(true, Ordering::Relaxed);
                 Poll::Ready(Ok(RustlsStream(stream)))
             }
-            Err(err) => Poll::Ready(Err(HandshakeError::new(err, &this.checks))),
+            Err(err)
+                if err
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+            {
+                Poll::Ready(Err(Box::new(HandshakeError::new(err, &this.checks))))
+            }
+            Err(err) => Poll::Ready(Err(Box::new(err))),
         }
     }
 }
@@ -551,12 +581,6 @@ impl StdError for HandshakeError {
             None => Some(err),
         }
     }
-}
-
-/// Whether a connection error is a failed TLS handshake.
-pub(crate) fn is_handshake_error(err: &tokio_postgres::Error) -> bool {
-    err.source()
-        .is_some_and(|source| source.is::<HandshakeError>())
 }
 
 /// A TLS connection to the server.

@@ -115,8 +115,6 @@ impl Dialer {
         }
         #[cfg(feature = "tls")]
         {
-            use std::sync::atomic::Ordering;
-
             let connector = self.transport.connector(endpoint);
             // libpq never asks for TLS over a Unix socket.
             let mode = match endpoint {
@@ -140,12 +138,13 @@ impl Dialer {
                     }
                 }
                 SslMode::Prefer => {
-                    let handshaken = connector.handshaken();
+                    let progress = connector.progress();
                     match self.open(WireMode::Prefer, stream, connector.clone()).await {
+                        // The handshake failed, or the server refused the
+                        // session over TLS: plain text next, as libpq.
                         Err(err)
-                            if super::tls::is_handshake_error(&err)
-                                || (err.as_db_error().is_some()
-                                    && handshaken.load(Ordering::Relaxed)) =>
+                            if progress.failed()
+                                || (progress.succeeded() && err.as_db_error().is_some()) =>
                         {
                             let stream = (self.connector)(endpoint.clone()).await?;
                             Ok(self.open(WireMode::Disable, stream, connector).await?)
