@@ -3,7 +3,7 @@
 //! `endpoints.rs`), the stream it runs over ([`Stream`], the default
 //! connector, the adapter to the I/O traits tokio-postgres speaks), the
 //! spawner that drives connections (`spawn.rs`), one session and its
-//! statements (`session.rs`), cancel requests (`cancel.rs`) and fencing
+//! statements (`session.rs`, `statements.rs`), cancel requests (`cancel.rs`) and fencing
 //! tokens (`fencing.rs`).
 
 mod cancel;
@@ -11,11 +11,13 @@ mod endpoints;
 mod fencing;
 mod session;
 mod spawn;
+mod statements;
 
 pub(crate) use endpoints::endpoints;
 pub(crate) use fencing::Fencing;
 pub(crate) use session::{Liveness, Session};
 pub(crate) use spawn::{SpawnFn, Spawner};
+pub(crate) use statements::Failure;
 
 use std::fmt;
 use std::future::Future;
