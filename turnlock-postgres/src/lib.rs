@@ -170,8 +170,10 @@
 //! Limits: `max_sessions - 1` bounds how many keys wait on the server at
 //! once (the rest poll, and are served in no particular order); the locks
 //! of one session are lost together when it dies; PostgreSQL does not see
-//! a deadlock between two sessions of one pool (lock keys in a fixed order,
-//! or use timeouts). Connections are plain (no TLS): use a [custom
+//! a deadlock between two sessions of one pool, so a caller that needs
+//! several keys takes them with [`Pool::lock_many`] (all or none, in a
+//! fixed order that every process shares) rather than one by one.
+//! Connections are plain (no TLS): use a [custom
 //! connector](Builder::connector) for a tunnel.
 //!
 //! # Runtimes: why tokio-postgres without a runtime, and a spawner
@@ -256,10 +258,12 @@ mod conn;
 mod error;
 mod guard;
 mod key;
+mod many;
 mod pool;
 
 pub use crate::conn::{Endpoint, Stream};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::guard::{Guard, Lost};
 pub use crate::key::{LockId, LockKey};
+pub use crate::many::ManyGuard;
 pub use crate::pool::{Builder, LockFuture, LockUntil, Pool, Status};

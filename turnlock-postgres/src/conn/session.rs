@@ -34,6 +34,12 @@ impl Liveness {
         self.event.notify(usize::MAX);
     }
 
+    /// Listens for the session to be marked lost (look at
+    /// [`is_lost`](Liveness::is_lost) after listening).
+    pub(crate) fn listen(&self) -> event_listener::EventListener {
+        self.event.listen()
+    }
+
     /// Completes once the session is gone.
     pub(crate) async fn wait(&self) {
         loop {
