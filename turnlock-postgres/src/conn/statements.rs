@@ -94,9 +94,9 @@ impl From<tokio_postgres::Error> for Failure {
 /// The advisory-lock functions the pool calls.
 #[derive(Clone, Copy)]
 enum Call {
-    TryLock,
-    Lock,
-    Unlock,
+    TryLock = 0,
+    Lock = 1,
+    Unlock = 2,
 }
 
 /// `CASE` that is true on the session's own server process, with the
@@ -117,51 +117,43 @@ macro_rules! mine {
     };
 }
 
-impl Call {
-    /// The statement for a `bigint` key: `$1` the key, `$2, $3` the mark,
-    /// `$4` (waits) the `lock_timeout`.
-    fn int8(self) -> &'static str {
-        match self {
-            Call::TryLock => concat!(
+/// The statements of [`Call`], in its order, for a key passed as the
+/// parameters `$key`, the mark as `$m, $n` and a wait's `lock_timeout` as
+/// `$timeout`. A statement that fails the check returns NULL.
+macro_rules! calls {
+    ($key:literal, $m:literal, $n:literal, $timeout:literal) => {
+        [
+            concat!(
                 "SELECT CASE WHEN ",
-                mine!("$2", "$3"),
-                " THEN pg_try_advisory_lock($1) END"
+                mine!($m, $n),
+                " THEN pg_try_advisory_lock(",
+                $key,
+                ") END"
             ),
-            Call::Lock => concat!(
-                "SELECT CASE WHEN set_config('lock_timeout', $4, true) IS NULL THEN NULL WHEN ",
-                mine!("$2", "$3"),
-                " THEN pg_advisory_lock($1)::text = '' END"
+            concat!(
+                "SELECT CASE WHEN set_config('lock_timeout', ",
+                $timeout,
+                ", true) IS NULL THEN NULL WHEN ",
+                mine!($m, $n),
+                " THEN pg_advisory_lock(",
+                $key,
+                ")::text = '' END"
             ),
-            Call::Unlock => concat!(
+            concat!(
                 "SELECT CASE WHEN ",
-                mine!("$2", "$3"),
-                " THEN pg_advisory_unlock($1) END"
+                mine!($m, $n),
+                " THEN pg_advisory_unlock(",
+                $key,
+                ") END"
             ),
-        }
-    }
-
-    /// The statement for a pair key: `$1, $2` the key, `$3, $4` the mark,
-    /// `$5` (waits) the `lock_timeout`.
-    fn int4_pair(self) -> &'static str {
-        match self {
-            Call::TryLock => concat!(
-                "SELECT CASE WHEN ",
-                mine!("$3", "$4"),
-                " THEN pg_try_advisory_lock($1, $2) END"
-            ),
-            Call::Lock => concat!(
-                "SELECT CASE WHEN set_config('lock_timeout', $5, true) IS NULL THEN NULL WHEN ",
-                mine!("$3", "$4"),
-                " THEN pg_advisory_lock($1, $2)::text = '' END"
-            ),
-            Call::Unlock => concat!(
-                "SELECT CASE WHEN ",
-                mine!("$3", "$4"),
-                " THEN pg_advisory_unlock($1, $2) END"
-            ),
-        }
-    }
+        ]
+    };
 }
+
+/// For a `bigint` key.
+const INT8: [&str; 3] = calls!("$1", "$2", "$3", "$4");
+/// For a pair key.
+const INT4_PAIR: [&str; 3] = calls!("$1, $2", "$3", "$4", "$5");
 
 impl Session {
     /// Runs `call` on `key`: its boolean, checked to come from the session's
@@ -176,12 +168,16 @@ impl Session {
                     (mark, Type::INT4),
                     (&self.wait_slice, Type::TEXT),
                 ];
-                self.client.query_typed(call.int8(), &params).await?
+                self.client
+                    .query_typed(INT8[call as usize], &params)
+                    .await?
             }
             (LockId::Int8(id), _) => {
                 let params: [(&(dyn ToSql + Sync), Type); 3] =
                     [(&id, Type::INT8), (class, Type::INT4), (mark, Type::INT4)];
-                self.client.query_typed(call.int8(), &params).await?
+                self.client
+                    .query_typed(INT8[call as usize], &params)
+                    .await?
             }
             (LockId::Int4Pair(a, b), Call::Lock) => {
                 let params: [(&(dyn ToSql + Sync), Type); 5] = [
@@ -191,7 +187,9 @@ impl Session {
                     (mark, Type::INT4),
                     (&self.wait_slice, Type::TEXT),
                 ];
-                self.client.query_typed(call.int4_pair(), &params).await?
+                self.client
+                    .query_typed(INT4_PAIR[call as usize], &params)
+                    .await?
             }
             (LockId::Int4Pair(a, b), _) => {
                 let params: [(&(dyn ToSql + Sync), Type); 4] = [
@@ -200,7 +198,9 @@ impl Session {
                     (class, Type::INT4),
                     (mark, Type::INT4),
                 ];
-                self.client.query_typed(call.int4_pair(), &params).await?
+                self.client
+                    .query_typed(INT4_PAIR[call as usize], &params)
+                    .await?
             }
         };
         answer(&rows)
