@@ -19,9 +19,13 @@ type Source = Box<dyn StdError + Send + Sync + 'static>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The connection string or a builder setting is invalid. Returned at
+    /// The connection string or a builder setting is invalid: returned at
     /// once by [`Pool::new`](crate::Pool::new) and
-    /// [`Builder::build`](crate::Builder::build); nothing was attempted.
+    /// [`Builder::build`](crate::Builder::build), where nothing was
+    /// attempted. Also the setup is unusable for advisory locks: the
+    /// server sessions are shared by a connection pooler in transaction or
+    /// statement mode (crate docs, "Behind a connection pooler"), found
+    /// when a session opens or runs a statement; no lock was taken.
     Config,
     /// A session could not be opened: the server is unreachable, refused
     /// the connection, rejected the credentials, or did not answer within
@@ -107,6 +111,22 @@ impl Error {
         let mut err = Error::new(ErrorKind::Connect, context);
         err.transient = true;
         err
+    }
+
+    /// A server session that is not the pool's own (`detail` says how it
+    /// showed): a pooler in transaction or statement mode, under which
+    /// session-level advisory locks exclude nothing.
+    pub(crate) fn shared_server_session(endpoint: &crate::Endpoint, detail: &str) -> Self {
+        Error::new(
+            ErrorKind::Config,
+            format!(
+                "the server session at {endpoint} is not this pool's own ({detail}): \
+                 a connection pooler in transaction or statement mode (PgBouncer's \
+                 pool_mode = transaction) shares server sessions between its clients, and \
+                 session-level advisory locks then exclude nothing; connect the pool to the \
+                 server directly, or through a pool in session mode"
+            ),
+        )
     }
 
     /// Whether a [`Connect`](ErrorKind::Connect) error may go away by

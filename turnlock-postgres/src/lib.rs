@@ -170,8 +170,9 @@
 //! Limits: `max_sessions - 1` bounds how many keys wait on the server at
 //! once (the rest poll, and are served in no particular order); the locks
 //! of one session are lost together when it dies; PostgreSQL does not see
-//! a deadlock between two sessions of one pool (lock keys in a fixed order,
-//! or use timeouts).
+//! a deadlock between two sessions of one pool, so a caller that needs
+//! several keys takes them with [`Pool::lock_many`] (all or none, in a
+//! fixed order that every process shares) rather than one by one.
 //!
 //! # TLS
 //!
@@ -284,13 +285,56 @@
 //! spawner does not finish (it panicked, dropped it, or its runtime shut
 //! down) is finished on the crate's thread instead.
 //!
+//! # Behind a connection pooler
+//!
+//! Session-level advisory locks belong to a server session. A pooler in
+//! **session mode** (PgBouncer's `pool_mode = session`, the default) gives
+//! each client connection a server session of its own for as long as it
+//! is connected, and resets it afterwards (`server_reset_query = DISCARD
+//! ALL`, which releases advisory locks): the pool works there exactly as
+//! on a direct connection, cancellation included. A pooler in
+//! **transaction or statement mode** hands each transaction to whichever
+//! server session is free, so a lock taken by one client may be held by
+//! the server session another client's next statement runs on, and
+//! advisory locks exclude nothing. The pool refuses that setup with an
+//! [`ErrorKind::Config`] error that says what to do: connect the pool to
+//! the server directly (for example, a second connection string beside the
+//! application's pooled one) or through a pool in session mode.
+//!
+//! How it knows: when a session opens, its server process takes a mark, a
+//! shared advisory lock `(1953854062, n)` (the two-key form; the first key
+//! is "turn" in ASCII, `n` random and unique among live sessions), in the
+//! same transaction as a count of the advisory locks that process holds,
+//! which must be just the mark; a second transaction checks that the
+//! process still holds it. Every statement of the pool then runs only if
+//! it lands on the process that holds its session's mark (an exclusive try
+//! on the mark, which only that process passes), and otherwise does
+//! nothing and fails; the heartbeat checks the mark too. So a statement
+//! the pooler moves is never executed elsewhere, two sessions on one
+//! server process are noticed when the second one opens, and a pooler that
+//! resets server sessions after every transaction (PgBouncer's
+//! `server_reset_query_always = 1`) is noticed at once: never a wrong
+//! answer. A pool alone behind a transaction pooler that happens to keep
+//! giving it the same server session works correctly until the pooler
+//! moves one of its statements, and then fails with the error.
+//!
+//! Cancel requests go through the pooler like any connection; the crate
+//! keeps its side of a cancel connection open until the other side closes
+//! it, which PgBouncer needs to forward the request (PgBouncer 1.18, the
+//! one Debian 12 ships, even exits when a client closes first). A cancel
+//! the pooler drops is harmless too: a wait on the server ends by itself
+//! within one heartbeat interval, and a session whose wait ended in an
+//! unknown state is closed, which frees whatever it held.
+//!
 //! # Observing
 //!
 //! [`Pool::status`] counts sessions, waits and held locks. In the database,
 //! the pool's locks are the rows of `pg_locks` with `locktype = 'advisory'`
-//! whose `pid` is one of its sessions (`application_name` is
-//! `turnlock-postgres` unless the connection string sets one);
-//! [`Pool::key_id`] gives a key's id.
+//! whose `pid` is one of its sessions ([`Pool::backend_pids`];
+//! `application_name` is `turnlock-postgres` unless the connection string
+//! or [`Builder::application_name`] sets one); [`Pool::key_id`] gives a
+//! key's id. Each session also holds its mark (see above): a `ShareLock`
+//! with `objsubid = 2` and `classid = 1953854062`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -299,10 +343,12 @@ mod conn;
 mod error;
 mod guard;
 mod key;
+mod many;
 mod pool;
 
 pub use crate::conn::{Endpoint, Stream};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::guard::{Guard, Lost};
 pub use crate::key::{LockId, LockKey};
+pub use crate::many::ManyGuard;
 pub use crate::pool::{Builder, LockFuture, LockUntil, Pool, Status};

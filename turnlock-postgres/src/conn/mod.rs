@@ -5,8 +5,8 @@
 //! connector, the adapter to the I/O traits tokio-postgres speaks), plain
 //! text or TLS over that stream (`transport.rs`, and `tls.rs` with the
 //! `tls` feature), the spawner that drives connections (`spawn.rs`), one
-//! session and its statements (`session.rs`), cancel requests
-//! (`cancel.rs`) and fencing tokens (`fencing.rs`).
+//! session and its statements (`session.rs`, `statements.rs`), cancel
+//! requests (`cancel.rs`) and fencing tokens (`fencing.rs`).
 
 mod cancel;
 mod conninfo;
@@ -14,6 +14,7 @@ mod endpoints;
 mod fencing;
 mod session;
 mod spawn;
+mod statements;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
@@ -23,6 +24,7 @@ pub(crate) use endpoints::targets;
 pub(crate) use fencing::Fencing;
 pub(crate) use session::{Liveness, Session};
 pub(crate) use spawn::{SpawnFn, Spawner};
+pub(crate) use statements::Failure;
 pub(crate) use transport::Transport;
 
 use std::fmt;

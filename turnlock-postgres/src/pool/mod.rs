@@ -13,6 +13,7 @@
 //! | `heartbeat.rs` | loss detected in bounded time: the beats of every session |
 //! | `acquire.rs` | acquisition, and statements whose caller has gone (cancellation) |
 //! | `interest.rs` | local interest in a key |
+//! | `many.rs` | `lock_many`: several keys at once, in a fixed order |
 //! | `release.rs` | a held key (`Hold`) and how its holder lets go |
 //! | `unlock.rs` | giving a remote lock back in the background |
 
@@ -24,6 +25,7 @@ mod future;
 mod heartbeat;
 mod inner;
 mod interest;
+mod many;
 mod open;
 mod plan;
 mod release;
