@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use common::server::{CERT_USER, Certs, PASSWORD, Setup, TestServer, USER, psql_socket};
-use common::{eventually, smol, with_timeout};
+use common::{MARK, eventually, smol, with_timeout};
 use turnlock_postgres::{Endpoint, Error, ErrorKind, Pool, Status};
 
 /// A server of this binary: where it listens, where its socket and
@@ -124,10 +124,13 @@ impl Server {
         }
     }
 
+    /// Advisory locks held or awaited by sessions of `app`, not counting
+    /// the mark every session of a pool holds.
     fn advisory_locks(&self, app: &str) -> usize {
         self.psql(&format!(
             "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND a.application_name = '{app}'"
+             WHERE l.locktype = 'advisory' AND a.application_name = '{app}' \
+             AND NOT (l.objsubid = 2 AND l.classid = {MARK})"
         ))
         .parse()
         .expect("a count")
