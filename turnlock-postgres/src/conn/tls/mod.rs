@@ -20,7 +20,7 @@
 //! |---|---|
 //! | `mod.rs` | [`Tls`]: the client configuration a pool's settings call for |
 //! | `files.rs` | trusted roots and the client certificate, read as libpq reads them |
-//! | `verify.rs` | the two certificate checks rustls does not have: chain only, and none |
+//! | `verify.rs` | the certificate checks rustls does not have: chain only, and none |
 //! | `connect.rs` | the connector and stream tokio-postgres runs the handshake with |
 //! | `binding.rs` | channel binding: the hash of the server's certificate |
 
@@ -31,7 +31,7 @@ mod verify;
 
 pub(crate) use connect::RustlsConnect;
 use files::{client_certificate, config_error, roots};
-use verify::{ChainOnly, NoCheck};
+use verify::NoHostName;
 
 use std::sync::Arc;
 
@@ -74,11 +74,10 @@ impl Tls {
                     .build()
                     .map_err(|err| config_error(format!("no usable trusted root: {err}")))?
             }
-            (_, Some(roots)) => Arc::new(ChainOnly {
-                roots: Arc::new(roots),
+            (_, roots) => Arc::new(NoHostName {
+                roots: roots.map(Arc::new),
                 algorithms,
             }),
-            (_, None) => Arc::new(NoCheck { algorithms }),
         };
         let checks: Arc<str> = match (mode, from.as_deref()) {
             (_, None) => format!("sslmode={}, certificate not checked", mode.name()).into(),
