@@ -19,9 +19,13 @@ type Source = Box<dyn StdError + Send + Sync + 'static>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The connection string or a builder setting is invalid. Returned at
+    /// The connection string or a builder setting is invalid: returned at
     /// once by [`Pool::new`](crate::Pool::new) and
-    /// [`Builder::build`](crate::Builder::build); nothing was attempted.
+    /// [`Builder::build`](crate::Builder::build), where nothing was
+    /// attempted. Also the setup is unusable for advisory locks: the
+    /// server sessions are shared by a connection pooler in transaction or
+    /// statement mode (crate docs, "Behind a connection pooler"), found
+    /// when a session opens or runs a statement; no lock was taken.
     Config,
     /// A session could not be opened: the server is unreachable, refused
     /// the connection, rejected the credentials, or did not answer within
@@ -50,7 +54,11 @@ pub enum ErrorKind {
 ///
 /// let err = Pool::new("postgresql://db:5432/app?sslmode=sometimes").unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::Config);
-/// assert_eq!(err.to_string(), "invalid connection string: invalid value for option `sslmode`");
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid connection string: invalid value for option `sslmode`: \"sometimes\" \
+///      (expected disable, allow, prefer, require, verify-ca or verify-full)"
+/// );
 /// ```
 pub struct Error {
     kind: ErrorKind,
@@ -103,6 +111,22 @@ impl Error {
         let mut err = Error::new(ErrorKind::Connect, context);
         err.transient = true;
         err
+    }
+
+    /// A server session that is not the pool's own (`detail` says how it
+    /// showed): a pooler in transaction or statement mode, under which
+    /// session-level advisory locks exclude nothing.
+    pub(crate) fn shared_server_session(endpoint: &crate::Endpoint, detail: &str) -> Self {
+        Error::new(
+            ErrorKind::Config,
+            format!(
+                "the server session at {endpoint} is not this pool's own ({detail}): \
+                 a connection pooler in transaction or statement mode (PgBouncer's \
+                 pool_mode = transaction) shares server sessions between its clients, and \
+                 session-level advisory locks then exclude nothing; connect the pool to the \
+                 server directly, or through a pool in session mode"
+            ),
+        )
     }
 
     /// Whether a [`Connect`](ErrorKind::Connect) error may go away by
@@ -304,6 +328,13 @@ fn is_transient(source: &(dyn StdError + Send + Sync + 'static)) -> bool {
 fn password_missing(err: &tokio_postgres::Error) -> bool {
     err.to_string() == "invalid configuration"
         && StdError::source(err).is_some_and(|cause| cause.to_string() == "password missing")
+}
+
+/// Whether a wait on the server ended because it ran for the session's
+/// `lock_timeout` (a heartbeat interval) without the lock: it was not
+/// granted.
+pub(crate) fn is_wait_slice_over(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
 }
 
 /// Whether a client error is a query cancelled by a cancel request.

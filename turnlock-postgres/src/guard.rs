@@ -105,10 +105,11 @@ impl Guard {
     /// # }).unwrap();
     /// ```
     pub fn lost(&self) -> Lost {
-        Lost {
-            liveness: self.session.liveness.clone(),
-            wait: None,
-        }
+        Lost::of(vec![self.session.liveness.clone()])
+    }
+
+    pub(crate) fn liveness(&self) -> Arc<Liveness> {
+        self.session.liveness.clone()
     }
 
     /// Whether the lock has been lost (see [`lost`](Guard::lost)).
@@ -207,15 +208,6 @@ impl Guard {
     }
 }
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(hold) = self.hold.take() {
-            // The outcome has nobody to go to; the pool books it.
-            hold.release_quietly();
-        }
-    }
-}
-
 impl fmt::Debug for Guard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guard")
@@ -240,20 +232,57 @@ impl fmt::Debug for Guard {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Lost {
-    liveness: Arc<Liveness>,
+    /// The sessions of the lock (or locks, for a `ManyGuard`): it completes
+    /// when any of them is gone.
+    sessions: Vec<Arc<Liveness>>,
     wait: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Lost {
+    pub(crate) fn of(sessions: Vec<Arc<Liveness>>) -> Self {
+        Lost {
+            sessions,
+            wait: None,
+        }
+    }
+
+    fn any_lost(&self) -> bool {
+        self.sessions.iter().any(|session| session.is_lost())
+    }
 }
 
 impl Future for Lost {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.liveness.is_lost() {
+        if self.any_lost() {
             return Poll::Ready(());
         }
-        let liveness = self.liveness.clone();
+        let sessions = self.sessions.clone();
         self.wait
-            .get_or_insert_with(|| Box::pin(async move { liveness.wait().await }))
+            .get_or_insert_with(|| {
+                Box::pin(async move {
+                    loop {
+                        let mut listeners: Vec<_> =
+                            sessions.iter().map(|session| session.listen()).collect();
+                        // Listening first, then looking: no loss is missed.
+                        if sessions.iter().any(|session| session.is_lost()) {
+                            return;
+                        }
+                        std::future::poll_fn(|cx| {
+                            let woken = listeners
+                                .iter_mut()
+                                .any(|listener| Pin::new(listener).poll(cx).is_ready());
+                            if woken {
+                                Poll::Ready(())
+                            } else {
+                                Poll::Pending
+                            }
+                        })
+                        .await;
+                    }
+                })
+            })
             .as_mut()
             .poll(cx)
     }
@@ -262,7 +291,7 @@ impl Future for Lost {
 impl fmt::Debug for Lost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lost")
-            .field("lost", &self.liveness.is_lost())
+            .field("lost", &self.any_lost())
             .finish()
     }
 }

@@ -233,11 +233,68 @@ fn an_unknown_database_is_a_connect_error() {
     });
 }
 
+#[cfg(not(feature = "tls"))]
 #[test]
-fn tls_required_is_refused_clearly() {
+fn without_the_tls_feature_a_connection_string_asking_for_tls_is_a_config_error() {
+    for (conn, asked) in [
+        ("host=db sslmode=require", "sslmode=require"),
+        ("host=db sslmode=verify-ca", "sslmode=verify-ca"),
+        (
+            "postgresql://db/app?sslmode=verify-full",
+            "sslmode=verify-full",
+        ),
+        ("host=db sslrootcert=/etc/ca.pem", "sslrootcert"),
+        ("host=db sslcert=/c.pem sslkey=/k.pem", "sslcert, sslkey"),
+    ] {
+        let err = Pool::new(conn).expect_err(conn);
+        assert_eq!(err.kind(), ErrorKind::Config, "{conn}");
+        let text = err.to_string();
+        assert!(text.contains("`tls` feature"), "{conn}: {text}");
+        assert!(text.contains(asked), "{conn}: {text}");
+        let err = Pool::builder(conn).build().expect_err(conn);
+        assert_eq!(err.kind(), ErrorKind::Config, "{conn}");
+    }
+    // Plain text will do for these, as with a libpq built without SSL.
+    for conn in [
+        "host=db sslmode=prefer",
+        "host=db sslmode=allow",
+        "host=db sslmode=disable sslrootcert=/etc/ca.pem",
+    ] {
+        assert!(Pool::new(conn).is_ok(), "{conn}");
+    }
+    // A configuration made in code asking for TLS too.
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host("db")
+        .ssl_mode(tokio_postgres::config::SslMode::Require);
+    let err = Pool::with_config(config).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("`tls` feature"), "{err}");
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn without_the_tls_feature_prefer_connects_in_plain_text() {
+    let url = format!("{} sslmode=prefer", url("errors_prefer"));
+    smol(30, async move {
+        let pool = Pool::new(&url).unwrap();
+        let guard = pool.lock(1).await.unwrap();
+        let ssl = common::psql(&format!(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = {}",
+            guard.backend_pid()
+        ));
+        assert_eq!(ssl, "f");
+        guard.release().await.unwrap();
+    });
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_required_by_a_server_without_tls_is_refused_clearly() {
     let url = format!("{} sslmode=require", url("errors_tls"));
     smol(30, async move {
         let err = Pool::new(&url).unwrap().lock(1).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert!(err.to_string().contains("does not support TLS"), "{err}");
     });
 }

@@ -96,7 +96,7 @@ fn pairs_are_postgres_two_key_form() {
         assert_eq!(
             psql(
                 "SELECT classid::int, objid::bigint, objsubid FROM pg_locks \
-                 WHERE locktype = 'advisory' AND objsubid = 2"
+                 WHERE locktype = 'advisory' AND objsubid = 2 AND mode = 'ExclusiveLock'"
             ),
             format!("12|{}|2", -34i32 as u32)
         );

@@ -16,8 +16,8 @@ use super::open::spawn_open;
 use super::plan::{Phase, Placement, place};
 use super::release::Hold;
 use super::unlock::DriveUnlock;
-use crate::conn::{BoxFuture, Session, timeout};
-use crate::error::{Error, ErrorKind, is_cancelled, is_session_gone};
+use crate::conn::{BoxFuture, Failure, Session, timeout};
+use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
 
 /// Attempts on a fresh session after the one in use turned out to be gone,
@@ -288,14 +288,25 @@ impl<'a> Remote<'a> {
                 self.progress.set("it is held elsewhere");
                 Ok(Step::HeldElsewhere)
             }
-            Err(err) if is_session_gone(&err) || session.is_lost() => {
+            // Not the session's own server process: `book` let it go.
+            Err(Failure::Foreign) => Err(Failure::Foreign.into_error(&session, "")),
+            Err(failure) if failure.is_session_gone() || session.is_lost() => {
                 if !self.may_retry() {
-                    return Err(Error::session_lost(id, session.backend_pid, Some(err)));
+                    return Err(Error::session_lost(
+                        id,
+                        session.backend_pid,
+                        failure.into_db(),
+                    ));
                 }
                 self.phase = self.first;
                 Ok(Step::Again)
             }
-            Err(err) if is_cancelled(&err) && self.cancelled < SESSION_RETRIES => {
+            Err(failure) if failure.is_wait_slice_over() => {
+                // The wait ran for a heartbeat interval (the session's
+                // `lock_timeout`) without the lock: wait again.
+                Ok(Step::HeldElsewhere)
+            }
+            Err(failure) if failure.is_cancelled() && self.cancelled < SESSION_RETRIES => {
                 // A cancel request meant for an earlier, abandoned statement
                 // of this session landed on this one. It may have hit just
                 // after a grant: undo that (a no-op otherwise), then retry.
@@ -304,9 +315,8 @@ impl<'a> Remote<'a> {
                 let undone = session.unlock(id).await;
                 drop(busy);
                 match undone {
-                    Err(err) if !is_cancelled(&err) => {
-                        Err(Error::new(ErrorKind::Query, "pg_advisory_unlock failed")
-                            .with_source(err))
+                    Err(failure) if !failure.is_cancelled() => {
+                        Err(failure.into_error(&session, "pg_advisory_unlock failed"))
                     }
                     _ => {
                         self.phase = self.first;
@@ -314,9 +324,7 @@ impl<'a> Remote<'a> {
                     }
                 }
             }
-            Err(err) => {
-                Err(Error::new(ErrorKind::Query, "advisory lock statement failed").with_source(err))
-            }
+            Err(failure) => Err(failure.into_error(&session, "advisory lock statement failed")),
         }
     }
 }
@@ -346,11 +354,11 @@ struct InFlight {
     session: Arc<Session>,
     id: LockId,
     counted: Option<Counted>,
-    statement: Option<BoxFuture<Result<bool, tokio_postgres::Error>>>,
+    statement: Option<BoxFuture<Result<bool, Failure>>>,
 }
 
 impl Future for InFlight {
-    type Output = Result<bool, tokio_postgres::Error>;
+    type Output = Result<bool, Failure>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let statement = self.statement.as_mut().expect("polled after completion");
@@ -364,8 +372,9 @@ impl Future for InFlight {
 
 impl InFlight {
     /// Books a finished statement: a grant, or a session that is gone.
-    fn book(&self, counted: Counted, result: &Result<bool, tokio_postgres::Error>) {
-        if matches!(result, Err(err) if is_session_gone(err)) {
+    fn book(&self, counted: Counted, result: &Result<bool, Failure>) {
+        if matches!(result, Err(failure) if failure.is_session_gone() || matches!(failure, Failure::Foreign))
+        {
             drop(counted);
             self.inner.session_gone(&self.session);
             return;
@@ -403,7 +412,7 @@ async fn abandon(
     session: Arc<Session>,
     id: LockId,
     counted: Counted,
-    mut statement: BoxFuture<Result<bool, tokio_postgres::Error>>,
+    mut statement: BoxFuture<Result<bool, Failure>>,
 ) {
     let waited = matches!(counted, Counted::Wait(_));
     // Whether every cancel request was seen through to the server's close,
@@ -415,11 +424,7 @@ async fn abandon(
         // before the statement has reached the server is ignored by it.
         let mut patience = Duration::from_millis(20);
         loop {
-            let sent = timeout(
-                Duration::from_secs(5),
-                session.cancel(&*inner.dialer.connector),
-            )
-            .await;
+            let sent = timeout(Duration::from_secs(5), session.cancel(&inner.dialer)).await;
             settled &= matches!(sent, Some(Ok(())));
             if let Some(result) = timeout(patience, &mut statement).await {
                 break result;
@@ -429,10 +434,17 @@ async fn abandon(
     } else {
         statement.await
     };
-    let gone = matches!(&result, Err(err) if is_session_gone(err)) || session.is_lost();
+    let gone = match &result {
+        Err(failure) => failure.is_session_gone() || matches!(failure, Failure::Foreign),
+        Ok(_) => false,
+    } || session.is_lost();
     // A wait that reported an error may still have been granted (a cancel
     // that lands just after the grant), so only "not granted" skips this.
-    let release = !gone && !matches!(result, Ok(false));
+    let not_granted = match &result {
+        Ok(granted) => !granted,
+        Err(failure) => failure.is_wait_slice_over(),
+    };
+    let release = !gone && !not_granted;
     let released = !release || session.unlock(id).await.is_ok();
     if gone || !released || waited && !settled {
         // Gone, or in an unknown state (a lock it may hold, a cancel

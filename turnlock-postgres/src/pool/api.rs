@@ -44,6 +44,10 @@ impl Pool {
     pub(super) fn from_inner(inner: Arc<Inner>) -> Self {
         Pool { inner }
     }
+
+    pub(super) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
 }
 
 impl Pool {

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +12,16 @@ use turnlock::KeyedLocks;
 use super::api::Pool;
 use super::inner::Inner;
 use crate::conn::{
-    ConnectorFn, Dialer, Endpoint, Fencing, SpawnFn, Spawner, Stream, default_connector, endpoints,
+    ConnInfo, ConnectorFn, Dialer, Endpoint, Fencing, SpawnFn, Spawner, Stream, TcpSettings,
+    TlsOptions, Transport, default_connector, parse_conninfo, targets,
 };
 use crate::error::{Error, ErrorKind};
+
+/// [`Builder::heartbeat`]'s default.
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
+/// The shortest heartbeat interval: PostgreSQL's `lock_timeout` counts
+/// whole milliseconds.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
 
 /// Settings for a [`Pool`]: `Pool::builder(connection_string)`, then any of
 /// these, then [`build`](Builder::build).
@@ -35,7 +41,7 @@ use crate::error::{Error, ErrorKind};
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
-    config: Result<tokio_postgres::Config, Error>,
+    config: Result<ConnInfo, Error>,
     max_sessions: usize,
     namespace: Option<String>,
     fifo: bool,
@@ -45,10 +51,11 @@ pub struct Builder {
     connector: Option<Arc<ConnectorFn>>,
     fencing_table: String,
     application_name: Option<String>,
+    heartbeat: Duration,
 }
 
 impl Builder {
-    fn new(config: Result<tokio_postgres::Config, Error>) -> Self {
+    fn new(config: Result<ConnInfo, Error>) -> Self {
         Builder {
             config,
             max_sessions: 10,
@@ -60,6 +67,7 @@ impl Builder {
             connector: None,
             fencing_table: "turnlock_fencing".into(),
             application_name: None,
+            heartbeat: DEFAULT_HEARTBEAT,
         }
     }
 
@@ -200,8 +208,15 @@ impl Builder {
     /// own way. It is called for every session and every cancel request,
     /// with the [`Endpoint`] taken from the connection string.
     ///
-    /// The stream speaks PostgreSQL's protocol in the clear: this crate has
-    /// no TLS of its own, so `sslmode=require` fails.
+    /// TLS is the crate's business, not the connector's: with the `tls`
+    /// feature and an `sslmode` that asks for it, the handshake runs over
+    /// the stream `connect` returns (PostgreSQL negotiates TLS inside its
+    /// own protocol), so it reaches the server end to end through a tunnel
+    /// or a proxy, and `verify-full` checks the host name of the connection
+    /// string, not where the tunnel goes. A connector whose stream is
+    /// encrypted already (an SSH tunnel) can say `sslmode=disable`. The
+    /// default connector's TCP settings (keepalives, `tcp_user_timeout`)
+    /// are not applied to a custom connector's streams.
     ///
     /// ```
     /// use turnlock_postgres::{Endpoint, Pool};
@@ -254,6 +269,43 @@ impl Builder {
         self
     }
 
+    /// How often every session shows that it still answers; default 5 s.
+    /// A session that does not, because the server's machine or the network
+    /// path vanished without closing the connection (a half-open
+    /// connection, which TCP alone notices only after its keepalive, two
+    /// hours by default), is declared lost within **three times this
+    /// interval**: [`Guard::lost`](crate::Guard::lost) completes,
+    /// [`Guard::release`](crate::Guard::release) reports
+    /// [`ErrorKind::SessionLost`](crate::ErrorKind::SessionLost), and later
+    /// acquisitions use fresh sessions.
+    ///
+    /// How: every interval each session runs `SELECT 1` and must answer
+    /// within two intervals; a wait on the server (`pg_advisory_lock`) runs
+    /// with `lock_timeout` set to the interval and is sent again when that
+    /// ends it, so a beat queued behind it is never late. A session
+    /// declared lost is closed, and its server process is ended with
+    /// `pg_terminate_backend` from another session of the pool (best
+    /// effort, same role), so that its locks are free at once instead of
+    /// when the server notices the dead connection.
+    ///
+    /// The cost is one short statement per session per interval, and one
+    /// round trip per interval for each key waiting on another process.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = turnlock_postgres::Pool::builder("host=db")
+    ///     .heartbeat(Duration::from_secs(2)) // loss known within 6 s
+    ///     .build();
+    /// assert!(pool.is_ok());
+    /// let err = turnlock_postgres::Pool::builder("host=db").heartbeat(Duration::ZERO).build();
+    /// assert!(err.is_err());
+    /// ```
+    pub fn heartbeat(mut self, interval: Duration) -> Self {
+        self.heartbeat = interval;
+        self
+    }
+
     /// The `application_name` of the pool's sessions, as the server shows
     /// it in `pg_stat_activity` (and so next to their locks in `pg_locks`,
     /// by `pid`). Overrides the connection string's; without either, it is
@@ -281,7 +333,13 @@ impl Builder {
     /// assert_eq!(err.kind(), ErrorKind::Config);
     /// ```
     pub fn build(self) -> Result<Pool, Error> {
-        let mut config = self.config?;
+        let ConnInfo { mut config, tls } = self.config?;
+        if self.heartbeat < MIN_HEARTBEAT {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("the heartbeat interval must be at least {MIN_HEARTBEAT:?}"),
+            ));
+        }
         if self.max_sessions == 0 {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -298,25 +356,17 @@ impl Builder {
             .connect_timeout
             .or(config.get_connect_timeout().copied())
             .unwrap_or(Duration::from_secs(10));
-        let keepalive = config.get_keepalives().then(|| {
-            let mut keepalive =
-                socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
-            if let Some(interval) = config.get_keepalives_interval() {
-                keepalive = keepalive.with_interval(interval);
-            }
-            #[cfg(not(any(target_os = "windows", target_os = "openbsd")))]
-            if let Some(retries) = config.get_keepalives_retries() {
-                keepalive = keepalive.with_retries(retries);
-            }
-            keepalive
-        });
+        let targets = targets(&config);
+        let transport = Transport::new(&tls, &targets)?;
         let dialer = Dialer {
-            endpoints: endpoints(&config),
-            config,
+            endpoints: targets.into_iter().map(|target| target.endpoint).collect(),
             connector: self
                 .connector
-                .unwrap_or_else(|| default_connector(keepalive)),
+                .unwrap_or_else(|| default_connector(TcpSettings::of(&config))),
+            config,
+            transport,
             connect_timeout,
+            heartbeat: self.heartbeat,
         };
         let spawner = match self.spawner {
             Some(spawn) => Spawner::custom(spawn),
@@ -349,6 +399,7 @@ impl fmt::Debug for Builder {
             .field("connect_timeout", &self.connect_timeout)
             .field("fencing_table", &self.fencing_table)
             .field("application_name", &self.application_name)
+            .field("heartbeat", &self.heartbeat)
             .finish_non_exhaustive()
     }
 }
@@ -377,11 +428,7 @@ impl Pool {
     /// assert!(pool.is_ok());
     /// ```
     pub fn builder(connection_string: &str) -> Builder {
-        Builder::new(
-            tokio_postgres::Config::from_str(connection_string).map_err(|err| {
-                Error::new(ErrorKind::Config, "invalid connection string").with_source(err)
-            }),
-        )
+        Builder::new(parse_conninfo(connection_string))
     }
 
     /// A [`Builder`] for a `tokio_postgres::Config` made in code.
@@ -393,6 +440,7 @@ impl Pool {
     /// # drop(pool);
     /// ```
     pub fn with_config(config: tokio_postgres::Config) -> Builder {
-        Builder::new(Ok(config))
+        let tls = TlsOptions::of_config(&config);
+        Builder::new(Ok(ConnInfo { config, tls }))
     }
 }

@@ -10,8 +10,10 @@
 //! | `counts.rs` | the RAII types that alone change the books' counts |
 //! | `plan.rs` | placement: where the next statement for a key runs |
 //! | `open.rs` | opening a session for the pool |
+//! | `heartbeat.rs` | loss detected in bounded time: the beats of every session |
 //! | `acquire.rs` | acquisition, and statements whose caller has gone (cancellation) |
 //! | `interest.rs` | local interest in a key |
+//! | `many.rs` | `lock_many`: several keys at once, in a fixed order |
 //! | `release.rs` | a held key (`Hold`) and how its holder lets go |
 //! | `unlock.rs` | giving a remote lock back in the background |
 
@@ -20,8 +22,10 @@ mod api;
 mod builder;
 mod counts;
 mod future;
+mod heartbeat;
 mod inner;
 mod interest;
+mod many;
 mod open;
 mod plan;
 mod release;

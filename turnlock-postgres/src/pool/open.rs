@@ -59,6 +59,7 @@ async fn open(reservation: Reservation) -> Result<(), Error> {
     };
     inner.notify_changed();
     if entered {
+        super::heartbeat::start(&inner, &session);
         Ok(())
     } else {
         Err(Error::new(

@@ -14,8 +14,11 @@ use crate::key::LockId;
 
 /// The pool's side of a held key: the local lock, the remote lock's
 /// session, and the holder's interest in the key. [`Guard`](crate::Guard)
-/// wraps it.
-pub(crate) struct Hold {
+/// wraps it. Dropped, it lets go; [`release`](Hold::release) does the same
+/// and reports how it went.
+pub(crate) struct Hold(Option<Held>);
+
+struct Held {
     /// The holder's interest in the key, which also names the pool and the
     /// key.
     interest: Interest,
@@ -43,32 +46,67 @@ impl Hold {
         session: Arc<Session>,
         handoffs: u32,
     ) -> Self {
-        Hold {
+        Hold(Some(Held {
             interest,
             local,
             session,
             handoffs,
-        }
+        }))
+    }
+
+    fn held(&self) -> &Held {
+        self.0.as_ref().expect("held until let go")
     }
 
     pub(crate) fn id(&self) -> LockId {
-        self.interest.id()
+        self.held().interest.id()
     }
 
     pub(crate) fn session(&self) -> &Arc<Session> {
-        &self.session
+        &self.held().session
     }
 
     pub(crate) fn inner(&self) -> &Arc<Inner> {
-        self.interest.inner()
+        self.held().interest.inner()
     }
 
+    /// Lets go and reports whether the lock was held to the end.
+    pub(crate) async fn release(mut self) -> Result<(), Error> {
+        let held = self.0.take().expect("held until let go");
+        let session = held.session.clone();
+        let (id, backend) = (held.interest.id(), session.backend_pid);
+        let lost = || Error::session_lost(id, backend, None);
+        match held.let_go() {
+            LetGo::Parked if session.is_lost() => Err(lost()),
+            LetGo::Parked => Ok(()),
+            LetGo::AlreadyLost => Err(lost()),
+            LetGo::Unlocking(unlock) => unlock
+                .spawn_reporting()
+                .recv()
+                .await
+                .unwrap_or_else(|_| Err(lost())),
+        }
+    }
+}
+
+impl Drop for Hold {
+    /// Lets go; the pool books how the release went.
+    fn drop(&mut self) {
+        if let Some(held) = self.0.take() {
+            if let LetGo::Unlocking(unlock) = held.let_go() {
+                unlock.spawn();
+            }
+        }
+    }
+}
+
+impl Held {
     /// Parks the remote lock for the next local waiter (at most
     /// `max_local_handoffs` times in a row, and only on a live session), or
     /// books its release. The local lock is let go last, so that the next
     /// local holder finds the parked lock.
     fn let_go(self) -> LetGo {
-        let Hold {
+        let Held {
             interest,
             local,
             session,
@@ -94,29 +132,5 @@ impl Hold {
         drop(state);
         drop(local);
         outcome
-    }
-
-    /// Lets go; the pool books how the release went.
-    pub(crate) fn release_quietly(self) {
-        if let LetGo::Unlocking(unlock) = self.let_go() {
-            unlock.spawn();
-        }
-    }
-
-    /// Lets go and reports whether the lock was held to the end.
-    pub(crate) async fn release(self) -> Result<(), Error> {
-        let session = self.session.clone();
-        let (id, backend) = (self.id(), session.backend_pid);
-        let lost = || Error::session_lost(id, backend, None);
-        match self.let_go() {
-            LetGo::Parked if session.is_lost() => Err(lost()),
-            LetGo::Parked => Ok(()),
-            LetGo::AlreadyLost => Err(lost()),
-            LetGo::Unlocking(unlock) => unlock
-                .spawn_reporting()
-                .recv()
-                .await
-                .unwrap_or_else(|_| Err(lost())),
-        }
     }
 }

@@ -8,8 +8,8 @@ use std::task::{Context, Poll, Waker, ready};
 
 use super::counts::Busy;
 use super::inner::{Inner, PendingUnlock, State, remove_one};
-use crate::conn::{BoxFuture, Session};
-use crate::error::{Error, ErrorKind, is_session_gone};
+use crate::conn::{BoxFuture, Failure, Session};
+use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
 
 /// An unlock about to run: counted on its session, the key moved from
@@ -91,7 +91,11 @@ impl Unlock {
             busy,
         } = self;
         let result = session.unlock(id).await;
-        if matches!(&result, Err(err) if is_session_gone(err)) || session.is_lost() {
+        let gone = match &result {
+            Err(failure) => failure.is_session_gone() || matches!(failure, Failure::Foreign),
+            Ok(_) => false,
+        };
+        if gone || session.is_lost() {
             drop(busy);
             inner.session_gone(&session);
         } else {
@@ -112,12 +116,13 @@ impl Unlock {
                     session.backend_pid
                 ),
             )),
-            Err(err) if session.is_lost() => {
-                Err(Error::session_lost(id, session.backend_pid, Some(err)))
-            }
-            Err(err) => {
-                Err(Error::new(ErrorKind::Query, "pg_advisory_unlock failed").with_source(err))
-            }
+            Err(Failure::Foreign) => Err(Failure::Foreign.into_error(&session, "")),
+            Err(failure) if session.is_lost() => Err(Error::session_lost(
+                id,
+                session.backend_pid,
+                failure.into_db(),
+            )),
+            Err(failure) => Err(failure.into_error(&session, "pg_advisory_unlock failed")),
         }
     }
 }
