@@ -14,10 +14,13 @@
 //! as two replicas would have. Each runs 1 or 64 tasks that lock a key, and
 //! release it at once, in a loop: on one hot key, or on a key drawn from
 //! 1024. Criterion reports the time per acquisition (over both processes).
-//! The table printed at the end gives, per approach, the median of the
-//! measured samples' time per acquisition, half their interquartile range
-//! (as a share of the median), the sessions it opened (as counted by the
-//! server), and how many times longer each peer took than turnlock-postgres.
+//! The approaches take turns, `TURNLOCK_BENCH_ROUNDS` rounds (default 3),
+//! so that a change in the machine's load hits all of them alike. The
+//! table printed at the end gives, per approach, the median of all rounds'
+//! samples of the time per acquisition, half their interquartile range (as
+//! a share of the median), the sessions it opened (as counted by the
+//! server), and how many times longer each peer took than turnlock-postgres,
+//! with the lowest and highest ratio of a single round.
 //!
 //! The sqlx peer is used as its documentation suggests: one
 //! `PgAdvisoryLock` per key, `acquire` on a connection taken from a
@@ -53,12 +56,17 @@ const APPROACHES: [&str; 3] = [
     "connection-per-waiter",
 ];
 
-/// One approach in one scenario: the time per acquisition of each call of
-/// the measured routine (warm-up included; the last `samples` are the
-/// measurement), and the sessions the server saw.
+/// One approach in one scenario: the time per acquisition of each measured
+/// sample, round by round, and the sessions the server saw.
 struct Measured {
-    per_acquisition: Vec<Duration>,
+    rounds: Vec<Vec<Duration>>,
     sessions: usize,
+}
+
+impl Measured {
+    fn all(&self) -> Vec<Duration> {
+        self.rounds.concat()
+    }
 }
 
 /// Scenario name and its approaches' figures, in `APPROACHES` order.
@@ -307,10 +315,12 @@ fn check_sqlx_excludes(server: &server::TestServer, pools: &[PgPool], lock: &PgA
 fn measure(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     approach: &str,
+    round: usize,
     mut routine: impl FnMut(u64) -> Duration,
 ) -> Vec<Duration> {
     let mut per_acquisition = Vec::new();
-    group.bench_function(approach, |b| {
+    let id = criterion::BenchmarkId::new(approach, format!("round {round}"));
+    group.bench_function(id, |b| {
         b.iter_custom(|iters| {
             let elapsed = routine(iters);
             per_acquisition.push(elapsed / u32::try_from(iters.max(1)).unwrap_or(u32::MAX));
@@ -320,7 +330,7 @@ fn measure(
     per_acquisition
 }
 
-fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize) {
+fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize, rounds: usize) {
     let rt = runtime();
     let last = |mut all: Vec<Duration>| all.split_off(all.len().saturating_sub(samples));
     let all_keys: Vec<i64> = (0..=MANY_KEYS as usize).map(key_at).collect();
@@ -341,16 +351,19 @@ fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize) {
     for (hot, keys) in [(true, "1 hot key"), (false, "1024 keys")] {
         for tasks in [1usize, 64] {
             let scenario = format!("{keys}, {tasks} task(s) per process, {PROCESSES} processes");
+            let label = format!(
+                "{keys}, {tasks} task{} each",
+                if tasks == 1 { "" } else { "s" }
+            );
             let mut group = c.benchmark_group(&scenario);
             group.throughput(Throughput::Elements(1));
-            let mut measured = Vec::new();
 
             // turnlock-postgres: one pool per process.
-            let app = format!("bench_ours_{}_{tasks}", u8::from(hot));
+            let ours_app = format!("bench_ours_{}_{tasks}", u8::from(hot));
             let pools: Vec<Pool> = (0..PROCESSES)
                 .map(|_| {
                     let runtime = runtime().handle().clone();
-                    Pool::builder(&format!("{} application_name={app}", server.url()))
+                    Pool::builder(&format!("{} application_name={ours_app}", server.url()))
                         .spawner(move |future| {
                             runtime.spawn(future);
                         })
@@ -358,50 +371,57 @@ fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize) {
                         .unwrap()
                 })
                 .collect();
-            let times = measure(&mut group, APPROACHES[0], |iters| {
-                rt.block_on(run_ours(&pools, tasks, hot, iters))
-            });
-            measured.push(Measured {
-                per_acquisition: last(times),
-                sessions: backends(server, &app),
-            });
-            drop(pools);
-
             // sqlx: one `PgPool` per process.
-            let app = format!("bench_sqlx_{}_{tasks}", u8::from(hot));
-            let pools = sqlx_pools(server, &app);
-            let times = measure(&mut group, APPROACHES[1], |iters| {
-                rt.block_on(run_sqlx(&pools, &locks, tasks, hot, iters))
-            });
-            measured.push(Measured {
-                per_acquisition: last(times),
-                sessions: backends(server, &app),
-            });
-            rt.block_on(async {
-                for pool in pools {
-                    pool.close().await;
-                }
-            });
-
+            let sqlx_app = format!("bench_sqlx_{}_{tasks}", u8::from(hot));
+            let sqlx = sqlx_pools(server, &sqlx_app);
             // A connection per waiter, every one of them in the lock queue.
-            let app = format!("bench_naive_{}_{tasks}", u8::from(hot));
+            let naive_app = format!("bench_naive_{}_{tasks}", u8::from(hot));
             let clients: Vec<Arc<Client>> = rt.block_on(async {
                 let mut clients = Vec::new();
                 for _ in 0..PROCESSES * tasks {
-                    clients.push(Arc::new(naive_client(server, &app).await));
+                    clients.push(Arc::new(naive_client(server, &naive_app).await));
                 }
                 clients
             });
-            let times = measure(&mut group, APPROACHES[2], |iters| {
-                rt.block_on(run_naive(&clients, hot, iters))
-            });
-            measured.push(Measured {
-                per_acquisition: last(times),
-                sessions: backends(server, &app),
+
+            // The approaches take turns, round after round, so that a
+            // change in the machine's load hits all of them alike.
+            let mut times: [Vec<Vec<Duration>>; 3] = Default::default();
+            for round in 1..=rounds {
+                let round = [
+                    measure(&mut group, APPROACHES[0], round, |iters| {
+                        rt.block_on(run_ours(&pools, tasks, hot, iters))
+                    }),
+                    measure(&mut group, APPROACHES[1], round, |iters| {
+                        rt.block_on(run_sqlx(&sqlx, &locks, tasks, hot, iters))
+                    }),
+                    measure(&mut group, APPROACHES[2], round, |iters| {
+                        rt.block_on(run_naive(&clients, hot, iters))
+                    }),
+                ];
+                for (all, measured) in times.iter_mut().zip(round) {
+                    all.push(last(measured));
+                }
+            }
+            let sessions = [
+                backends(server, &ours_app),
+                backends(server, &sqlx_app),
+                backends(server, &naive_app),
+            ];
+            let measured = times
+                .into_iter()
+                .zip(sessions)
+                .map(|(rounds, sessions)| Measured { rounds, sessions })
+                .collect();
+            drop(pools);
+            rt.block_on(async {
+                for pool in sqlx {
+                    pool.close().await;
+                }
             });
             drop(clients);
             group.finish();
-            RESULTS.lock().unwrap().push((scenario, measured));
+            RESULTS.lock().unwrap().push((label, measured));
         }
     }
 }
@@ -433,36 +453,45 @@ fn print_table(results: &[(String, Vec<Measured>)]) {
     );
     println!("|---|---|---|---|---|---|");
     for (scenario, measured) in results {
-        if measured.iter().any(|m| m.per_acquisition.is_empty()) {
+        if measured.iter().any(|m| m.all().is_empty()) {
             continue; // left out by a filter on the command line
         }
-        let scenario = scenario
-            .replace(" task(s) per process", " task(s) each")
-            .replace(&format!(", {PROCESSES} processes"), "");
-        let figures: Vec<(Duration, f64, usize)> = measured
+        let cells: Vec<String> = measured
             .iter()
             .map(|m| {
-                let (median, spread) = median_and_spread(&m.per_acquisition);
-                (median, spread, m.sessions)
-            })
-            .collect();
-        let cells: Vec<String> = figures
-            .iter()
-            .map(|(median, spread, sessions)| {
+                let (median, spread) = median_and_spread(&m.all());
                 format!(
-                    "{} ±{:.0}%, {sessions} sessions",
-                    format_time(*median),
-                    spread * 100.0
+                    "{} ±{:.0}%, {} sessions",
+                    format_time(median),
+                    spread * 100.0,
+                    m.sessions
                 )
             })
             .collect();
-        let ours = figures[0].0.as_secs_f64();
-        let ratio = |i: usize| {
-            let r = figures[i].0.as_secs_f64() / ours;
-            if r >= 10.0 {
-                format!("{r:.0}x")
+        // The ratio of all samples' medians, and its range over the rounds.
+        let ratio = |peer: usize| {
+            let of = |a: &[Duration], b: &[Duration]| {
+                median_and_spread(a).0.as_secs_f64() / median_and_spread(b).0.as_secs_f64()
+            };
+            let overall = of(&measured[peer].all(), &measured[0].all());
+            let per_round: Vec<f64> = measured[peer]
+                .rounds
+                .iter()
+                .zip(&measured[0].rounds)
+                .filter(|(p, o)| !p.is_empty() && !o.is_empty())
+                .map(|(p, o)| of(p, o))
+                .collect();
+            let low = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = per_round.iter().copied().fold(0.0, f64::max);
+            if per_round.len() < 2 {
+                format_ratio(overall)
             } else {
-                format!("{r:.2}x")
+                format!(
+                    "{} ({}–{})",
+                    format_ratio(overall),
+                    format_ratio(low),
+                    format_ratio(high)
+                )
             }
         };
         println!(
@@ -476,10 +505,22 @@ fn print_table(results: &[(String, Vec<Measured>)]) {
     }
 }
 
+fn format_ratio(r: f64) -> String {
+    if r >= 10.0 {
+        format!("{r:.0}x")
+    } else {
+        format!("{r:.2}x")
+    }
+}
+
 fn main() {
     let server = server::TestServer::start().expect("start a throwaway PostgreSQL");
     let quick = std::env::var_os("TURNLOCK_BENCH_QUICK").is_some();
     let samples = if quick { 10 } else { 20 };
+    let rounds = std::env::var("TURNLOCK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(3);
     let mut criterion = Criterion::default().configure_from_args();
     criterion = if quick {
         criterion
@@ -490,9 +531,9 @@ fn main() {
         criterion
             .sample_size(samples)
             .warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(5))
+            .measurement_time(Duration::from_secs(3))
     };
-    bench(&mut criterion, &server, samples);
+    bench(&mut criterion, &server, samples, rounds);
     criterion.final_summary();
     print_table(&RESULTS.lock().unwrap());
     drop(server);
