@@ -527,14 +527,30 @@ impl<T> From<T> for Lock<T> {
     }
 }
 
+/// Prints the value (or `<locked>`), the policy and the whole state word:
+/// every flag by name and both waiter counts, as seen before the value was
+/// read, so that the `{:?}` of a lock that hangs shows where it stands.
+///
+/// ```
+/// let lock = turnlock::Lock::new_fifo(7);
+/// assert_eq!(
+///     format!("{lock:?}"),
+///     "Lock { value: 7, fifo: true, state: StateWord { locked: false, slot: false, \
+///      ready: false, handed: false, all_hinted: false, queued: 0, hinted: 0 } }"
+/// );
+/// ```
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Before `try_lock`, which would show the lock held by `fmt` itself.
+        let state = self.raw.state();
         let mut out = f.debug_struct("Lock");
         match self.try_lock() {
             Some(guard) => out.field("value", &&*guard),
             None => out.field("value", &format_args!("<locked>")),
         };
-        out.field("fifo", &self.is_fifo()).finish()
+        out.field("fifo", &self.is_fifo())
+            .field("state", &state)
+            .finish()
     }
 }
 
