@@ -15,84 +15,95 @@ use crate::sync::Ordering::{Acquire, Relaxed};
 
 impl RawLock {
     /// Polls an acquisition. `Ready` means the caller now owns the lock.
+    ///
+    /// Each stage has a function of its own, so that a contended poll runs
+    /// only the code of the stage it is in.
     #[inline]
     pub(crate) fn poll_acquire(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
-        if let Stage::Idle = waiter.stage {
+        match waiter.stage {
             // (own) Acquire: the last owner's section. Failure (none): the
-            // slow path looks again.
-            if self
-                .state
-                .compare_exchange(0, LOCKED, Acquire, Relaxed)
-                .is_ok()
-            {
+            // value is only a first guess for the slow path.
+            Stage::Idle => match self.state.compare_exchange(0, LOCKED, Acquire, Relaxed) {
+                Ok(_) => {
+                    waiter.stage = Stage::Done;
+                    Poll::Ready(())
+                }
+                Err(state) => self.start_waiting(waiter, state, cx),
+            },
+            Stage::Queued => self.poll_queued(waiter, cx),
+            _ => self.poll_waiting(waiter, cx),
+        }
+    }
+
+    /// The first poll found the lock taken, or hint waiters counted:
+    /// `state` is the word the fast path saw.
+    #[cold]
+    fn start_waiting(&self, waiter: &mut Waiter, state: usize, cx: &mut Context<'_>) -> Poll<()> {
+        if self.fifo {
+            // Every waiter of a FIFO lock queues. A non-zero word means the
+            // lock is held (see the state table), and if it has been
+            // released since, `enqueue` takes it instead of joining.
+            return self.enqueue(waiter, JoinFrom::Start, state, cx);
+        }
+        if self.try_lock_slow() {
+            waiter.stage = Stage::Done;
+            return Poll::Ready(());
+        }
+        self.join_hints(waiter, cx)
+    }
+
+    /// Polls a waiter that is a hint waiter or in the slot.
+    #[inline(never)]
+    fn poll_waiting(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
+        match waiter.stage {
+            Stage::Hint => self.poll_hint(waiter, cx),
+            Stage::Slot(id) => {
+                if self.poll_slot(waiter, id, cx) {
+                    return Poll::Ready(());
+                }
+                self.check
+                    .pending(&mut waiter.ticket, cx, || self.slot_handed());
+                Poll::Pending
+            }
+            Stage::Idle | Stage::Queued => unreachable!("`poll_acquire` polls these"),
+            Stage::Done => panic!("lock future polled after completion"),
+        }
+    }
+
+    /// Polls a hint waiter.
+    pub(super) fn poll_hint(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
+        let listener = waiter.listener.as_mut().expect("hint waiter listens");
+        if Pin::new(listener).poll(cx).is_pending() {
+            // Not woken for us, but our task runs: another future of this
+            // task may hold an unconsumed hint, so look at the lock
+            // ourselves before sleeping.
+            if self.take_counted() {
+                self.drop_hint_listener(waiter, Holding::Lock);
                 waiter.stage = Stage::Done;
                 return Poll::Ready(());
             }
+            self.check
+                .pending(&mut waiter.ticket, cx, || self.slot_handed());
+            return Poll::Pending;
         }
-        self.poll_acquire_slow(waiter, cx)
-    }
-
-    #[cold]
-    fn poll_acquire_slow(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
-        loop {
-            match waiter.stage {
-                Stage::Idle => {
-                    if self.try_lock_slow() {
-                        waiter.stage = Stage::Done;
-                        return Poll::Ready(());
-                    }
-                    if self.fifo {
-                        self.enqueue(waiter, JoinFrom::Start, cx);
-                    } else {
-                        self.join_hints(waiter);
-                    }
-                }
-                Stage::Hint => {
-                    let listener = waiter.listener.as_mut().expect("hint waiter listens");
-                    if Pin::new(listener).poll(cx).is_pending() {
-                        // Not woken for us, but our task runs: another
-                        // future of this task may hold an unconsumed hint,
-                        // so look at the lock ourselves before sleeping.
-                        if self.take_counted() {
-                            self.drop_hint_listener(waiter, Holding::Lock);
-                            waiter.stage = Stage::Done;
-                            return Poll::Ready(());
-                        }
-                        self.check
-                            .pending(&mut waiter.ticket, cx, || self.slot_handed());
-                        return Poll::Pending;
-                    }
-                    *waiter.listener = None;
-                    if self.take_counted() {
-                        waiter.stage = Stage::Done;
-                        return Poll::Ready(());
-                    }
-                    // Lost the race to a newcomer: wait in the slot, or
-                    // join the hand-off queue behind it (see "Starvation
-                    // without a clock").
-                    match self.enter_slot(waiter, cx) {
-                        Entered::Owner => return Poll::Ready(()),
-                        Entered::Slot => {
-                            self.check
-                                .pending(&mut waiter.ticket, cx, || self.slot_handed());
-                            return Poll::Pending;
-                        }
-                        Entered::Full => self.enqueue(waiter, JoinFrom::Hints, cx),
-                    }
-                }
-                Stage::Queued => return self.poll_queued(waiter, cx),
-                Stage::Slot(id) => {
-                    if self.poll_slot(waiter, id, cx) {
-                        return Poll::Ready(());
-                    }
-                    self.check
-                        .pending(&mut waiter.ticket, cx, || self.slot_handed());
-                    return Poll::Pending;
-                }
-                Stage::Done => panic!("lock future polled after completion"),
+        *waiter.listener = None;
+        if self.take_counted() {
+            waiter.stage = Stage::Done;
+            return Poll::Ready(());
+        }
+        // Lost the race to a newcomer: wait in the slot, or join the
+        // hand-off queue behind it (see "Starvation without a clock").
+        match self.enter_slot(waiter, cx) {
+            Entered::Owner => Poll::Ready(()),
+            Entered::Slot => {
+                self.check
+                    .pending(&mut waiter.ticket, cx, || self.slot_handed());
+                Poll::Pending
             }
-            if let Stage::Done = waiter.stage {
-                return Poll::Ready(());
+            Entered::Full => {
+                // (none): a first guess for `enqueue`'s compare-and-swap.
+                let state = self.state.load(Relaxed);
+                self.enqueue(waiter, JoinFrom::Hints, state, cx)
             }
         }
     }

@@ -325,7 +325,7 @@ fn waker_to_record(cx: &Context<'_>) -> Option<Waker> {
 
 impl Check {
     /// Joins the back of `queue`, the hand-off queue.
-    #[inline]
+    #[inline(always)]
     pub(super) fn listen(
         &self,
         queue: &Event,
@@ -343,7 +343,7 @@ impl Check {
 
     /// Hands the lock to the oldest listener of `queue` that has not been
     /// notified; `false` if there was none.
-    #[inline]
+    #[inline(always)]
     pub(super) fn hand_off(&self, queue: &Event) -> bool {
         let mut record = self.record();
         let handed = queue.notify(1.additional().relaxed()) == 1;
@@ -354,7 +354,7 @@ impl Check {
     }
 
     /// Leaves the hand-off queue; `true` if the listener held the hand-off.
-    #[inline]
+    #[inline(always)]
     pub(super) fn leave(&self, listener: EventListener, ticket: &mut Ticket) -> bool {
         let mut record = self.record();
         let notified = listener.discard();
@@ -363,14 +363,14 @@ impl Check {
     }
 
     /// The listener of `ticket` observed its hand-off.
-    #[inline]
+    #[inline(always)]
     pub(super) fn claimed(&self, ticket: &mut Ticket) {
         self.record().claimed(ticket);
     }
 
     /// A waiter entered the slot (recorded after the compare-and-swap that
     /// set `SLOT`).
-    #[inline]
+    #[inline(always)]
     pub(super) fn slot_joined(&self, ticket: &mut Ticket, cx: &Context<'_>) {
         let waker = waker_to_record(cx);
         if let Some(waker) = waker {
@@ -381,14 +381,14 @@ impl Check {
     /// The slot's waiter leaves it, with a lock it was handed or without
     /// (recorded before the operation that clears `SLOT`, so that the next
     /// waiter of the slot records its arrival after this).
-    #[inline]
+    #[inline(always)]
     pub(super) fn slot_left(&self, ticket: &mut Ticket) {
         self.record().slot_left(ticket);
     }
 
     /// A waiter's poll returns `Pending` (see the module docs);
     /// `slot_handed` reads the state word's `HANDED` bit.
-    #[inline]
+    #[inline(always)]
     pub(super) fn pending(
         &self,
         ticket: &mut Ticket,

@@ -2,6 +2,8 @@
 //! ([`RawLock::wake`]), where a notification is only a hint to look at the
 //! lock again (see "Starvation without a clock" in the parent module).
 
+use core::task::{Context, Poll};
+
 use event_listener::{IntoNotification, Listener};
 
 use super::RawLock;
@@ -19,8 +21,9 @@ pub(super) enum Holding {
 }
 
 impl RawLock {
-    /// Joins the wake-up queue, or takes the lock if it became free.
-    pub(super) fn join_hints(&self, waiter: &mut Waiter) {
+    /// Joins the wake-up queue and polls the new listener (which registers
+    /// the waker), or takes the lock if it became free.
+    pub(super) fn join_hints(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
         debug_assert!(!self.fifo);
         *waiter.listener = Some(self.wake.listen());
         // (none): a first guess for the compare-and-swap.
@@ -48,11 +51,11 @@ impl RawLock {
                     // Took the free lock; we were never counted.
                     self.drop_hint_listener(waiter, Holding::Lock);
                     waiter.stage = Stage::Done;
-                    return;
+                    return Poll::Ready(());
                 }
                 Ok(_) => {
                     waiter.stage = Stage::Hint;
-                    return;
+                    return self.poll_hint(waiter, cx);
                 }
                 Err(actual) => state = actual,
             }
@@ -129,6 +132,7 @@ impl RawLock {
     /// take the lock again and again while every other waiter sleeps. Each
     /// woken waiter that loses a race moves to the slot or the queue, so the
     /// barging releaser is soon made to hand off.
+    #[inline(always)]
     pub(super) fn wake_one_more(&self, freed: usize) {
         if self.wake.notify(1.additional().relaxed()) == 0 {
             // Every hint waiter is awake already: let later releases skip

@@ -20,11 +20,17 @@ pub(super) enum JoinFrom {
 }
 
 impl RawLock {
-    /// Joins the hand-off queue, or takes the lock if it is free.
-    pub(super) fn enqueue(&self, waiter: &mut Waiter, from: JoinFrom, cx: &Context<'_>) {
+    /// Joins the hand-off queue and polls the new listener (which
+    /// registers the waker), or takes the lock if it is free. `state` is a
+    /// first guess of the state word.
+    pub(super) fn enqueue(
+        &self,
+        waiter: &mut Waiter,
+        from: JoinFrom,
+        mut state: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
         let listener = self.check.listen(&self.queue, &mut waiter.ticket, cx);
-        // (none): a first guess for the compare-and-swap.
-        let mut state = self.state.load(Relaxed);
         loop {
             check(state, self.fifo);
             let next = if state & LOCKED == 0 {
@@ -55,12 +61,16 @@ impl RawLock {
                     let notified = self.check.leave(listener, &mut waiter.ticket);
                     debug_assert!(!notified, "hand-off to a waiter that was never queued");
                     waiter.stage = Stage::Done;
-                    return;
+                    return Poll::Ready(());
                 }
                 Ok(_) => {
+                    // The first poll registers our waker (or finds the
+                    // lock handed to us already).
+                    let mut listener = listener;
+                    let poll = Pin::new(&mut listener).poll(cx);
                     *waiter.listener = Some(listener);
                     waiter.stage = Stage::Queued;
-                    return;
+                    return self.queued_polled(waiter, poll, cx);
                 }
                 Err(actual) => state = actual,
             }
@@ -68,9 +78,17 @@ impl RawLock {
     }
 
     /// Polls a queued waiter: `Ready` once it has been handed the lock.
+    #[inline(never)]
     pub(super) fn poll_queued(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
         let listener = waiter.listener.as_mut().expect("queued waiter listens");
-        if Pin::new(listener).poll(cx).is_pending() {
+        let poll = Pin::new(listener).poll(cx);
+        self.queued_polled(waiter, poll, cx)
+    }
+
+    /// A queued waiter's listener was polled: `Ready` is the hand-off.
+    #[inline(always)]
+    fn queued_polled(&self, waiter: &mut Waiter, poll: Poll<()>, cx: &Context<'_>) -> Poll<()> {
+        if poll.is_pending() {
             self.check
                 .pending(&mut waiter.ticket, cx, || self.slot_handed());
             return Poll::Pending;
@@ -111,6 +129,7 @@ impl RawLock {
     /// notified; `false` if there was none (a waiter left since the
     /// caller's look at the count). `LOCKED` stays set: the listener's
     /// waiter owns the lock now.
+    #[inline]
     pub(super) fn hand_off(&self) -> bool {
         self.check.hand_off(&self.queue)
     }
