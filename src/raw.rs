@@ -221,7 +221,7 @@ unsafe impl Sync for RawLock {}
 unsafe impl Send for RawLock {}
 
 impl RawLock {
-    crate::loom_const_fn! {
+    crate::sync::loom_const_fn! {
         /// A free lock with the given policy.
         pub(crate) const fn new(fifo: bool) -> Self {
             Self {

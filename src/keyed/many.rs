@@ -8,8 +8,9 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 
 use super::acquire::Acquire;
+use super::hash::DefaultHashBuilder;
+use super::locks::KeyedLocks;
 use super::map::{NodePtr, for_each_despite_panics};
-use super::{DefaultHashBuilder, KeyedLocks};
 
 /// One key of a `lock_many` call.
 enum Entry<K> {
