@@ -42,7 +42,8 @@
 //!   `MIRIFLAGS=-Zmiri-env-forward=TURNLOCK_STORM_OPS`, and the seed
 //!   likewise).
 //! * `TURNLOCK_STORM_WATCHDOG=<seconds>`: how long a storm may run before it
-//!   counts as hung (default 60, one hour under Miri).
+//!   counts as hung (default 60; 120 without debug assertions, where storms
+//!   run more operations; one hour under Miri).
 //!
 //! Sizes are given for a debug build (tests scale them down under Miri, as
 //! [`Storm::new`] does). A build without debug assertions (what users ship)
@@ -161,8 +162,13 @@ impl Storm {
     /// failure, a hang included, names the seed and how to replay it.
     pub fn run<R: Send + 'static>(self, body: impl FnOnce(Storm) -> R + Send + 'static) -> R {
         quiet_planned_panics();
-        let secs =
-            env_u64("TURNLOCK_STORM_WATCHDOG").unwrap_or(if cfg!(miri) { 3_600 } else { 60 });
+        let secs = env_u64("TURNLOCK_STORM_WATCHDOG").unwrap_or(if cfg!(miri) {
+            3_600
+        } else if cfg!(debug_assertions) {
+            60
+        } else {
+            120
+        });
         eprintln!("storm {}: seed {} ({self:?})", self.name, self.seed);
         match catch_unwind(AssertUnwindSafe(|| with_watchdog(secs, move || body(self)))) {
             Ok(out) => out,
