@@ -31,7 +31,7 @@
 //! # Why a counted pointer is valid
 //!
 //! A node is a `Box<Node<K>>` that is either *pooled* (owned by its shard's
-//! pool, key uninitialized) or *in the table* (leaked into a [`NodePtr`],
+//! pool, key uninitialized) or *in the table* (leaked into a [`NodePtr`](map::NodePtr),
 //! key initialized, count at least 1). It moves between the two only under
 //! the shard lock: into the table when a `lock` finds no node, out of it
 //! when the count drops to 0, and then `Box::from_raw` takes ownership back.

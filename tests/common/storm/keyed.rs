@@ -41,26 +41,15 @@ impl StormKey for u32 {
 /// A `KeyedLocks` under test, with a checked value per hot key.
 pub struct KeyedSubject<K> {
     locks: Arc<KeyedLocks<K>>,
-    /// Hot keys are `0..hot`; each has a cell and a count in the model.
+    /// Hot keys are `0..hot`; each has a checked value in `cells`.
     hot: u32,
     /// A key is cold (numbered from 1 000, rarely used twice) once in this
     /// many (0: never): new entries, pool churn, tables that grow and
     /// shrink.
     cold_one_in: u64,
-    cells: Cells,
-    /// Sections per hot key, by the model.
-    model: Vec<AtomicU64>,
+    cells: KeyCells,
     counts: &'static Counts,
 }
-
-/// A checked value per hot key.
-struct Cells(Vec<UnsafeCell<Checked>>);
-
-// SAFETY: cell `i` is only touched by whoever holds hot key `i` in the
-// storm's map, one exclusive holder (or several shared ones, through `&`)
-// at a time; if the map ever let a conflicting holder in, the test fails
-// (the checked value natively, a data race under Miri and TSan).
-unsafe impl Sync for Cells {}
 
 impl<K: StormKey> KeyedSubject<K> {
     /// `locks` with hot keys `0..hot`.
@@ -69,8 +58,7 @@ impl<K: StormKey> KeyedSubject<K> {
             locks: Arc::new(locks),
             hot,
             cold_one_in: 0,
-            cells: Cells((0..hot).map(|_| UnsafeCell::new(Checked::new())).collect()),
-            model: (0..hot).map(|_| AtomicU64::new(0)).collect(),
+            cells: KeyCells::new(hot),
             counts: Counts::leaked(),
         }
     }
@@ -90,63 +78,121 @@ impl<K: StormKey> KeyedSubject<K> {
         K::drawn(id, rng, self.counts)
     }
 
-    /// Wraps `guard`, which holds the keys `ids`, for a section.
+    /// Wraps `guard`, which holds the keys `ids` exclusively, for a section.
+    ///
+    /// # Safety
+    ///
+    /// `guard` holds every key in `ids` until it is dropped.
+    unsafe fn held<'a, G: Send + 'a>(&'a self, ids: Vec<u32>, guard: G) -> Held<'a> {
+        for id in &ids {
+            assert!(self.locks.is_locked(id), "key {id} is held but not locked");
+        }
+        // SAFETY: the caller's promise.
+        unsafe { self.cells.held(ids, Mode::Exclusive, guard) }
+    }
+}
+
+/// A checked value per hot key (`0..hot`), outside the primitive, with the
+/// model's count of the sections that reached it: for any primitive with
+/// keys (a keyed lock, a keyed reader-writer lock).
+pub struct KeyCells {
+    cells: Vec<UnsafeCell<Checked>>,
+    /// Sections per hot key, by the model.
+    model: Vec<AtomicU64>,
+}
+
+// SAFETY: cell `i` is only touched through a `Held` made by `KeyCells::held`
+// for a guard that holds key `i`, so by one exclusive holder or several
+// shared ones (through `&`) at a time; if the primitive ever let a
+// conflicting holder in, the test fails (the checked value natively, a
+// data race under Miri and TSan).
+unsafe impl Sync for KeyCells {}
+
+impl KeyCells {
+    pub fn new(hot: u32) -> Self {
+        Self {
+            cells: (0..hot).map(|_| UnsafeCell::new(Checked::new())).collect(),
+            model: (0..hot).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Wraps `guard`, which holds the keys `ids` in `mode`, for a section
+    /// over their cells (cold keys have none).
     ///
     /// # Safety
     ///
     /// `guard` holds every key in `ids` in `mode` until it is dropped.
-    unsafe fn held<'a, G: Send + 'a>(&'a self, ids: Vec<u32>, mode: Mode, guard: G) -> Held<'a> {
+    pub unsafe fn held<'a, G: Send + 'a>(
+        &'a self,
+        ids: Vec<u32>,
+        mode: Mode,
+        guard: G,
+    ) -> Held<'a> {
         Held::new(KeysHeld {
-            subject: self,
+            cells: self,
             ids,
             mode,
             _guard: guard,
         })
     }
+
+    /// After the storm: the cell of hot key `id` counted the sections that
+    /// the model counted for it.
+    ///
+    /// # Safety
+    ///
+    /// Nobody holds key `id` except the caller.
+    pub unsafe fn assert_counted(&self, id: u32) {
+        // SAFETY: the caller's promise.
+        let cell = unsafe { &*self.cells[id as usize].get() };
+        let model = self.model[id as usize].load(SeqCst);
+        assert_eq!(
+            cell.count() + cell.reads(),
+            model,
+            "key {id}: sections counted by the key != by the model"
+        );
+    }
 }
 
 /// Keys held by a guard, for a section over their cells.
-struct KeysHeld<'a, K, G> {
-    subject: &'a KeyedSubject<K>,
+struct KeysHeld<'a, G> {
+    cells: &'a KeyCells,
     ids: Vec<u32>,
     mode: Mode,
     /// Released after the section left every cell.
     _guard: G,
 }
 
-impl<K: StormKey, G: Send> Hold for KeysHeld<'_, K, G> {
+impl<G: Send> Hold for KeysHeld<'_, G> {
     fn mode(&self) -> Mode {
         self.mode
     }
 
     fn enter(&mut self) {
         for &id in &self.ids {
-            let locks = &self.subject.locks;
-            assert!(locks.is_locked(&id), "key {id} is held but not locked");
-            if let Some(cell) = self.subject.cells.0.get(id as usize) {
-                self.subject.model[id as usize].fetch_add(1, Relaxed);
-                // SAFETY: the guard holds `id` in `mode` (the promise of
-                // `held`), so no conflicting holder touches the cell.
-                unsafe {
-                    match self.mode {
-                        Mode::Exclusive => (*cell.get()).enter(),
-                        Mode::Shared => (*cell.get()).enter_shared(),
-                    }
-                }
+            let Some(cell) = self.cells.cells.get(id as usize) else {
+                continue;
+            };
+            self.cells.model[id as usize].fetch_add(1, Relaxed);
+            match self.mode {
+                // SAFETY: the guard holds `id` alone (the promise of `held`).
+                Mode::Exclusive => unsafe { (*cell.get()).enter() },
+                // SAFETY: the guard holds `id` beside other readers at most.
+                Mode::Shared => unsafe { (*cell.get()).enter_shared() },
             }
         }
     }
 
     fn leave(&mut self) {
         for &id in &self.ids {
-            if let Some(cell) = self.subject.cells.0.get(id as usize) {
+            let Some(cell) = self.cells.cells.get(id as usize) else {
+                continue;
+            };
+            match self.mode {
                 // SAFETY: as in `enter`; the guard is dropped after this.
-                unsafe {
-                    match self.mode {
-                        Mode::Exclusive => (*cell.get()).leave(),
-                        Mode::Shared => (*cell.get()).leave_shared(),
-                    }
-                }
+                Mode::Exclusive => unsafe { (*cell.get()).leave() },
+                // SAFETY: as in `enter`.
+                Mode::Shared => unsafe { (*cell.get()).leave_shared() },
             }
         }
     }
@@ -161,7 +207,6 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
         let locks = &self.locks;
         let key = self.key(rng);
         let id = key.id();
-        let exclusive = Mode::Exclusive;
         match how.style {
             Style::Await => {
                 let future = locks.lock(key);
@@ -169,7 +214,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                     let guard = future.await;
                     assert_eq!(KeyGuard::key(&guard).id(), id, "a guard of another key");
                     // SAFETY: the guard holds the key `id`.
-                    Some(unsafe { self.held(vec![id], exclusive, guard) })
+                    Some(unsafe { self.held(vec![id], guard) })
                 })
             }
             Style::Owned => {
@@ -177,21 +222,21 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                 Box::pin(async move {
                     let guard = future.await;
                     // SAFETY: the guard holds the key `id`.
-                    Some(unsafe { self.held(vec![id], exclusive, guard) })
+                    Some(unsafe { self.held(vec![id], guard) })
                 })
             }
             Style::Try => {
                 let guard = locks.try_lock(key);
                 Box::pin(core::future::ready(
                     // SAFETY: the guard holds the key `id`.
-                    guard.map(|guard| unsafe { self.held(vec![id], exclusive, guard) }),
+                    guard.map(|guard| unsafe { self.held(vec![id], guard) }),
                 ))
             }
             Style::TryOwned => {
                 let guard = locks.try_lock_owned(key);
                 Box::pin(core::future::ready(
                     // SAFETY: the guard holds the key `id`.
-                    guard.map(|guard| unsafe { self.held(vec![id], exclusive, guard) }),
+                    guard.map(|guard| unsafe { self.held(vec![id], guard) }),
                 ))
             }
             Style::Until(_) => {
@@ -199,7 +244,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                 Box::pin(async move {
                     let guard = future.await.ok()?;
                     // SAFETY: the guard holds the key `id`.
-                    Some(unsafe { self.held(vec![id], exclusive, guard) })
+                    Some(unsafe { self.held(vec![id], guard) })
                 })
             }
             Style::Timeout => {
@@ -207,7 +252,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                 Box::pin(async move {
                     let guard = future.await.ok()?;
                     // SAFETY: the guard holds the key `id`.
-                    Some(unsafe { self.held(vec![id], exclusive, guard) })
+                    Some(unsafe { self.held(vec![id], guard) })
                 })
             }
             Style::WithLock => {
@@ -217,7 +262,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                         .with_lock(key, async || {
                             // SAFETY: `with_lock` holds the key `id` while
                             // this runs, and the section ends inside.
-                            let held = unsafe { self.held(vec![id], exclusive, ()) };
+                            let held = unsafe { self.held(vec![id], ()) };
                             plan.hold(held, counts).await;
                         })
                         .await;
@@ -235,7 +280,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                     let guard = future.await;
                     let ids = ManyGuard::keys(&guard).map(StormKey::id).collect();
                     // SAFETY: the guard holds every key in `ids`.
-                    Some(unsafe { self.held(ids, exclusive, guard) })
+                    Some(unsafe { self.held(ids, guard) })
                 })
             }
             style => panic!("a KeyedLocks has no {style:?} acquisition"),
@@ -251,7 +296,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
             style => panic!("{style:?} is not a blocking acquisition"),
         };
         // SAFETY: the guard holds the key `id`.
-        Some(unsafe { self.held(vec![id], Mode::Exclusive, guard) })
+        Some(unsafe { self.held(vec![id], guard) })
     }
 
     fn settle(&self, report: &Report) {
@@ -269,12 +314,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                 .try_lock(K::plain(id, self.counts))
                 .unwrap_or_else(|| panic!("key {id} cannot be taken after the storm"));
             // SAFETY: we hold the key, and the storm is over.
-            let count = unsafe { (*self.cells.0[id as usize].get()).count() };
-            assert_eq!(
-                count,
-                self.model[id as usize].load(SeqCst),
-                "key {id}: sections counted by the key != by the model"
-            );
+            unsafe { self.cells.assert_counted(id) };
             // A waiter queued behind the holder is served on release, and
             // the entry goes with the last of them.
             let probe = Probe::new();
