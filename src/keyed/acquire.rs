@@ -1,4 +1,6 @@
-//! The futures of [`KeyedLocks`]: one key's acquisition, three ways.
+//! Waiting for one key: [`KeyedLocks::lock`], [`KeyedLocks::lock_owned`],
+//! [`KeyedLocks::lock_until`] and `lock_timeout` (feature `async-io`), and
+//! the named futures they return.
 
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
@@ -9,12 +11,80 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use core::time::Duration;
 
+use super::hash::DefaultHashBuilder;
 #[cfg(target_has_atomic = "ptr")]
-use super::OwnedKeyGuard;
+use super::locks::OwnedKeyGuard;
+use super::locks::{KeyGuard, KeyedLocks};
 use super::map::{Map, NodePtr};
-use super::{DefaultHashBuilder, KeyGuard, KeyedLocks};
-use crate::TimedOut;
 use crate::raw::Waiter;
+use crate::timeout::TimedOut;
+
+impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
+    /// Locks `key`, waiting as long as it takes.
+    ///
+    /// The future is lazy: the key gets an entry when it is first polled.
+    /// Dropping it at any point gives up cleanly, as for
+    /// [`Lock::lock`](crate::Lock::lock), and removes the entry if nobody
+    /// else holds or waits for the key.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let users = turnlock::KeyedLocks::new();
+    /// let alice = users.lock("alice").await;
+    /// let bob = users.lock("bob").await; // other keys do not wait
+    /// assert!(users.try_lock("alice").is_none());
+    /// # drop((alice, bob));
+    /// # });
+    /// ```
+    #[inline]
+    pub fn lock(&self, key: K) -> KeyLockFuture<'_, K, S> {
+        KeyLockFuture::new(self, key)
+    }
+
+    /// Locks `key` through an `Arc`, for a guard that is `'static`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.lock_owned(1).await;
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(locks.is_empty());
+    /// # });
+    /// ```
+    #[cfg(target_has_atomic = "ptr")]
+    #[inline]
+    pub fn lock_owned(self: &Arc<Self>, key: K) -> OwnedKeyLockFuture<K, S> {
+        OwnedKeyLockFuture::new(self.clone(), key)
+    }
+
+    /// Locks `key`, or gives up when `deadline` completes.
+    ///
+    /// `deadline` is any future (an `async_io::Timer`, a
+    /// `tokio::time::sleep`, an embassy timer, ...); it needs no feature
+    /// beyond `keyed`. For a `Duration` on `async-io`'s timer there is
+    /// `lock_timeout` (feature `async-io`). As for
+    /// [`Lock::lock_until`](crate::Lock::lock_until), a free key is taken
+    /// even if the deadline has passed, and giving up only stops this
+    /// waiter; its entry goes unless others still hold or wait for the key.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let held = locks.lock("k").await;
+    /// let attempt = locks.lock_until("k", std::future::ready(())).await;
+    /// assert!(attempt.is_err());
+    /// drop(held);
+    /// assert!(locks.is_empty());
+    /// # });
+    /// ```
+    #[cfg_attr(not(feature = "async-io"), doc(alias = "lock_timeout"))]
+    #[inline]
+    pub fn lock_until<D: Future>(&self, key: K, deadline: D) -> KeyLockUntil<'_, K, D, S> {
+        KeyLockUntil::new(self, key, deadline, None)
+    }
+}
 
 /// One key's acquisition: the counted node, from the first poll until the
 /// lock is handed over, and the waiter of its `RawLock`.
@@ -395,9 +465,10 @@ mod timer {
     use async_io::Timer;
 
     use super::KeyLockUntil;
-    use crate::TimedOut;
-    use crate::keyed::{DefaultHashBuilder, KeyGuard, KeyedLocks};
-    use crate::timeout::Deadline;
+    use crate::keyed::hash::DefaultHashBuilder;
+    use crate::keyed::locks::{KeyGuard, KeyedLocks};
+    use crate::timeout::TimedOut;
+    use crate::timer::Deadline;
 
     /// The future of [`KeyedLocks::lock_timeout`]; resolves to
     /// `Ok(KeyGuard)`, or `Err(TimedOut)` after the timeout. Needs the

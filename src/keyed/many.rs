@@ -8,11 +8,12 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 
 use super::acquire::Acquire;
+use super::hash::DefaultHashBuilder;
+use super::locks::KeyedLocks;
 use super::map::{NodePtr, for_each_despite_panics};
-use super::{DefaultHashBuilder, KeyedLocks};
 
 /// One key of a `lock_many` call.
-enum Entry<K> {
+enum ManyKey<K> {
     /// Not reached yet.
     Key(K),
     /// Being acquired: the key moved into the in-progress [`Acquire`].
@@ -21,11 +22,11 @@ enum Entry<K> {
     Held(NodePtr<K>),
 }
 
-impl<K> Entry<K> {
-    /// The key of an entry that has not been reached.
+impl<K> ManyKey<K> {
+    /// A key that has not been reached.
     fn pending_key(&self) -> &K {
         match self {
-            Entry::Key(key) => key,
+            ManyKey::Key(key) => key,
             _ => unreachable!("keys are sorted before any is locked"),
         }
     }
@@ -60,12 +61,12 @@ impl<K: Ord + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// # });
     /// ```
     pub fn lock_many(&self, keys: impl IntoIterator<Item = K>) -> LockManyFuture<'_, K, S> {
-        let mut entries: Vec<Entry<K>> = keys.into_iter().map(Entry::Key).collect();
-        entries.sort_unstable_by(|a, b| a.pending_key().cmp(b.pending_key()));
-        entries.dedup_by(|a, b| a.pending_key() == b.pending_key());
+        let mut sorted: Vec<ManyKey<K>> = keys.into_iter().map(ManyKey::Key).collect();
+        sorted.sort_unstable_by(|a, b| a.pending_key().cmp(b.pending_key()));
+        sorted.dedup_by(|a, b| a.pending_key() == b.pending_key());
         LockManyFuture {
             locks: self,
-            entries,
+            sorted,
             next: 0,
             acquire: Acquire::new(),
             done: false,
@@ -89,9 +90,9 @@ impl<K: Ord + Hash, S: BuildHasher> KeyedLocks<K, S> {
 #[must_use = "futures do nothing unless polled"]
 pub struct LockManyFuture<'a, K, S = DefaultHashBuilder> {
     locks: &'a KeyedLocks<K, S>,
-    /// Sorted, without duplicates. `entries[..next]` are held;
-    /// `entries[next]` is being taken once `acquire` has started.
-    entries: Vec<Entry<K>>,
+    /// Sorted, without duplicates. `sorted[..next]` are held;
+    /// `sorted[next]` is being taken once `acquire` has started.
+    sorted: Vec<ManyKey<K>>,
     next: usize,
     acquire: Acquire<K>,
     done: bool,
@@ -106,22 +107,22 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Future for LockManyFuture<'a, K, S> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         assert!(!this.done, "lock_many future polled after completion");
-        while let Some(entry) = this.entries.get_mut(this.next) {
-            if let Entry::Key(_) = entry {
-                let Entry::Key(key) = core::mem::replace(entry, Entry::Taking) else {
+        while let Some(item) = this.sorted.get_mut(this.next) {
+            if let ManyKey::Key(_) = item {
+                let ManyKey::Key(key) = core::mem::replace(item, ManyKey::Taking) else {
                     unreachable!("matched above");
                 };
                 this.acquire.start(this.locks, key);
             }
             let node = ready!(this.acquire.poll(cx));
-            this.entries[this.next] = Entry::Held(node);
+            this.sorted[this.next] = ManyKey::Held(node);
             this.next += 1;
         }
         this.done = true;
         this.next = 0;
         Poll::Ready(ManyGuard {
             locks: this.locks,
-            entries: core::mem::take(&mut this.entries),
+            sorted: core::mem::take(&mut this.sorted),
         })
     }
 }
@@ -141,30 +142,30 @@ impl<K, S> Drop for LockManyFuture<'_, K, S> {
         /// being waited for panics (its last count drops a key).
         struct Held<'x, K, S> {
             locks: &'x KeyedLocks<K, S>,
-            entries: &'x mut [Entry<K>],
+            sorted: &'x mut [ManyKey<K>],
         }
 
         impl<K, S> Drop for Held<'_, K, S> {
             fn drop(&mut self) {
-                release_held(self.locks, self.entries);
+                release_held(self.locks, self.sorted);
             }
         }
 
         let _held = Held {
             locks: self.locks,
-            entries: &mut self.entries[..self.next],
+            sorted: &mut self.sorted[..self.next],
         };
         self.acquire.cancel(&self.locks.map);
     }
 }
 
-/// Releases held entries, last first. A key whose `Drop` panics does not
+/// Releases the held keys, last first. A key whose `Drop` panics does not
 /// keep the others locked: they are released while the panic unwinds.
-fn release_held<K, S>(locks: &KeyedLocks<K, S>, entries: &mut [Entry<K>]) {
-    for_each_despite_panics(entries.iter_mut().rev(), |entry| {
-        if let Entry::Held(node) = core::mem::replace(entry, Entry::Taking) {
-            // SAFETY: a held entry owns the node's lock and a count; this is
-            // their only release (the entry is no longer `Held`): first the
+fn release_held<K, S>(locks: &KeyedLocks<K, S>, sorted: &mut [ManyKey<K>]) {
+    for_each_despite_panics(sorted.iter_mut().rev(), |item| {
+        if let ManyKey::Held(node) = core::mem::replace(item, ManyKey::Taking) {
+            // SAFETY: a held item owns the node's lock and a count; this is
+            // their only release (the item is no longer `Held`): first the
             // lock, then the count.
             unsafe {
                 node.get().raw.unlock();
@@ -177,7 +178,7 @@ fn release_held<K, S>(locks: &KeyedLocks<K, S>, entries: &mut [Entry<K>]) {
 impl<K, S> fmt::Debug for LockManyFuture<'_, K, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LockManyFuture")
-            .field("keys", &self.entries.len())
+            .field("keys", &self.sorted.len())
             .field("held", &self.next)
             .field("acquire", &self.acquire)
             .finish_non_exhaustive()
@@ -200,8 +201,8 @@ impl<K, S> fmt::Debug for LockManyFuture<'_, K, S> {
 #[must_use = "if unused the keys are released at once"]
 pub struct ManyGuard<'a, K, S = DefaultHashBuilder> {
     locks: &'a KeyedLocks<K, S>,
-    /// All `Entry::Held`, sorted by key.
-    entries: Vec<Entry<K>>,
+    /// All `ManyKey::Held`, sorted by key.
+    sorted: Vec<ManyKey<K>>,
 }
 
 impl<'a, K, S> ManyGuard<'a, K, S> {
@@ -215,9 +216,9 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
     /// # });
     /// ```
     pub fn keys<'g>(this: &'g Self) -> impl ExactSizeIterator<Item = &'g K> + 'g {
-        this.entries.iter().map(|entry| match entry {
-            // SAFETY: a held entry has a count on its node.
-            Entry::Held(node) => unsafe { node.get() }.key(),
+        this.sorted.iter().map(|item| match item {
+            // SAFETY: a held item has a count on its node.
+            ManyKey::Held(node) => unsafe { node.get() }.key(),
             _ => unreachable!("a guard holds all its keys"),
         })
     }
@@ -233,7 +234,7 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
     /// ```
     #[inline]
     pub fn len(this: &Self) -> usize {
-        this.entries.len()
+        this.sorted.len()
     }
 
     /// The map the keys belong to.
@@ -253,7 +254,7 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
 
 impl<K, S> Drop for ManyGuard<'_, K, S> {
     fn drop(&mut self) {
-        release_held(self.locks, &mut self.entries);
+        release_held(self.locks, &mut self.sorted);
     }
 }
 
