@@ -281,6 +281,18 @@ impl<T: ?Sized, D> fmt::Debug for LockUntil<'_, T, D> {
 #[cfg(feature = "async-io")]
 pub use crate::timeout::LockTimeout;
 
+#[cfg(target_has_atomic = "ptr")]
+pub use crate::rwlock::{
+    OwnedReadFuture, OwnedUpgradableReadFuture, OwnedUpgradeFuture, OwnedUpgradeUntil,
+    OwnedWriteFuture,
+};
+pub use crate::rwlock::{
+    ReadFuture, ReadUntil, UpgradableReadFuture, UpgradableReadUntil, UpgradeFuture, UpgradeUntil,
+    WriteFuture, WriteUntil,
+};
+#[cfg(feature = "async-io")]
+pub use crate::rwlock::{ReadTimeout, UpgradeTimeout, WriteTimeout};
+
 #[cfg(all(feature = "keyed", feature = "async-io"))]
 pub use crate::keyed::KeyLockTimeout;
 #[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]

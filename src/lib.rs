@@ -304,6 +304,7 @@ mod keyed;
 mod lock;
 mod mapped;
 mod raw;
+mod rwlock;
 mod sync;
 mod timeout;
 
@@ -319,6 +320,14 @@ pub use crate::lock::{Guard, Lock};
 pub use crate::mapped::MappedGuard;
 #[cfg(target_has_atomic = "ptr")]
 pub use crate::mapped::OwnedMappedGuard;
+pub use crate::rwlock::{
+    MappedReadGuard, MappedWriteGuard, ReadGuard, RwLock, UpgradableReadGuard, WriteGuard,
+};
+#[cfg(target_has_atomic = "ptr")]
+pub use crate::rwlock::{
+    OwnedMappedReadGuard, OwnedMappedWriteGuard, OwnedReadGuard, OwnedUpgradableReadGuard,
+    OwnedWriteGuard,
+};
 pub use crate::timeout::TimedOut;
 
 /// Compile-time checks of the auto traits promised in the docs.

@@ -125,6 +125,15 @@ use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::sync::{AtomicUsize, UnsafeCell};
 
 mod check;
+mod protocol;
+mod rw;
+
+#[cfg(feature = "std")]
+pub(crate) use self::protocol::acquire_blocking;
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) use self::protocol::acquire_blocking_timeout;
+pub(crate) use self::protocol::{Protocol, poll_until};
+pub(crate) use self::rw::{Kind, RawRwLock, Upgrade};
 
 /// Bit 0: the lock is owned.
 const LOCKED: usize = 1;

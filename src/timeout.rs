@@ -99,7 +99,7 @@ impl fmt::Display for TimedOut {
 
 impl core::error::Error for TimedOut {}
 
-#[cfg(all(feature = "async-io", feature = "keyed"))]
+#[cfg(feature = "async-io")]
 pub(crate) use self::timer::Deadline;
 #[cfg(feature = "async-io")]
 pub use self::timer::LockTimeout;
@@ -123,6 +123,17 @@ mod timer {
         Now,
         /// Fires at join time + timeout (never, if that is not representable).
         Timer(Timer),
+    }
+
+    impl Deadline {
+        /// The deadline of a `Duration` timeout that starts now.
+        pub(crate) fn after(timeout: Duration) -> Self {
+            if timeout.is_zero() {
+                Deadline::Now
+            } else {
+                Deadline::Timer(Timer::after(timeout))
+            }
+        }
     }
 
     impl Future for Deadline {

@@ -26,7 +26,7 @@ use core::task::Context;
 
 use event_listener::{Event, EventListener, IntoNotification, Listener};
 
-pub(super) use self::imp::{Check, Ticket};
+pub(super) use self::imp::{Check, Guard as MirrorGuard, Ticket};
 
 #[cfg(all(debug_assertions, feature = "std", not(loom)))]
 mod imp {
@@ -244,21 +244,23 @@ mod imp {
         }
 
         #[inline]
-        pub(in crate::raw) fn mirror(&self) -> Guard {
-            Guard
+        pub(in crate::raw) fn mirror(&self) -> Guard<'_> {
+            Guard(core::marker::PhantomData)
         }
     }
 
-    /// Without the debug check: every record is a no-op.
-    pub(in crate::raw) struct Guard;
+    /// Without the debug check: every record is a no-op. It borrows the
+    /// check as the debug variant does, so that code naming it compiles
+    /// either way.
+    pub(in crate::raw) struct Guard<'a>(core::marker::PhantomData<&'a Check>);
 
     /// Ends the (empty) critical section where the debug check's would end.
-    impl Drop for Guard {
+    impl Drop for Guard<'_> {
         #[inline]
         fn drop(&mut self) {}
     }
 
-    impl Guard {
+    impl Guard<'_> {
         #[inline]
         pub(in crate::raw) fn joined(&mut self, _: &mut Ticket, _: &Context<'_>) {}
 

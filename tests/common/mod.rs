@@ -19,6 +19,8 @@ use std::thread;
 
 use smol::Executor;
 
+pub mod rw;
+
 /// `n` in a normal run; a small fraction of it (at least 2) under Miri.
 pub fn scaled(n: usize) -> usize {
     if cfg!(miri) { (n / 50).max(2) } else { n }
