@@ -299,3 +299,9 @@ pub use crate::keyed::KeyLockTimeout;
 pub use crate::keyed::OwnedKeyLockFuture;
 #[cfg(feature = "keyed")]
 pub use crate::keyed::{KeyLockFuture, KeyLockUntil, LockManyFuture};
+#[cfg(feature = "keyed")]
+pub use crate::keyed::{KeyReadFuture, KeyReadUntil, KeyWriteFuture, KeyWriteUntil, RwManyFuture};
+#[cfg(all(feature = "keyed", feature = "async-io"))]
+pub use crate::keyed::{KeyReadTimeout, KeyWriteTimeout};
+#[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
+pub use crate::keyed::{OwnedKeyReadFuture, OwnedKeyWriteFuture};

@@ -133,7 +133,7 @@ pub(crate) use self::protocol::acquire_blocking;
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) use self::protocol::acquire_blocking_timeout;
 pub(crate) use self::protocol::{Protocol, poll_until};
-pub(crate) use self::rw::{Kind, RawRwLock, Upgrade};
+pub(crate) use self::rw::{Kind, RawRwLock, Snapshot, Upgrade};
 
 /// Bit 0: the lock is owned.
 const LOCKED: usize = 1;

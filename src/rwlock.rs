@@ -568,35 +568,22 @@ impl<T: ?Sized> RwLock<T> {
         self.raw.is_locked()
     }
 
-    /// Whether the writer holds the lock right now (a snapshot, like
-    /// [`is_locked`](RwLock::is_locked)).
-    ///
-    /// ```
-    /// let lock = turnlock::RwLock::new(());
-    /// let reader = lock.try_read().unwrap();
-    /// assert!(lock.is_locked() && !lock.is_write_locked());
-    /// drop(reader);
-    /// let writer = lock.try_write().unwrap();
-    /// assert!(lock.is_write_locked());
-    /// # drop(writer);
-    /// ```
-    #[inline]
-    pub fn is_write_locked(&self) -> bool {
-        self.raw.snapshot().writer()
-    }
-
-    /// The number of plain readers holding the lock right now (a snapshot;
-    /// the upgradable reader is not counted).
+    /// Who holds and who waits for the lock right now: a snapshot, for
+    /// assertions and metrics.
     ///
     /// ```
     /// let lock = turnlock::RwLock::new(());
     /// let (a, b) = (lock.try_read().unwrap(), lock.try_read().unwrap());
-    /// assert_eq!(lock.readers(), 2);
-    /// # drop((a, b));
+    /// let state = lock.state();
+    /// assert_eq!((state.readers, state.writer, state.waiters), (2, false, 0));
+    /// drop((a, b));
+    /// let writer = lock.try_write().unwrap();
+    /// assert!(lock.state().writer);
+    /// # drop(writer);
     /// ```
     #[inline]
-    pub fn readers(&self) -> usize {
-        self.raw.snapshot().readers()
+    pub fn state(&self) -> RwState {
+        RwState::of(self.raw.snapshot())
     }
 
     /// `true` for a lock made by [`RwLock::new_fifo`].
@@ -787,6 +774,48 @@ impl<T: ?Sized> RwLock<T> {
         debug_assert!(acquired);
         // SAFETY: as in `write_blocking`.
         unsafe { OwnedWriteGuard::new(self.clone()) }
+    }
+}
+
+/// Who holds and who waits for a reader-writer lock, as
+/// [`RwLock::state`] (or, with the `keyed` feature,
+/// `KeyedRwLocks::state`) saw it: a snapshot, stale as soon as it is read.
+///
+/// An access handed to a waiter that has not observed it yet counts as
+/// held (see [`RwLock::is_locked`]).
+///
+/// ```
+/// use turnlock::{RwLock, RwState};
+///
+/// let lock = RwLock::new(());
+/// assert_eq!(lock.state(), RwState::default());
+/// let upgradable = lock.try_upgradable_read().unwrap();
+/// assert!(lock.state().upgradable);
+/// # drop(upgradable);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RwState {
+    /// Plain readers holding the lock (the upgradable reader is not
+    /// counted here).
+    pub readers: usize,
+    /// `true` if the writer holds the lock.
+    pub writer: bool,
+    /// `true` if the upgradable reader holds the lock (possibly upgrading).
+    pub upgradable: bool,
+    /// Waiters: in the line, at its front, or an upgrade waiting for the
+    /// readers to leave.
+    pub waiters: usize,
+}
+
+impl RwState {
+    pub(crate) fn of(snapshot: crate::raw::Snapshot) -> Self {
+        Self {
+            readers: snapshot.readers(),
+            writer: snapshot.writer(),
+            upgradable: snapshot.upgradable(),
+            waiters: snapshot.waiters(),
+        }
     }
 }
 

@@ -555,17 +555,28 @@ fn debug_never_blocks() {
 }
 
 #[test]
-fn snapshots_count_holders() {
+fn snapshots_count_holders_and_waiters() {
     let lock = RwLock::new(());
-    assert!(!lock.is_locked() && !lock.is_write_locked());
+    assert_eq!(lock.state(), turnlock::RwState::default());
     let (a, b) = (lock.try_read().unwrap(), lock.try_read().unwrap());
-    assert_eq!(lock.readers(), 2);
+    assert_eq!(lock.state().readers, 2);
     let upgradable = lock.try_upgradable_read().unwrap();
-    assert_eq!(lock.readers(), 2, "the upgradable reader is not counted");
+    let state = lock.state();
+    assert_eq!(state.readers, 2, "the upgradable reader is not counted");
+    assert!(state.upgradable && !state.writer);
+    let probe = Probe::new();
+    let mut writer = lock.write();
+    assert_pending(probe.poll(&mut writer)); // at the front
+    let mut reader = lock.read();
+    assert_pending(probe.poll(&mut reader)); // in the line
+    assert_eq!(lock.state().waiters, 2);
+    drop((writer, reader));
+    assert_eq!(lock.state().waiters, 0);
     drop((a, b));
     assert!(lock.is_locked());
     let writer = UpgradableReadGuard::try_upgrade(upgradable).unwrap();
-    assert!(lock.is_write_locked());
+    let state = lock.state();
+    assert!(state.writer && !state.upgradable);
     drop(writer);
     assert!(!lock.is_locked());
 }

@@ -12,52 +12,52 @@ use turnlock_loom_tests::{block_on_counting, poll_once};
 /// The order in which the lock was held, as each holder records it.
 type Log = RwLock<Vec<&'static str>>;
 
-/// Two readers hold the lock when a writer arrives (the writer's first
-/// poll runs before the readers' threads start); each reader's thread then
-/// releases and reads again with `read_blocking`, while the main thread
-/// drives the writer.
+/// A reader holds the lock when a writer arrives (the writer's first poll
+/// runs before the reader's thread starts). On its thread the reader, still
+/// holding its read, tries to read again (as a stream of readers would keep
+/// doing), then releases and reads again with `read_blocking`, while the
+/// main thread drives the writer.
 ///
-/// The writer waits at the front, where no newcomer enters, so it writes
-/// before either re-read, after at most one wake-up (the grant), under
-/// both policies. Catches: a newcomer reader admitted while a writer is at
-/// the front (`admits` without `P`: a re-read joins the other reader, which
-/// still holds the lock, ahead of the writer), a writer that waits in the
-/// line instead of the front with nobody to send it a turn (loom deadlock),
-/// and a grant that the front writer misses (loom deadlock).
-fn writer_against_rereaders(lock: Log) {
+/// The writer waits at the front, where no newcomer enters: the second read
+/// fails, the writer writes before the re-read, and it is woken at most
+/// once (the grant), under both policies. Catches: a newcomer reader
+/// admitted while a writer is at the front (`admits` without `P`: the
+/// readers could overlap forever and starve the writer), a writer that
+/// waits in the line instead of the front with nobody to send it a turn
+/// (loom deadlock), and a grant that the front writer misses (loom
+/// deadlock).
+fn writer_against_rereader(lock: Log) {
     let lock = Arc::new(lock);
+    let held = lock.try_read_owned().expect("a new lock is free");
     let mut writer = lock.write();
-    let held = [lock.try_read_owned(), lock.try_read_owned()];
     assert!(poll_once(&mut writer).is_pending());
-    let rereaders = held.map(|held| {
+    let rereader = {
         let lock = lock.clone();
-        let held = held.expect("readers share a new lock");
         thread::spawn(move || {
+            assert!(lock.try_read().is_none(), "a reader joined past the writer");
             drop(held);
             let guard = lock.read_blocking();
             assert_eq!(guard.first(), Some(&"writer"), "a reader passed the writer");
         })
-    });
+    };
     let (mut guard, wakes) = block_on_counting(writer);
     guard.push("writer");
     drop(guard);
-    for rereader in rereaders {
-        rereader.join().unwrap();
-    }
+    rereader.join().unwrap();
     assert!(wakes <= 1, "the writer was woken {wakes} times");
     assert!(!lock.is_locked());
 }
 
-/// [`writer_against_rereaders`] under `new`.
+/// [`writer_against_rereader`] under `new`.
 #[test]
 fn rw_writer_not_starved_new() {
-    loom::model(|| writer_against_rereaders(RwLock::new(Vec::new())));
+    loom::model(|| writer_against_rereader(RwLock::new(Vec::new())));
 }
 
-/// [`writer_against_rereaders`] under `new_fifo`.
+/// [`writer_against_rereader`] under `new_fifo`.
 #[test]
 fn rw_writer_not_starved_fifo() {
-    loom::model(|| writer_against_rereaders(RwLock::new_fifo(Vec::new())));
+    loom::model(|| writer_against_rereader(RwLock::new_fifo(Vec::new())));
 }
 
 /// A writer holds the lock when two readers arrive, one at the front and

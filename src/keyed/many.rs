@@ -8,26 +8,176 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 
 use super::acquire::Acquire;
-use super::map::{NodePtr, for_each_despite_panics};
+use super::map::{Map, NodeLock, NodePtr, for_each_despite_panics};
 use super::{DefaultHashBuilder, KeyedLocks};
+use crate::raw::RawLock;
 
-/// One key of a `lock_many` call.
-enum Entry<K> {
+/// One key of a many-key acquisition, with the mode it is taken in.
+pub(super) enum Entry<K, L: NodeLock> {
     /// Not reached yet.
-    Key(K),
-    /// Being acquired: the key moved into the in-progress [`Acquire`].
-    Taking,
-    /// Counted and locked.
-    Held(NodePtr<K>),
+    Key(K, L::Mode),
+    /// Being acquired (the key moved into the in-progress [`Acquire`]), or
+    /// released.
+    Taking(L::Mode),
+    /// Counted and locked in its mode.
+    Held(NodePtr<K, L>, L::Mode),
 }
 
-impl<K> Entry<K> {
+impl<K, L: NodeLock> Entry<K, L> {
     /// The key of an entry that has not been reached.
     fn pending_key(&self) -> &K {
         match self {
-            Entry::Key(key) => key,
+            Entry::Key(key, _) => key,
             _ => unreachable!("keys are sorted before any is locked"),
         }
+    }
+
+    /// The key and mode of a held entry.
+    pub(super) fn held(&self) -> (&K, L::Mode) {
+        match self {
+            // SAFETY: a held entry has a count on its node.
+            Entry::Held(node, mode) => (unsafe { node.get() }.key(), *mode),
+            _ => unreachable!("a guard holds all its keys"),
+        }
+    }
+}
+
+/// The acquisition of several keys in `Ord` order, for both maps: the keys
+/// still to take, the ones held, and the one in progress.
+pub(super) struct Many<K, L: NodeLock> {
+    /// Sorted, without duplicates. `entries[..next]` are held;
+    /// `entries[next]` is being taken once `acquire` has started.
+    entries: Vec<Entry<K, L>>,
+    next: usize,
+    acquire: Acquire<K, L>,
+    done: bool,
+}
+
+impl<K: Ord, L: NodeLock> Many<K, L> {
+    /// Collects and sorts the keys; a key named twice is taken once, in
+    /// the mode `merge` picks from the two.
+    pub(super) fn new(
+        keys: impl IntoIterator<Item = (K, L::Mode)>,
+        merge: impl Fn(L::Mode, L::Mode) -> L::Mode,
+        first_mode: L::Mode,
+    ) -> Self {
+        let mut entries: Vec<Entry<K, L>> = keys
+            .into_iter()
+            .map(|(key, mode)| Entry::Key(key, mode))
+            .collect();
+        entries.sort_unstable_by(|a, b| a.pending_key().cmp(b.pending_key()));
+        entries.dedup_by(|later, earlier| {
+            let (Entry::Key(later, later_mode), Entry::Key(earlier, earlier_mode)) =
+                (later, earlier)
+            else {
+                unreachable!("keys are sorted before any is locked");
+            };
+            let same = later == earlier;
+            if same {
+                *earlier_mode = merge(*earlier_mode, *later_mode);
+            }
+            same
+        });
+        Self {
+            entries,
+            next: 0,
+            acquire: Acquire::new(first_mode),
+            done: false,
+        }
+    }
+}
+
+impl<K, L: NodeLock> Many<K, L> {
+    /// Takes the keys in order; `Ready` with all of them held (their
+    /// entries move to the caller).
+    pub(super) fn poll(
+        &mut self,
+        count_in: impl Fn(K) -> NodePtr<K, L>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Vec<Entry<K, L>>> {
+        assert!(!self.done, "lock_many future polled after completion");
+        while let Some(entry) = self.entries.get_mut(self.next) {
+            if let Entry::Key(..) = entry {
+                let Entry::Key(key, mode) =
+                    core::mem::replace(entry, Entry::Taking(mode_of(entry)))
+                else {
+                    unreachable!("matched above");
+                };
+                self.acquire.start_in(count_in(key), mode);
+            }
+            let node = ready!(self.acquire.poll(cx));
+            let Entry::Taking(mode) = self.entries[self.next] else {
+                unreachable!("the entry in progress is being taken");
+            };
+            self.entries[self.next] = Entry::Held(node, mode);
+            self.next += 1;
+        }
+        self.done = true;
+        self.next = 0;
+        Poll::Ready(core::mem::take(&mut self.entries))
+    }
+
+    /// `true` once the keys have been handed over.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(super) fn is_terminated(&self) -> bool {
+        self.done
+    }
+
+    /// Gives up: gives up the key being waited for and releases the held
+    /// ones (also if giving up panics: its last count drops a key).
+    pub(super) fn cancel(&mut self, map: &Map<K, L>) {
+        /// Releases the held keys when dropped.
+        struct Held<'x, K, L: NodeLock> {
+            map: &'x Map<K, L>,
+            entries: &'x mut [Entry<K, L>],
+        }
+
+        impl<K, L: NodeLock> Drop for Held<'_, K, L> {
+            fn drop(&mut self) {
+                release_held(self.map, self.entries);
+            }
+        }
+
+        let _held = Held {
+            map,
+            entries: &mut self.entries[..self.next],
+        };
+        self.acquire.cancel(map);
+    }
+
+    /// The number of keys to take.
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The number of keys held so far.
+    pub(super) fn held(&self) -> usize {
+        self.next
+    }
+}
+
+/// Releases held entries, last first. A key whose `Drop` panics does not
+/// keep the others locked: they are released while the panic unwinds.
+pub(super) fn release_held<K, L: NodeLock>(map: &Map<K, L>, entries: &mut [Entry<K, L>]) {
+    for_each_despite_panics(entries.iter_mut().rev(), |entry| {
+        if let Entry::Held(node, mode) = *entry {
+            *entry = Entry::Taking(mode);
+            // SAFETY: a held entry owns the node's lock in `mode` and a
+            // count; this is their only release (the entry is no longer
+            // `Held`): first the lock, then the count.
+            unsafe {
+                node.get().raw.release(mode);
+                map.release(node);
+            }
+        }
+    });
+}
+
+/// The mode of an entry.
+fn mode_of<K, L: NodeLock>(entry: &Entry<K, L>) -> L::Mode {
+    match *entry {
+        Entry::Key(_, mode) | Entry::Taking(mode) | Entry::Held(_, mode) => mode,
     }
 }
 
@@ -60,15 +210,9 @@ impl<K: Ord + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// # });
     /// ```
     pub fn lock_many(&self, keys: impl IntoIterator<Item = K>) -> LockManyFuture<'_, K, S> {
-        let mut entries: Vec<Entry<K>> = keys.into_iter().map(Entry::Key).collect();
-        entries.sort_unstable_by(|a, b| a.pending_key().cmp(b.pending_key()));
-        entries.dedup_by(|a, b| a.pending_key() == b.pending_key());
         LockManyFuture {
             locks: self,
-            entries,
-            next: 0,
-            acquire: Acquire::new(),
-            done: false,
+            many: Many::new(keys.into_iter().map(|key| (key, ())), |(), ()| (), ()),
         }
     }
 }
@@ -89,12 +233,7 @@ impl<K: Ord + Hash, S: BuildHasher> KeyedLocks<K, S> {
 #[must_use = "futures do nothing unless polled"]
 pub struct LockManyFuture<'a, K, S = DefaultHashBuilder> {
     locks: &'a KeyedLocks<K, S>,
-    /// Sorted, without duplicates. `entries[..next]` are held;
-    /// `entries[next]` is being taken once `acquire` has started.
-    entries: Vec<Entry<K>>,
-    next: usize,
-    acquire: Acquire<K>,
-    done: bool,
+    many: Many<K, RawLock>,
 }
 
 // Keys are never pinned: they move into the map one by one.
@@ -105,81 +244,31 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Future for LockManyFuture<'a, K, S> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        assert!(!this.done, "lock_many future polled after completion");
-        while let Some(entry) = this.entries.get_mut(this.next) {
-            if let Entry::Key(_) = entry {
-                let Entry::Key(key) = core::mem::replace(entry, Entry::Taking) else {
-                    unreachable!("matched above");
-                };
-                this.acquire.start(this.locks, key);
-            }
-            let node = ready!(this.acquire.poll(cx));
-            this.entries[this.next] = Entry::Held(node);
-            this.next += 1;
-        }
-        this.done = true;
-        this.next = 0;
-        Poll::Ready(ManyGuard {
-            locks: this.locks,
-            entries: core::mem::take(&mut this.entries),
-        })
+        let locks = this.locks;
+        let entries = ready!(this.many.poll(|key| locks.count_in(key), cx));
+        Poll::Ready(ManyGuard { locks, entries })
     }
 }
 
-impl<K, S> LockManyFuture<'_, K, S> {
-    /// `true` once the future has returned `Ready`.
-    #[cfg(feature = "futures-core")]
+#[cfg(feature = "futures-core")]
+impl<K: Eq + Hash, S: BuildHasher> futures_core::future::FusedFuture for LockManyFuture<'_, K, S> {
     #[inline]
-    pub(crate) fn finished(&self) -> bool {
-        self.done
+    fn is_terminated(&self) -> bool {
+        self.many.is_terminated()
     }
 }
 
 impl<K, S> Drop for LockManyFuture<'_, K, S> {
     fn drop(&mut self) {
-        /// Releases the held keys when dropped: also if giving up the key
-        /// being waited for panics (its last count drops a key).
-        struct Held<'x, K, S> {
-            locks: &'x KeyedLocks<K, S>,
-            entries: &'x mut [Entry<K>],
-        }
-
-        impl<K, S> Drop for Held<'_, K, S> {
-            fn drop(&mut self) {
-                release_held(self.locks, self.entries);
-            }
-        }
-
-        let _held = Held {
-            locks: self.locks,
-            entries: &mut self.entries[..self.next],
-        };
-        self.acquire.cancel(&self.locks.map);
+        self.many.cancel(&self.locks.map);
     }
-}
-
-/// Releases held entries, last first. A key whose `Drop` panics does not
-/// keep the others locked: they are released while the panic unwinds.
-fn release_held<K, S>(locks: &KeyedLocks<K, S>, entries: &mut [Entry<K>]) {
-    for_each_despite_panics(entries.iter_mut().rev(), |entry| {
-        if let Entry::Held(node) = core::mem::replace(entry, Entry::Taking) {
-            // SAFETY: a held entry owns the node's lock and a count; this is
-            // their only release (the entry is no longer `Held`): first the
-            // lock, then the count.
-            unsafe {
-                node.get().raw.unlock();
-                locks.map.release(node);
-            }
-        }
-    });
 }
 
 impl<K, S> fmt::Debug for LockManyFuture<'_, K, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LockManyFuture")
-            .field("keys", &self.entries.len())
-            .field("held", &self.next)
-            .field("acquire", &self.acquire)
+            .field("keys", &self.many.len())
+            .field("held", &self.many.held())
             .finish_non_exhaustive()
     }
 }
@@ -201,7 +290,7 @@ impl<K, S> fmt::Debug for LockManyFuture<'_, K, S> {
 pub struct ManyGuard<'a, K, S = DefaultHashBuilder> {
     locks: &'a KeyedLocks<K, S>,
     /// All `Entry::Held`, sorted by key.
-    entries: Vec<Entry<K>>,
+    entries: Vec<Entry<K, RawLock>>,
 }
 
 impl<'a, K, S> ManyGuard<'a, K, S> {
@@ -215,11 +304,7 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
     /// # });
     /// ```
     pub fn keys<'g>(this: &'g Self) -> impl ExactSizeIterator<Item = &'g K> + 'g {
-        this.entries.iter().map(|entry| match entry {
-            // SAFETY: a held entry has a count on its node.
-            Entry::Held(node) => unsafe { node.get() }.key(),
-            _ => unreachable!("a guard holds all its keys"),
-        })
+        this.entries.iter().map(|entry| entry.held().0)
     }
 
     /// The number of keys held.
@@ -253,7 +338,7 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
 
 impl<K, S> Drop for ManyGuard<'_, K, S> {
     fn drop(&mut self) {
-        release_held(self.locks, &mut self.entries);
+        release_held(&self.locks.map, &mut self.entries);
     }
 }
 

@@ -85,19 +85,34 @@ use core::time::Duration;
 use crate::TimedOut;
 
 mod acquire;
+mod guard;
 mod hash;
 mod many;
 mod map;
+mod rw;
 
-use self::map::{Map, NodePtr};
+use self::map::{Map, NodeLock, NodePtr};
 
 #[cfg(feature = "async-io")]
 pub use self::acquire::KeyLockTimeout;
 #[cfg(target_has_atomic = "ptr")]
 pub use self::acquire::OwnedKeyLockFuture;
 pub use self::acquire::{KeyLockFuture, KeyLockUntil};
+pub use self::guard::KeyGuard;
+#[cfg(target_has_atomic = "ptr")]
+pub use self::guard::OwnedKeyGuard;
 pub use self::hash::{DefaultHashBuilder, KeyHasher};
 pub use self::many::{LockManyFuture, ManyGuard};
+pub use self::rw::{
+    KeyReadFuture, KeyReadGuard, KeyReadUntil, KeyWriteFuture, KeyWriteGuard, KeyWriteUntil,
+    KeyedRwLocks, RwManyFuture, RwManyGuard,
+};
+#[cfg(feature = "async-io")]
+pub use self::rw::{KeyReadTimeout, KeyWriteTimeout};
+#[cfg(target_has_atomic = "ptr")]
+pub use self::rw::{
+    OwnedKeyReadFuture, OwnedKeyReadGuard, OwnedKeyWriteFuture, OwnedKeyWriteGuard,
+};
 
 /// A lock per key: serialise work per user, per account, per file, with
 /// entries that exist only while someone holds or waits for the key.
@@ -664,7 +679,9 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
         Q: ?Sized + Hash + Eq,
     {
         let hash = self.hasher.hash_one(key);
-        self.map.is_locked(hash, |k| k.borrow() == key)
+        self.map
+            .inspect(hash, |k| k.borrow() == key, NodeLock::is_locked)
+            .unwrap_or(false)
     }
 }
 
@@ -681,179 +698,6 @@ impl<K, S> fmt::Debug for KeyedLocks<K, S> {
             .field("len", &self.len())
             .field("fifo", &self.is_fifo())
             .finish_non_exhaustive()
-    }
-}
-
-/// Holds the lock of one key of a [`KeyedLocks`]; the key is released when
-/// it is dropped. Needs the `keyed` feature.
-///
-/// Protects no value of its own (the map holds none): what it guards is
-/// whatever the key stands for. [`KeyGuard::key`] tells which key.
-///
-/// ```
-/// let locks = turnlock::KeyedLocks::new();
-/// let guard = locks.try_lock(7).unwrap();
-/// assert_eq!(*turnlock::KeyGuard::key(&guard), 7);
-/// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
-/// ```
-///
-/// A guard cannot outlive its map:
-///
-/// ```compile_fail
-/// let guard = {
-///     let locks = turnlock::KeyedLocks::new();
-///     locks.try_lock(1).unwrap()
-/// };
-/// ```
-#[must_use = "if unused the key is released at once"]
-pub struct KeyGuard<'a, K, S = DefaultHashBuilder> {
-    locks: &'a KeyedLocks<K, S>,
-    /// Counted, and its lock is owned by this guard.
-    node: NodePtr<K>,
-}
-
-impl<'a, K, S> KeyGuard<'a, K, S> {
-    /// # Safety
-    ///
-    /// The caller holds a count on `node`, a node of `locks`, and owns its
-    /// lock; it hands both to the guard.
-    #[inline]
-    unsafe fn new(locks: &'a KeyedLocks<K, S>, node: NodePtr<K>) -> Self {
-        // SAFETY: the caller holds a count.
-        debug_assert!(unsafe { node.get() }.raw.is_locked());
-        Self { locks, node }
-    }
-
-    /// The key this guard holds.
-    ///
-    /// An associated function, like [`Guard::source`](crate::Guard::source).
-    ///
-    /// ```
-    /// let locks = turnlock::KeyedLocks::new();
-    /// let guard = locks.try_lock("inbox").unwrap();
-    /// assert_eq!(*turnlock::KeyGuard::key(&guard), "inbox");
-    /// ```
-    #[inline]
-    pub fn key(this: &Self) -> &K {
-        // SAFETY: the guard holds a count on its node.
-        unsafe { this.node.get() }.key()
-    }
-
-    /// The map this guard's key belongs to.
-    ///
-    /// ```
-    /// let locks = turnlock::KeyedLocks::new();
-    /// let guard = locks.try_lock(0).unwrap();
-    /// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
-    /// ```
-    #[inline]
-    pub fn source(this: &Self) -> &'a KeyedLocks<K, S> {
-        this.locks
-    }
-}
-
-impl<K, S> Drop for KeyGuard<'_, K, S> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: the guard owns the lock and a count on the node, and this
-        // is their only release: first the lock, then the count.
-        unsafe {
-            self.node.get().raw.unlock();
-            self.locks.map.release(self.node);
-        }
-    }
-}
-
-impl<K: fmt::Debug, S> fmt::Debug for KeyGuard<'_, K, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyGuard")
-            .field("key", &KeyGuard::key(self))
-            .finish()
-    }
-}
-
-/// Holds the lock of one key of an `Arc<KeyedLocks>`; `'static`, so it can
-/// move into spawned tasks and threads. Needs the `keyed` feature.
-///
-/// Made by [`KeyedLocks::lock_owned`], [`KeyedLocks::try_lock_owned`] and
-/// `KeyedLocks::lock_owned_blocking` (feature `std`).
-///
-/// ```
-/// use std::sync::Arc;
-///
-/// let locks = Arc::new(turnlock::KeyedLocks::new());
-/// let guard = locks.try_lock_owned("k").unwrap();
-/// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), "k");
-/// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
-/// ```
-#[cfg(target_has_atomic = "ptr")]
-#[must_use = "if unused the key is released at once"]
-pub struct OwnedKeyGuard<K, S = DefaultHashBuilder> {
-    locks: Arc<KeyedLocks<K, S>>,
-    /// Counted, and its lock is owned by this guard.
-    node: NodePtr<K>,
-}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<K, S> OwnedKeyGuard<K, S> {
-    /// # Safety
-    ///
-    /// As for [`KeyGuard::new`].
-    #[inline]
-    unsafe fn new(locks: Arc<KeyedLocks<K, S>>, node: NodePtr<K>) -> Self {
-        // SAFETY: the caller holds a count.
-        debug_assert!(unsafe { node.get() }.raw.is_locked());
-        Self { locks, node }
-    }
-
-    /// The key this guard holds.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// let locks = Arc::new(turnlock::KeyedLocks::new());
-    /// let guard = locks.try_lock_owned(9).unwrap();
-    /// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), 9);
-    /// ```
-    #[inline]
-    pub fn key(this: &Self) -> &K {
-        // SAFETY: the guard holds a count on its node.
-        unsafe { this.node.get() }.key()
-    }
-
-    /// The map this guard's key belongs to.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// let locks = Arc::new(turnlock::KeyedLocks::new());
-    /// let guard = locks.try_lock_owned(9).unwrap();
-    /// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
-    /// ```
-    #[inline]
-    pub fn source(this: &Self) -> &Arc<KeyedLocks<K, S>> {
-        &this.locks
-    }
-}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<K, S> Drop for OwnedKeyGuard<K, S> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: as for `KeyGuard`: lock first, then the count.
-        unsafe {
-            self.node.get().raw.unlock();
-            self.locks.map.release(self.node);
-        }
-    }
-}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<K: fmt::Debug, S> fmt::Debug for OwnedKeyGuard<K, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedKeyGuard")
-            .field("key", &OwnedKeyGuard::key(self))
-            .finish()
     }
 }
 
@@ -877,11 +721,25 @@ pub(crate) fn _assert_auto_traits() {
     unpin::<KeyLockUntil<'_, NotUnpin, core::future::Ready<()>>>();
     send::<LockManyFuture<'_, u8>>();
     unpin::<LockManyFuture<'_, NotUnpin>>();
+    send::<KeyedRwLocks<u8>>();
+    sync::<KeyedRwLocks<u8>>();
+    send::<KeyReadGuard<'_, u8>>();
+    sync::<KeyWriteGuard<'_, u8>>();
+    send::<RwManyGuard<'_, u8>>();
+    send::<KeyReadFuture<'_, u8>>();
+    unpin::<KeyWriteFuture<'_, NotUnpin>>();
+    unpin::<KeyReadUntil<'_, NotUnpin, core::future::Ready<()>>>();
+    send::<RwManyFuture<'_, u8>>();
+    unpin::<RwManyFuture<'_, NotUnpin>>();
     #[cfg(target_has_atomic = "ptr")]
     {
         send::<OwnedKeyGuard<u8>>();
         sync::<OwnedKeyGuard<u8>>();
         send::<OwnedKeyLockFuture<u8>>();
         unpin::<OwnedKeyLockFuture<NotUnpin>>();
+        send::<OwnedKeyReadGuard<i64>>();
+        send::<OwnedKeyWriteGuard<i64>>();
+        send::<OwnedKeyReadFuture<i64>>();
+        unpin::<OwnedKeyWriteFuture<NotUnpin>>();
     }
 }

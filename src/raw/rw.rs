@@ -320,7 +320,6 @@ impl RawRwLock {
     /// `true` when nobody holds or waits for the lock (a snapshot): the
     /// state a keyed node must be in when it goes back to the pool.
     #[cfg(feature = "keyed")]
-    #[allow(dead_code, reason = "for the keyed read/write map's pool, next")]
     #[inline]
     pub(crate) fn is_idle(&self) -> bool {
         // Relaxed: a snapshot that orders nothing.
@@ -688,7 +687,6 @@ impl Snapshot {
     }
 
     /// Waiters: queued, at the front, or upgrading.
-    #[allow(dead_code, reason = "for the keyed read/write map's status, next")]
     pub(crate) fn waiters(self) -> usize {
         let front = usize::from(self.0 & (SLOT | HANDED) == SLOT);
         (self.0 & QUEUED_MASK) / QUEUED_ONE + front + usize::from(self.0 & UPGRADING != 0)

@@ -3,8 +3,7 @@
 //! Each is one [`Acquire`] (or one [`Until`], with a deadline) around a
 //! [`Holder`]: the lock, borrowed or owned ([`Handle`]), with the kind of
 //! access it waits for, and the guard that access becomes. The public
-//! futures are thin wrappers declared by [`rw_future!`] and
-//! [`rw_until!`]. All of them are cancellation-safe: dropping one at any
+//! futures are thin wrappers declared by `lock_future!`. All of them are cancellation-safe: dropping one at any
 //! point leaves the lock as if it had never been polled, except that an
 //! access handed to it is passed on (released).
 
@@ -19,6 +18,7 @@ use core::time::Duration;
 use super::RwLock;
 use super::guards::Handle;
 use crate::TimedOut;
+use crate::macros::lock_future;
 use crate::raw::{Kind, Protocol, RawRwLock, Upgrade, Waiter, poll_until};
 use crate::sync::SharedAccess;
 
@@ -94,21 +94,27 @@ pub(crate) struct Upgrading<H: Handle> {
     access: SharedAccess<H::Value>,
 }
 
+// SAFETY: the access is a shared pointer into the value, which the
+// upgradable read it stands for lets several threads read (`T: Sync`); the
+// handle moves as it would in a guard.
+unsafe impl<H: Handle + Send> Send for Upgrading<H> where H::Value: Sync {}
+// SAFETY: `&Upgrading` gives nothing: the access is not reachable through it.
+unsafe impl<H: Handle + Sync> Sync for Upgrading<H> {}
+
 impl<H: Handle> Upgrading<H> {
     /// The upgrade of an upgradable guard, from its parts.
     pub(crate) fn new(lock: H, access: SharedAccess<H::Value>) -> Self {
         Self { lock, access }
     }
 
-    /// Back to the upgradable guard, after the upgrade stopped.
+    /// Back to the upgradable guard, after a deadline stopped the upgrade.
     ///
-    /// # Safety
-    ///
-    /// The caller still holds the upgradable read (the upgrade was
-    /// abandoned before it was handed the write).
-    pub(crate) unsafe fn upgradable(self) -> H::Upgradable {
+    /// Only an `Until` gives an upgrade back, and only when the deadline
+    /// won, that is when `abandon` reported that the write had not been
+    /// handed over: the upgradable read is still held.
+    pub(crate) fn stopped(self) -> H::Upgradable {
         self.access.end();
-        // SAFETY: the caller holds the upgradable read.
+        // SAFETY: see above: we hold the upgradable read.
         unsafe { self.lock.upgradable() }
     }
 }
@@ -153,24 +159,6 @@ impl<H: Holder> Acquire<H> {
         }
     }
 
-    /// Polls the acquisition; `Ready` with the guard once it holds the
-    /// access.
-    #[inline]
-    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<H::Guard> {
-        let holder = self
-            .holder
-            .as_ref()
-            .expect("lock future polled after completion");
-        ready!(
-            holder
-                .protocol()
-                .poll_acquire(H::MODE, &mut self.waiter, cx)
-        );
-        let holder = self.holder.take().expect("checked above");
-        // SAFETY: `poll_acquire` returned `Ready`: we hold the access.
-        Poll::Ready(unsafe { holder.guard() })
-    }
-
     /// Polls the acquisition, giving up when `deadline` completes: then
     /// `Ready(Err)` gives the holder back, and the waiter has left the line.
     pub(crate) fn poll_until<D: Future>(
@@ -197,11 +185,38 @@ impl<H: Holder> Acquire<H> {
             Poll::Ready(Err(holder))
         }
     }
+}
 
-    /// `true` once the future has returned `Ready`.
-    #[cfg(feature = "futures-core")]
+// Nothing in an acquisition is pinned: the holder moves into the guard.
+impl<H: Holder> Unpin for Acquire<H> {}
+
+impl<H: Holder> Future for Acquire<H> {
+    type Output = H::Guard;
+
+    /// Polls the acquisition; `Ready` with the guard once it holds the
+    /// access.
     #[inline]
-    pub(crate) fn is_terminated(&self) -> bool {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<H::Guard> {
+        let this = self.get_mut();
+        let holder = this
+            .holder
+            .as_ref()
+            .expect("lock future polled after completion");
+        ready!(
+            holder
+                .protocol()
+                .poll_acquire(H::MODE, &mut this.waiter, cx)
+        );
+        let holder = this.holder.take().expect("checked above");
+        // SAFETY: `poll_acquire` returned `Ready`: we hold the access.
+        Poll::Ready(unsafe { holder.guard() })
+    }
+}
+
+#[cfg(feature = "futures-core")]
+impl<H: Holder> futures_core::future::FusedFuture for Acquire<H> {
+    #[inline]
+    fn is_terminated(&self) -> bool {
         self.holder.is_none()
     }
 }
@@ -241,13 +256,13 @@ impl<H: Holder, D: Future> Until<H, D> {
             after,
         }
     }
+}
 
-    /// Polls the acquisition; `Ready(Err)` carries the holder back and the
-    /// [`TimedOut`] to report.
-    pub(crate) fn poll(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<H::Guard, (H, TimedOut)>> {
+impl<H: Holder, D: Future> Future for Until<H, D> {
+    /// `Err` carries the holder back, with the [`TimedOut`] to report.
+    type Output = Result<H::Guard, (H, TimedOut)>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `deadline` is the only structurally pinned field; it is
         // re-pinned below and never moved. The other fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
@@ -259,12 +274,13 @@ impl<H: Holder, D: Future> Until<H, D> {
             .poll_until(deadline, cx)
             .map(|result| result.map_err(|holder| (holder, TimedOut::new(after))))
     }
+}
 
-    /// `true` once the future has returned `Ready`.
-    #[cfg(feature = "futures-core")]
+#[cfg(feature = "futures-core")]
+impl<H: Holder, D: Future> futures_core::future::FusedFuture for Until<H, D> {
     #[inline]
-    pub(crate) fn is_terminated(&self) -> bool {
-        self.acquire.is_terminated()
+    fn is_terminated(&self) -> bool {
+        self.acquire.holder.is_none()
     }
 }
 
@@ -277,105 +293,7 @@ impl<H: Holder, D> fmt::Debug for Until<H, D> {
     }
 }
 
-/// Declares a public future around one [`Acquire`].
-macro_rules! rw_future {
-    (
-        $(#[$attr:meta])*
-        pub struct $future:ident[$($gen:tt)*][$($arg:tt)*]($holder:ty) -> $output:ty;
-        new($lock:ident: $lock_ty:ty) => $make:expr;
-    ) => {
-        $(#[$attr])*
-        #[must_use = "futures do nothing unless polled"]
-        pub struct $future<$($gen)*>(Acquire<$holder>);
-
-        impl<$($gen)*> $future<$($arg)*> {
-            #[inline]
-            pub(crate) fn new($lock: $lock_ty) -> Self {
-                Self(Acquire::new($make))
-            }
-        }
-
-        impl<$($gen)*> Future for $future<$($arg)*> {
-            type Output = $output;
-
-            #[inline]
-            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<$output> {
-                self.0.poll(cx)
-            }
-        }
-
-        #[cfg(feature = "futures-core")]
-        impl<$($gen)*> futures_core::future::FusedFuture for $future<$($arg)*> {
-            #[inline]
-            fn is_terminated(&self) -> bool {
-                self.0.is_terminated()
-            }
-        }
-
-        impl<$($gen)*> fmt::Debug for $future<$($arg)*> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_tuple(stringify!($future)).field(&self.0).finish()
-            }
-        }
-    };
-}
-pub(super) use rw_future;
-
-/// Declares a public future around one [`Until`], whose `Err` is `$err`
-/// made by `$on_err` from the holder and the [`TimedOut`].
-macro_rules! rw_until {
-    (
-        $(#[$attr:meta])*
-        pub struct $future:ident[$($gen:tt)*][$($arg:tt)*]($holder:ty) -> Result<$ok:ty, $err:ty>;
-        new($lock:ident: $lock_ty:ty) => $make:expr;
-        on_err(|$held:pat_param, $timed_out:pat_param| $on_err:expr);
-    ) => {
-        $(#[$attr])*
-        #[must_use = "futures do nothing unless polled"]
-        pub struct $future<$($gen)*>(Until<$holder, D>);
-
-        impl<$($gen)*> $future<$($arg)*> {
-            #[inline]
-            pub(crate) fn new(
-                $lock: $lock_ty,
-                deadline: D,
-                after: Option<core::time::Duration>,
-            ) -> Self {
-                Self(Until::new($make, deadline, after))
-            }
-        }
-
-        impl<$($gen)*> Future for $future<$($arg)*> {
-            type Output = Result<$ok, $err>;
-
-            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-                // SAFETY: the inner `Until` is structurally pinned: never
-                // moved out of `self`.
-                let inner = unsafe { self.map_unchecked_mut(|this| &mut this.0) };
-                inner.poll(cx).map(|result| {
-                    result.map_err(|($held, $timed_out)| $on_err)
-                })
-            }
-        }
-
-        #[cfg(feature = "futures-core")]
-        impl<$($gen)*> futures_core::future::FusedFuture for $future<$($arg)*> {
-            #[inline]
-            fn is_terminated(&self) -> bool {
-                self.0.is_terminated()
-            }
-        }
-
-        impl<$($gen)*> fmt::Debug for $future<$($arg)*> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_tuple(stringify!($future)).field(&self.0).finish()
-            }
-        }
-    };
-}
-pub(super) use rw_until;
-
-rw_future! {
+lock_future! {
     /// The future of [`RwLock::read`]; resolves to a [`ReadGuard`](crate::ReadGuard).
     ///
     /// ```
@@ -385,11 +303,12 @@ rw_future! {
     /// assert_eq!(*future.await, 5);
     /// # });
     /// ```
-    pub struct ReadFuture['a, T: ?Sized]['a, T](Reading<&'a RwLock<T>>) -> crate::ReadGuard<'a, T>;
-    new(lock: &'a RwLock<T>) => Reading(lock);
+    pub struct ReadFuture['a, T: ?Sized]['a, T](Acquire<Reading<&'a RwLock<T>>>)
+        -> crate::ReadGuard<'a, T>;
+    new(lock: &'a RwLock<T>) => Acquire::new(Reading(lock));
 }
 
-rw_future! {
+lock_future! {
     /// The future of [`RwLock::write`]; resolves to a [`WriteGuard`](crate::WriteGuard).
     ///
     /// ```
@@ -399,11 +318,12 @@ rw_future! {
     /// *future.await += 1;
     /// # });
     /// ```
-    pub struct WriteFuture['a, T: ?Sized]['a, T](Writing<&'a RwLock<T>>) -> crate::WriteGuard<'a, T>;
-    new(lock: &'a RwLock<T>) => Writing(lock);
+    pub struct WriteFuture['a, T: ?Sized]['a, T](Acquire<Writing<&'a RwLock<T>>>)
+        -> crate::WriteGuard<'a, T>;
+    new(lock: &'a RwLock<T>) => Acquire::new(Writing(lock));
 }
 
-rw_future! {
+lock_future! {
     /// The future of [`RwLock::upgradable_read`]; resolves to an
     /// [`UpgradableReadGuard`](crate::UpgradableReadGuard).
     ///
@@ -414,13 +334,13 @@ rw_future! {
     /// assert_eq!(*future.await, 5);
     /// # });
     /// ```
-    pub struct UpgradableReadFuture['a, T: ?Sized]['a, T](UpgradableReading<&'a RwLock<T>>)
+    pub struct UpgradableReadFuture['a, T: ?Sized]['a, T](Acquire<UpgradableReading<&'a RwLock<T>>>)
         -> crate::UpgradableReadGuard<'a, T>;
-    new(lock: &'a RwLock<T>) => UpgradableReading(lock);
+    new(lock: &'a RwLock<T>) => Acquire::new(UpgradableReading(lock));
 }
 
 #[cfg(target_has_atomic = "ptr")]
-rw_future! {
+lock_future! {
     /// The future of [`RwLock::read_owned`]; resolves to an
     /// [`OwnedReadGuard`](crate::OwnedReadGuard).
     ///
@@ -434,12 +354,13 @@ rw_future! {
     /// # drop(guard);
     /// # });
     /// ```
-    pub struct OwnedReadFuture[T: ?Sized][T](Reading<Arc<RwLock<T>>>) -> crate::OwnedReadGuard<T>;
-    new(lock: Arc<RwLock<T>>) => Reading(lock);
+    pub struct OwnedReadFuture[T: ?Sized][T](Acquire<Reading<Arc<RwLock<T>>>>)
+        -> crate::OwnedReadGuard<T>;
+    new(lock: Arc<RwLock<T>>) => Acquire::new(Reading(lock));
 }
 
 #[cfg(target_has_atomic = "ptr")]
-rw_future! {
+lock_future! {
     /// The future of [`RwLock::write_owned`]; resolves to an
     /// [`OwnedWriteGuard`](crate::OwnedWriteGuard).
     ///
@@ -452,12 +373,13 @@ rw_future! {
     /// *future.await += 1;
     /// # });
     /// ```
-    pub struct OwnedWriteFuture[T: ?Sized][T](Writing<Arc<RwLock<T>>>) -> crate::OwnedWriteGuard<T>;
-    new(lock: Arc<RwLock<T>>) => Writing(lock);
+    pub struct OwnedWriteFuture[T: ?Sized][T](Acquire<Writing<Arc<RwLock<T>>>>)
+        -> crate::OwnedWriteGuard<T>;
+    new(lock: Arc<RwLock<T>>) => Acquire::new(Writing(lock));
 }
 
 #[cfg(target_has_atomic = "ptr")]
-rw_future! {
+lock_future! {
     /// The future of [`RwLock::upgradable_read_owned`]; resolves to an
     /// [`OwnedUpgradableReadGuard`](crate::OwnedUpgradableReadGuard).
     ///
@@ -471,12 +393,12 @@ rw_future! {
     /// # drop(guard);
     /// # });
     /// ```
-    pub struct OwnedUpgradableReadFuture[T: ?Sized][T](UpgradableReading<Arc<RwLock<T>>>)
+    pub struct OwnedUpgradableReadFuture[T: ?Sized][T](Acquire<UpgradableReading<Arc<RwLock<T>>>>)
         -> crate::OwnedUpgradableReadGuard<T>;
-    new(lock: Arc<RwLock<T>>) => UpgradableReading(lock);
+    new(lock: Arc<RwLock<T>>) => Acquire::new(UpgradableReading(lock));
 }
 
-rw_until! {
+lock_future! {
     /// The future of [`RwLock::read_until`]; resolves to `Ok(ReadGuard)`,
     /// or `Err(TimedOut)` when the deadline completes first.
     ///
@@ -488,13 +410,14 @@ rw_until! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct ReadUntil['a, T: ?Sized, D: Future]['a, T, D](Reading<&'a RwLock<T>>)
+    pub struct ReadUntil['a, T: ?Sized, D: Future]['a, T, D](Until<Reading<&'a RwLock<T>>, D>)
         -> Result<crate::ReadGuard<'a, T>, TimedOut>;
-    new(lock: &'a RwLock<T>) => Reading(lock);
-    on_err(|_, timed_out| timed_out);
+    new(lock: &'a RwLock<T>, deadline: D, after: Option<Duration>) =>
+        Until::new(Reading(lock), deadline, after);
+    map(|result| result.map_err(|(_, timed_out)| timed_out));
 }
 
-rw_until! {
+lock_future! {
     /// The future of [`RwLock::write_until`]; resolves to `Ok(WriteGuard)`,
     /// or `Err(TimedOut)` when the deadline completes first.
     ///
@@ -506,13 +429,14 @@ rw_until! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct WriteUntil['a, T: ?Sized, D: Future]['a, T, D](Writing<&'a RwLock<T>>)
+    pub struct WriteUntil['a, T: ?Sized, D: Future]['a, T, D](Until<Writing<&'a RwLock<T>>, D>)
         -> Result<crate::WriteGuard<'a, T>, TimedOut>;
-    new(lock: &'a RwLock<T>) => Writing(lock);
-    on_err(|_, timed_out| timed_out);
+    new(lock: &'a RwLock<T>, deadline: D, after: Option<Duration>) =>
+        Until::new(Writing(lock), deadline, after);
+    map(|result| result.map_err(|(_, timed_out)| timed_out));
 }
 
-rw_until! {
+lock_future! {
     /// The future of [`RwLock::upgradable_read_until`]; resolves to
     /// `Ok(UpgradableReadGuard)`, or `Err(TimedOut)` when the deadline
     /// completes first.
@@ -525,8 +449,9 @@ rw_until! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct UpgradableReadUntil['a, T: ?Sized, D: Future]['a, T, D](UpgradableReading<&'a RwLock<T>>)
+    pub struct UpgradableReadUntil['a, T: ?Sized, D: Future]['a, T, D](Until<UpgradableReading<&'a RwLock<T>>, D>)
         -> Result<crate::UpgradableReadGuard<'a, T>, TimedOut>;
-    new(lock: &'a RwLock<T>) => UpgradableReading(lock);
-    on_err(|_, timed_out| timed_out);
+    new(lock: &'a RwLock<T>, deadline: D, after: Option<Duration>) =>
+        Until::new(UpgradableReading(lock), deadline, after);
+    map(|result| result.map_err(|(_, timed_out)| timed_out));
 }

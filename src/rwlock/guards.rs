@@ -80,35 +80,10 @@ macro_rules! rw_guard {
             }
         }
 
-        $crate::rwlock::guards::guard_fmt!([$($lt,)? T: ?Sized] $guard<$($lt,)? T>);
+        $crate::macros::guard_fmt!([$($lt,)? T: ?Sized] $guard<$($lt,)? T>);
     };
 }
 pub(super) use rw_guard;
-
-/// `Debug` and `Display` of a guard: those of what it dereferences to.
-/// `[$($gen)*]` are the generic parameters; the target is called `T` or `U`.
-macro_rules! guard_fmt {
-    ([$($gen:tt)*] $guard:ty) => {
-        impl<$($gen)*> core::fmt::Debug for $guard
-        where
-            <$guard as core::ops::Deref>::Target: core::fmt::Debug,
-        {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                core::fmt::Debug::fmt(&**self, f)
-            }
-        }
-
-        impl<$($gen)*> core::fmt::Display for $guard
-        where
-            <$guard as core::ops::Deref>::Target: core::fmt::Display,
-        {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                core::fmt::Display::fmt(&**self, f)
-            }
-        }
-    };
-}
-pub(super) use guard_fmt;
 
 /// Where a guard's lock lives: borrowed (`&RwLock<T>`) or owned
 /// (`Arc<RwLock<T>>`), with the guards of each kind of access.
@@ -350,7 +325,7 @@ impl<T: ?Sized> Deref for ReadGuard<'_, T> {
     }
 }
 
-guard_fmt!(['a, T: ?Sized] ReadGuard<'a, T>);
+crate::macros::guard_fmt!(['a, T: ?Sized] ReadGuard<'a, T>);
 
 rw_guard! {
     /// Holds the write of a [`RwLock<T>`]: exclusive access to the value.

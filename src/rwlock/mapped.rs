@@ -12,10 +12,10 @@ use core::ops::{Deref, DerefMut};
 use core::ptr;
 use core::ptr::NonNull;
 
-use super::guards::guard_fmt;
 #[cfg(target_has_atomic = "ptr")]
 use super::{OwnedReadGuard, OwnedWriteGuard};
 use super::{ReadGuard, RwLock, WriteGuard};
+use crate::macros::guard_fmt;
 use crate::raw::{Kind, RawRwLock};
 use crate::sync::ErasedAccess;
 #[cfg(target_has_atomic = "ptr")]

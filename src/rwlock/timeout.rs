@@ -2,53 +2,14 @@
 //! deadline futures of `futures.rs` and `upgrade.rs` with a timer as the
 //! deadline.
 
-use core::fmt;
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
 use core::time::Duration;
 
 use super::{ReadUntil, RwLock, UpgradableReadGuard, UpgradeUntil, WriteUntil};
+use crate::macros::lock_future;
 use crate::timeout::Deadline;
 use crate::{ReadGuard, TimedOut, WriteGuard};
 
-/// Declares a timeout future around a deadline future with a [`Deadline`].
-macro_rules! rw_timeout {
-    (
-        $(#[$attr:meta])*
-        pub struct $future:ident<'a, T>($inner:ident) -> $output:ty;
-    ) => {
-        $(#[$attr])*
-        #[must_use = "futures do nothing unless polled"]
-        pub struct $future<'a, T: ?Sized>($inner<'a, T, Deadline>);
-
-        impl<'a, T: ?Sized> Future for $future<'a, T> {
-            type Output = $output;
-
-            #[inline]
-            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<$output> {
-                // The inner future is `Unpin`: `Deadline` holds a `Timer`.
-                Pin::new(&mut self.0).poll(cx)
-            }
-        }
-
-        #[cfg(feature = "futures-core")]
-        impl<T: ?Sized> futures_core::future::FusedFuture for $future<'_, T> {
-            #[inline]
-            fn is_terminated(&self) -> bool {
-                self.0.is_terminated()
-            }
-        }
-
-        impl<T: ?Sized> fmt::Debug for $future<'_, T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_tuple(stringify!($future)).field(&self.0).finish()
-            }
-        }
-    };
-}
-
-rw_timeout! {
+lock_future! {
     /// The future of `RwLock::read_timeout`; resolves to `Ok(ReadGuard)` or
     /// `Err(TimedOut)` after the timeout. Needs the `async-io` feature.
     ///
@@ -61,10 +22,13 @@ rw_timeout! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct ReadTimeout<'a, T>(ReadUntil) -> Result<ReadGuard<'a, T>, TimedOut>;
+    pub struct ReadTimeout['a, T: ?Sized]['a, T](ReadUntil<'a, T, Deadline>)
+        -> Result<ReadGuard<'a, T>, TimedOut>;
+    new(lock: &'a RwLock<T>, timeout: Duration) =>
+        ReadUntil::new(lock, Deadline::after(timeout), Some(timeout));
 }
 
-rw_timeout! {
+lock_future! {
     /// The future of `RwLock::write_timeout`; resolves to `Ok(WriteGuard)`
     /// or `Err(TimedOut)` after the timeout. Needs the `async-io` feature.
     ///
@@ -77,10 +41,13 @@ rw_timeout! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct WriteTimeout<'a, T>(WriteUntil) -> Result<WriteGuard<'a, T>, TimedOut>;
+    pub struct WriteTimeout['a, T: ?Sized]['a, T](WriteUntil<'a, T, Deadline>)
+        -> Result<WriteGuard<'a, T>, TimedOut>;
+    new(lock: &'a RwLock<T>, timeout: Duration) =>
+        WriteUntil::new(lock, Deadline::after(timeout), Some(timeout));
 }
 
-rw_timeout! {
+lock_future! {
     /// The future of `UpgradableReadGuard::upgrade_timeout`; resolves to
     /// `Ok(WriteGuard)`, or gives the upgradable guard back as `Err` after
     /// the timeout. Needs the `async-io` feature.
@@ -97,8 +64,10 @@ rw_timeout! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct UpgradeTimeout<'a, T>(UpgradeUntil)
+    pub struct UpgradeTimeout['a, T: ?Sized]['a, T](UpgradeUntil<'a, T, Deadline>)
         -> Result<WriteGuard<'a, T>, UpgradableReadGuard<'a, T>>;
+    new(guard: UpgradableReadGuard<'a, T>, timeout: Duration) =>
+        UpgradeUntil::new(guard, Deadline::after(timeout), Some(timeout));
 }
 
 impl<T: ?Sized> RwLock<T> {
@@ -123,11 +92,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub fn read_timeout(&self, timeout: Duration) -> ReadTimeout<'_, T> {
-        ReadTimeout(ReadUntil::new(
-            self,
-            Deadline::after(timeout),
-            Some(timeout),
-        ))
+        ReadTimeout::new(self, timeout)
     }
 
     /// Acquires the write, or gives up after `timeout` with [`TimedOut`]
@@ -146,11 +111,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub fn write_timeout(&self, timeout: Duration) -> WriteTimeout<'_, T> {
-        WriteTimeout(WriteUntil::new(
-            self,
-            Deadline::after(timeout),
-            Some(timeout),
-        ))
+        WriteTimeout::new(self, timeout)
     }
 }
 
@@ -174,10 +135,6 @@ impl<'a, T: ?Sized> UpgradableReadGuard<'a, T> {
     /// # });
     /// ```
     pub fn upgrade_timeout(this: Self, timeout: Duration) -> UpgradeTimeout<'a, T> {
-        UpgradeTimeout(UpgradeUntil::new(
-            this,
-            Deadline::after(timeout),
-            Some(timeout),
-        ))
+        UpgradeTimeout::new(this, timeout)
     }
 }

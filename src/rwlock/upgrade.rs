@@ -10,23 +10,21 @@
 
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
-use core::fmt;
 use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
 #[cfg(feature = "std")]
 use core::time::Duration;
 
-use super::futures::{Acquire, Until, Upgrading, rw_future, rw_until};
+use super::futures::{Acquire, Until, Upgrading};
 #[cfg(target_has_atomic = "ptr")]
 use super::{OwnedUpgradableReadGuard, OwnedWriteGuard};
 use super::{RwLock, UpgradableReadGuard, WriteGuard};
+use crate::macros::lock_future;
 #[cfg(feature = "std")]
 use crate::raw::acquire_blocking;
 #[cfg(all(feature = "std", not(loom)))]
 use crate::raw::acquire_blocking_timeout;
 
-rw_future! {
+lock_future! {
     /// The future of [`UpgradableReadGuard::upgrade`]; resolves to a
     /// [`WriteGuard`]. Dropping it before it completes releases the
     /// upgradable read (or the write, if it had just been handed over).
@@ -41,15 +39,13 @@ rw_future! {
     /// *future.await += 1;
     /// # });
     /// ```
-    pub struct UpgradeFuture['a, T: ?Sized]['a, T](Upgrading<&'a RwLock<T>>) -> WriteGuard<'a, T>;
-    new(guard: UpgradableReadGuard<'a, T>) => {
-        let (lock, access) = UpgradableReadGuard::into_parts(guard);
-        Upgrading::new(lock, access)
-    };
+    pub struct UpgradeFuture['a, T: ?Sized]['a, T](Acquire<Upgrading<&'a RwLock<T>>>)
+        -> WriteGuard<'a, T>;
+    new(guard: UpgradableReadGuard<'a, T>) => Acquire::new(upgrading(guard));
 }
 
 #[cfg(target_has_atomic = "ptr")]
-rw_future! {
+lock_future! {
     /// The future of [`OwnedUpgradableReadGuard::upgrade`]; resolves to an
     /// [`OwnedWriteGuard`].
     ///
@@ -65,14 +61,12 @@ rw_future! {
     /// *future.await += 1;
     /// # });
     /// ```
-    pub struct OwnedUpgradeFuture[T: ?Sized][T](Upgrading<Arc<RwLock<T>>>) -> OwnedWriteGuard<T>;
-    new(guard: OwnedUpgradableReadGuard<T>) => {
-        let (lock, access) = OwnedUpgradableReadGuard::into_parts(guard);
-        Upgrading::new(lock, access)
-    };
+    pub struct OwnedUpgradeFuture[T: ?Sized][T](Acquire<Upgrading<Arc<RwLock<T>>>>)
+        -> OwnedWriteGuard<T>;
+    new(guard: OwnedUpgradableReadGuard<T>) => Acquire::new(owned_upgrading(guard));
 }
 
-rw_until! {
+lock_future! {
     /// The future of [`UpgradableReadGuard::upgrade_until`]; resolves to
     /// `Ok(WriteGuard)`, or gives the [`UpgradableReadGuard`] back as `Err`
     /// when the deadline completes first.
@@ -88,21 +82,15 @@ rw_until! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct UpgradeUntil['a, T: ?Sized, D: Future]['a, T, D](Upgrading<&'a RwLock<T>>)
+    pub struct UpgradeUntil['a, T: ?Sized, D: Future]['a, T, D](Until<Upgrading<&'a RwLock<T>>, D>)
         -> Result<WriteGuard<'a, T>, UpgradableReadGuard<'a, T>>;
-    new(guard: UpgradableReadGuard<'a, T>) => {
-        let (lock, access) = UpgradableReadGuard::into_parts(guard);
-        Upgrading::new(lock, access)
-    };
-    on_err(|held, _| {
-        // SAFETY: the deadline stopped the upgrade before it was handed the
-        // write: we still hold the upgradable read.
-        unsafe { held.upgradable() }
-    });
+    new(guard: UpgradableReadGuard<'a, T>, deadline: D, after: Option<core::time::Duration>) =>
+        Until::new(upgrading(guard), deadline, after);
+    map(|result| result.map_err(|(held, _)| held.stopped()));
 }
 
 #[cfg(target_has_atomic = "ptr")]
-rw_until! {
+lock_future! {
     /// The future of [`OwnedUpgradableReadGuard::upgrade_until`]; resolves
     /// to `Ok(OwnedWriteGuard)`, or gives the [`OwnedUpgradableReadGuard`]
     /// back as `Err` when the deadline completes first.
@@ -120,16 +108,24 @@ rw_until! {
     /// assert!(future.await.is_err()); // the reader is still there
     /// # });
     /// ```
-    pub struct OwnedUpgradeUntil[T: ?Sized, D: Future][T, D](Upgrading<Arc<RwLock<T>>>)
+    pub struct OwnedUpgradeUntil[T: ?Sized, D: Future][T, D](Until<Upgrading<Arc<RwLock<T>>>, D>)
         -> Result<OwnedWriteGuard<T>, OwnedUpgradableReadGuard<T>>;
-    new(guard: OwnedUpgradableReadGuard<T>) => {
-        let (lock, access) = OwnedUpgradableReadGuard::into_parts(guard);
-        Upgrading::new(lock, access)
-    };
-    on_err(|held, _| {
-        // SAFETY: as for `UpgradeUntil`.
-        unsafe { held.upgradable() }
-    });
+    new(guard: OwnedUpgradableReadGuard<T>, deadline: D, after: Option<core::time::Duration>) =>
+        Until::new(owned_upgrading(guard), deadline, after);
+    map(|result| result.map_err(|(held, _)| held.stopped()));
+}
+
+/// The upgrade of a borrowed upgradable guard.
+fn upgrading<T: ?Sized>(guard: UpgradableReadGuard<'_, T>) -> Upgrading<&RwLock<T>> {
+    let (lock, access) = UpgradableReadGuard::into_parts(guard);
+    Upgrading::new(lock, access)
+}
+
+/// The upgrade of an owned upgradable guard.
+#[cfg(target_has_atomic = "ptr")]
+fn owned_upgrading<T: ?Sized>(guard: OwnedUpgradableReadGuard<T>) -> Upgrading<Arc<RwLock<T>>> {
+    let (lock, access) = OwnedUpgradableReadGuard::into_parts(guard);
+    Upgrading::new(lock, access)
 }
 
 impl<'a, T: ?Sized> UpgradableReadGuard<'a, T> {
