@@ -187,9 +187,10 @@ fn bench(c: &mut Criterion, server: &server::TestServer) {
             let app = format!("bench_ours_{}_{tasks}", u8::from(hot));
             let pools: Vec<Pool> = (0..PROCESSES)
                 .map(|_| {
+                    let runtime = runtime().handle().clone();
                     Pool::builder(&format!("{} application_name={app}", server.url()))
-                        .spawner(|future| {
-                            tokio::spawn(future);
+                        .spawner(move |future| {
+                            runtime.spawn(future);
                         })
                         .build()
                         .unwrap()

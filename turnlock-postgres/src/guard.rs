@@ -4,26 +4,12 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use tokio_postgres::error::SqlState;
-use turnlock::OwnedKeyGuard;
-
+use crate::conn::{Liveness, Session};
 use crate::error::{Error, ErrorKind, is_session_gone};
-use crate::pool::{Inner, Interest};
-use crate::session::{Liveness, Session};
-
-/// What a holder's release did.
-pub(crate) enum Release {
-    /// The remote lock waits for the next local holder of the key.
-    Parked,
-    /// The session was gone: nothing to release, and the lock had been lost.
-    Lost,
-    /// `pg_advisory_unlock` runs in the background; the outcome follows
-    /// if it was asked for.
-    Unlocking(Option<async_channel::Receiver<Result<(), Error>>>),
-}
+use crate::key::LockId;
+use crate::pool::Hold;
 
 /// A key held across all processes on the database.
 ///
@@ -45,32 +31,22 @@ pub(crate) enum Release {
 /// ```
 #[must_use = "if unused the key is released at once"]
 pub struct Guard {
-    inner: Arc<Inner>,
-    id: i64,
-    session: Arc<Session>,
-    handoffs: u32,
-    token: Option<i64>,
     /// `None` once released by [`Guard::release`].
-    local: Option<OwnedKeyGuard<i64>>,
+    hold: Option<Hold>,
+    /// What [`Guard::key`], [`Guard::lost`] and friends answer, also after
+    /// the hold is gone.
+    id: LockId,
+    session: Arc<Session>,
+    token: Option<i64>,
 }
 
 impl Guard {
-    pub(crate) fn new(
-        inner: Arc<Inner>,
-        id: i64,
-        session: Arc<Session>,
-        handoffs: u32,
-        local: OwnedKeyGuard<i64>,
-        interest: Interest,
-    ) -> Self {
-        interest.into_guard();
+    pub(crate) fn new(hold: Hold) -> Self {
         Guard {
-            inner,
-            id,
-            session,
-            handoffs,
+            id: hold.id(),
+            session: hold.session().clone(),
+            hold: Some(hold),
             token: None,
-            local: Some(local),
         }
     }
 
@@ -84,7 +60,7 @@ impl Guard {
     /// # Ok::<(), turnlock_postgres::Error>(())
     /// # }).unwrap();
     /// ```
-    pub fn key(&self) -> i64 {
+    pub fn key(&self) -> LockId {
         self.id
     }
 
@@ -129,10 +105,11 @@ impl Guard {
     /// # }).unwrap();
     /// ```
     pub fn lost(&self) -> Lost {
-        Lost {
-            liveness: self.session.liveness.clone(),
-            wait: None,
-        }
+        Lost::of(vec![self.session.liveness.clone()])
+    }
+
+    pub(crate) fn liveness(&self) -> Arc<Liveness> {
+        self.session.liveness.clone()
     }
 
     /// Whether the lock has been lost (see [`lost`](Guard::lost)).
@@ -183,49 +160,22 @@ impl Guard {
             return Ok(token);
         }
         if self.session.is_lost() {
-            return Err(Error::session_lost(None));
+            return Err(Error::session_lost(self.id, self.session.backend_pid, None));
         }
-        let table = &self.inner.fencing_table;
-        let upsert = format!(
-            "INSERT INTO {table} AS f (key, token) VALUES ($1, 1) \
-             ON CONFLICT (key) DO UPDATE SET token = f.token + 1 RETURNING token"
-        );
-        let client = self.session.client();
-        let mut created = self.inner.fencing_ready.load(Ordering::Acquire);
-        let token = loop {
-            match client.query_one(upsert.as_str(), &[&self.id]).await {
-                Ok(row) => break row.get::<_, i64>(0),
-                Err(err) if !created && err.code() == Some(&SqlState::UNDEFINED_TABLE) => {
-                    let create = format!(
-                        "CREATE TABLE IF NOT EXISTS {table} (key bigint PRIMARY KEY, token bigint NOT NULL)"
-                    );
-                    match client.batch_execute(&create).await {
-                        Ok(()) => {}
-                        // Another process created it at the same moment:
-                        // PostgreSQL then reports the table, its row type
-                        // ("type ... already exists") or a unique index of
-                        // its catalog as already there.
-                        Err(err)
-                            if err.code() == Some(&SqlState::UNIQUE_VIOLATION)
-                                || err.code() == Some(&SqlState::DUPLICATE_TABLE)
-                                || err.code() == Some(&SqlState::DUPLICATE_OBJECT) => {}
-                        Err(err) => {
-                            return Err(self.query_error("could not create the fencing table", err));
-                        }
-                    }
-                    created = true;
-                }
-                Err(err) => return Err(self.query_error("could not take a fencing token", err)),
-            }
-        };
-        self.inner.fencing_ready.store(true, Ordering::Release);
+        let hold = self.hold.as_ref().expect("held until released");
+        let token = hold
+            .inner()
+            .fencing
+            .next_token(self.session.client(), self.id)
+            .await
+            .map_err(|(what, err)| self.query_error(what, err))?;
         self.token = Some(token);
         Ok(token)
     }
 
     fn query_error(&self, what: &str, err: tokio_postgres::Error) -> Error {
         if is_session_gone(&err) || self.session.is_lost() {
-            Error::session_lost(Some(err))
+            Error::session_lost(self.id, self.session.backend_pid, Some(err))
         } else {
             Error::new(ErrorKind::Query, what).with_source(err)
         }
@@ -251,34 +201,9 @@ impl Guard {
     /// # }).unwrap();
     /// ```
     pub async fn release(mut self) -> Result<(), Error> {
-        let Some(local) = self.local.take() else {
-            return Ok(());
-        };
-        let release = self
-            .inner
-            .release(self.id, &self.session, self.handoffs, true);
-        drop(local);
-        match release {
-            Release::Parked if self.session.is_lost() => Err(Error::session_lost(None)),
-            Release::Parked => Ok(()),
-            Release::Lost => Err(Error::session_lost(None)),
-            Release::Unlocking(None) => Ok(()),
-            Release::Unlocking(Some(outcome)) => outcome
-                .recv()
-                .await
-                .unwrap_or_else(|_| Err(Error::session_lost(None))),
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(local) = self.local.take() {
-            // The outcome has nobody to go to; the pool books it.
-            let _ = self
-                .inner
-                .release(self.id, &self.session, self.handoffs, false);
-            drop(local);
+        match self.hold.take() {
+            Some(hold) => hold.release().await,
+            None => Ok(()),
         }
     }
 }
@@ -307,20 +232,57 @@ impl fmt::Debug for Guard {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Lost {
-    liveness: Arc<Liveness>,
+    /// The sessions of the lock (or locks, for a `ManyGuard`): it completes
+    /// when any of them is gone.
+    sessions: Vec<Arc<Liveness>>,
     wait: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Lost {
+    pub(crate) fn of(sessions: Vec<Arc<Liveness>>) -> Self {
+        Lost {
+            sessions,
+            wait: None,
+        }
+    }
+
+    fn any_lost(&self) -> bool {
+        self.sessions.iter().any(|session| session.is_lost())
+    }
 }
 
 impl Future for Lost {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.liveness.is_lost() {
+        if self.any_lost() {
             return Poll::Ready(());
         }
-        let liveness = self.liveness.clone();
+        let sessions = self.sessions.clone();
         self.wait
-            .get_or_insert_with(|| Box::pin(async move { liveness.wait().await }))
+            .get_or_insert_with(|| {
+                Box::pin(async move {
+                    loop {
+                        let mut listeners: Vec<_> =
+                            sessions.iter().map(|session| session.listen()).collect();
+                        // Listening first, then looking: no loss is missed.
+                        if sessions.iter().any(|session| session.is_lost()) {
+                            return;
+                        }
+                        std::future::poll_fn(|cx| {
+                            let woken = listeners
+                                .iter_mut()
+                                .any(|listener| Pin::new(listener).poll(cx).is_ready());
+                            if woken {
+                                Poll::Ready(())
+                            } else {
+                                Poll::Pending
+                            }
+                        })
+                        .await;
+                    }
+                })
+            })
             .as_mut()
             .poll(cx)
     }
@@ -329,7 +291,7 @@ impl Future for Lost {
 impl fmt::Debug for Lost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lost")
-            .field("lost", &self.liveness.is_lost())
+            .field("lost", &self.any_lost())
             .finish()
     }
 }

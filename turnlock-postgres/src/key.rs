@@ -1,16 +1,28 @@
-//! [`LockKey`]: what a lock is named by, and the fixed hash of string keys.
+//! [`LockKey`]: what a lock is named by, and the fixed hash of string keys;
+//! [`LockId`]: the advisory lock it stands for.
 
-/// A key to lock: an `i64` used as it is, or a string or byte string hashed
-/// to an `i64`.
+use std::borrow::Cow;
+use std::fmt;
+
+/// A key to lock: an integer used as it is, a pair of `i32` (PostgreSQL's
+/// two-key form), or a string or byte string hashed to an `i64`.
 ///
-/// PostgreSQL's advisory locks are named by one `bigint`. Every method of
-/// [`Pool`](crate::Pool) that takes a key accepts anything that converts
-/// into a `LockKey`: `i64` (and smaller integers), `&str`, `&String`,
-/// `&[u8]`, `&Vec<u8>` and byte arrays.
+/// PostgreSQL's advisory locks are named by one `bigint` or by two
+/// `integer`s ([`LockId`]). Every method of [`Pool`](crate::Pool) that
+/// takes a key accepts anything that converts into a `LockKey`: integers
+/// (`i64`, `u64`, `usize` and smaller ones), `(i32, i32)`, `String`,
+/// `&str`, `&String`, `Cow<str>`, `Vec<u8>`, `&[u8]`, `&Vec<u8>`, byte
+/// arrays, and a [`LockId`]. The key is turned into its [`LockId`] when the
+/// method is called; the future it returns does not borrow the key.
 ///
 /// * An **integer key** is the advisory lock id itself: the lock is the one
 ///   `SELECT pg_advisory_lock(42)` takes, so other code can take part in the
 ///   same exclusion by hand. The pool's namespace does not apply to it.
+///   `u64` and `usize` keys keep their 64 bits (values above `i64::MAX`
+///   become negative ids).
+/// * A **pair** `(a, b)` is the lock `SELECT pg_advisory_lock(a, b)` takes,
+///   the form some other clients use; it is not the same lock as any
+///   `bigint` key.
 /// * A **string or byte key** is hashed with [`LockKey::hash`], with the
 ///   pool's [namespace](crate::Builder::namespace) if it has one. The hash is
 ///   FNV-1a 64, specified below; it never changes across versions,
@@ -69,13 +81,74 @@
 /// assert_eq!(LockKey::from("user:42").id(Some("billing")), 1659354476491683446);
 /// assert_eq!(LockKey::from(&b"user:42"[..]).id(None), 7788164824035369410);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LockKey<'a>(Repr<'a>);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Repr<'a> {
-    Id(i64),
-    Bytes(&'a [u8]),
+    Id(LockId),
+    Bytes(Cow<'a, [u8]>),
+}
+
+/// An advisory lock as PostgreSQL names it: one `bigint`, or a pair of
+/// `integer`s (the two-key form `pg_advisory_lock(int, int)`).
+///
+/// The two forms are different locks, even for the same 64 bits: in
+/// `pg_locks` a `bigint` lock has `objsubid = 1`, `classid` its upper and
+/// `objid` its lower 32 bits; a pair has `objsubid = 2`, `classid` its
+/// first and `objid` its second number. Compares equal to an `i64` when it
+/// is that `bigint`.
+///
+/// ```
+/// use turnlock_postgres::{LockId, LockKey};
+///
+/// assert_eq!(LockKey::from(42).id(None), LockId::Int8(42));
+/// assert_eq!(LockKey::from(42).id(None), 42);
+/// assert_eq!(LockKey::from((7, 9)).id(None), LockId::Int4Pair(7, 9));
+/// assert_ne!(LockKey::from((0, 42)).id(None), 42);
+/// assert_eq!(LockId::Int4Pair(7, 9).to_string(), "(7, 9)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockId {
+    /// `pg_advisory_lock(bigint)`.
+    Int8(i64),
+    /// `pg_advisory_lock(integer, integer)`.
+    Int4Pair(i32, i32),
+}
+
+impl LockId {
+    /// The 64 bits of the id: the `bigint` itself, or the pair's first
+    /// number in the upper and its second in the lower 32 bits. Two ids
+    /// of different forms can share these bits; fencing tokens are kept per
+    /// these bits (see [`Guard::fencing_token`](crate::Guard::fencing_token)).
+    ///
+    /// ```
+    /// use turnlock_postgres::LockId;
+    ///
+    /// assert_eq!(LockId::Int8(-1).bits(), -1);
+    /// assert_eq!(LockId::Int4Pair(1, 2).bits(), (1 << 32) | 2);
+    /// ```
+    pub fn bits(self) -> i64 {
+        match self {
+            LockId::Int8(id) => id,
+            LockId::Int4Pair(high, low) => (i64::from(high) << 32) | i64::from(low as u32),
+        }
+    }
+}
+
+impl fmt::Display for LockId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockId::Int8(id) => write!(f, "{id}"),
+            LockId::Int4Pair(a, b) => write!(f, "({a}, {b})"),
+        }
+    }
+}
+
+impl PartialEq<i64> for LockId {
+    fn eq(&self, other: &i64) -> bool {
+        *self == LockId::Int8(*other)
+    }
 }
 
 const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
@@ -89,9 +162,9 @@ fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-impl<'a> LockKey<'a> {
-    /// The advisory lock id of this key: an integer key as it is, a string
-    /// or byte key hashed with `namespace`.
+impl LockKey<'_> {
+    /// The advisory lock of this key: an integer key as it is, a string
+    /// or byte key hashed with `namespace` to a `bigint`.
     ///
     /// ```
     /// use turnlock_postgres::LockKey;
@@ -99,10 +172,10 @@ impl<'a> LockKey<'a> {
     /// assert_eq!(LockKey::from(-7).id(Some("ignored for integers")), -7);
     /// assert_eq!(LockKey::from("a").id(None), -5808556873153909620);
     /// ```
-    pub fn id(&self, namespace: Option<&str>) -> i64 {
-        match self.0 {
-            Repr::Id(id) => id,
-            Repr::Bytes(bytes) => Self::hash(namespace, bytes),
+    pub fn id(&self, namespace: Option<&str>) -> LockId {
+        match &self.0 {
+            Repr::Id(id) => *id,
+            Repr::Bytes(bytes) => LockId::Int8(Self::hash(namespace, bytes)),
         }
     }
 
@@ -130,53 +203,111 @@ impl<'a> LockKey<'a> {
 macro_rules! from_int {
     ($($t:ty),*) => {$(
         impl From<$t> for LockKey<'_> {
-            /// The integer as the advisory lock id.
+            /// The integer as the `bigint` advisory lock id.
             fn from(id: $t) -> Self {
-                LockKey(Repr::Id(i64::from(id)))
+                LockKey(Repr::Id(LockId::Int8(i64::from(id))))
             }
         }
     )*};
 }
 from_int!(i64, i32, i16, i8, u32, u16, u8);
 
+impl From<u64> for LockKey<'_> {
+    /// The integer's 64 bits as the `bigint` advisory lock id: values above
+    /// `i64::MAX` become negative ids (two's complement), so every `u64`
+    /// is its own lock.
+    fn from(id: u64) -> Self {
+        LockKey(Repr::Id(LockId::Int8(i64::from_ne_bytes(id.to_ne_bytes()))))
+    }
+}
+
+impl From<usize> for LockKey<'_> {
+    /// As for `u64`.
+    fn from(id: usize) -> Self {
+        // `usize` is at most 64 bits on every target Rust supports.
+        LockKey::from(id as u64)
+    }
+}
+
+impl From<(i32, i32)> for LockKey<'_> {
+    /// PostgreSQL's two-key form, `pg_advisory_lock(int, int)`: the lock
+    /// other clients take with two numbers (see [`LockId::Int4Pair`]).
+    fn from((a, b): (i32, i32)) -> Self {
+        LockKey(Repr::Id(LockId::Int4Pair(a, b)))
+    }
+}
+
+impl From<LockId> for LockKey<'_> {
+    /// The advisory lock itself, for instance a [`Guard::key`](crate::Guard::key).
+    fn from(id: LockId) -> Self {
+        LockKey(Repr::Id(id))
+    }
+}
+
 impl<'a> From<&'a str> for LockKey<'a> {
     /// The string's UTF-8 bytes, hashed.
     fn from(key: &'a str) -> Self {
-        LockKey(Repr::Bytes(key.as_bytes()))
+        LockKey(Repr::Bytes(Cow::Borrowed(key.as_bytes())))
     }
 }
 
 impl<'a> From<&'a String> for LockKey<'a> {
     /// The string's UTF-8 bytes, hashed.
     fn from(key: &'a String) -> Self {
-        LockKey(Repr::Bytes(key.as_bytes()))
+        LockKey::from(key.as_str())
+    }
+}
+
+impl From<String> for LockKey<'_> {
+    /// The string's UTF-8 bytes, hashed: `pool.lock(format!("user:{id}"))`.
+    fn from(key: String) -> Self {
+        LockKey(Repr::Bytes(Cow::Owned(key.into_bytes())))
+    }
+}
+
+impl<'a> From<Cow<'a, str>> for LockKey<'a> {
+    /// The string's UTF-8 bytes, hashed.
+    fn from(key: Cow<'a, str>) -> Self {
+        match key {
+            Cow::Borrowed(key) => LockKey::from(key),
+            Cow::Owned(key) => LockKey::from(key),
+        }
     }
 }
 
 impl<'a> From<&'a [u8]> for LockKey<'a> {
     /// The bytes, hashed.
     fn from(key: &'a [u8]) -> Self {
-        LockKey(Repr::Bytes(key))
+        LockKey(Repr::Bytes(Cow::Borrowed(key)))
     }
 }
 
 impl<'a> From<&'a Vec<u8>> for LockKey<'a> {
     /// The bytes, hashed.
     fn from(key: &'a Vec<u8>) -> Self {
-        LockKey(Repr::Bytes(key))
+        LockKey::from(key.as_slice())
+    }
+}
+
+impl From<Vec<u8>> for LockKey<'_> {
+    /// The bytes, hashed.
+    fn from(key: Vec<u8>) -> Self {
+        LockKey(Repr::Bytes(Cow::Owned(key)))
     }
 }
 
 impl<'a, const N: usize> From<&'a [u8; N]> for LockKey<'a> {
     /// The bytes, hashed.
     fn from(key: &'a [u8; N]) -> Self {
-        LockKey(Repr::Bytes(key))
+        LockKey::from(key.as_slice())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::LockKey;
+    use std::borrow::Cow;
+
+    use super::{LockId, LockKey};
 
     #[test]
     fn published_vectors() {
@@ -211,6 +342,10 @@ mod tests {
         assert_eq!(LockKey::from(&owned).id(None), id);
         assert_eq!(LockKey::from(&bytes).id(None), id);
         assert_eq!(LockKey::from(b"user:42").id(None), id);
+        assert_eq!(LockKey::from(owned.clone()).id(None), id);
+        assert_eq!(LockKey::from(bytes.clone()).id(None), id);
+        assert_eq!(LockKey::from(Cow::Borrowed("user:42")).id(None), id);
+        assert_eq!(LockKey::from(Cow::<str>::Owned(owned)).id(None), id);
         assert_eq!(id, 7_788_164_824_035_369_410);
     }
 
@@ -218,5 +353,21 @@ mod tests {
     fn integers_are_ids() {
         assert_eq!(LockKey::from(i64::MIN).id(Some("ns")), i64::MIN);
         assert_eq!(LockKey::from(7u32).id(None), 7);
+        assert_eq!(LockKey::from(7usize).id(None), 7);
+        assert_eq!(LockKey::from(u64::MAX).id(None), -1);
+        assert_eq!(LockKey::from(1u64 << 63).id(None), i64::MIN);
+    }
+
+    #[test]
+    fn pairs_are_their_own_form() {
+        assert_eq!(LockKey::from((1, 2)).id(Some("ns")), LockId::Int4Pair(1, 2));
+        assert_ne!(LockKey::from((1, 2)).id(None), (1 << 32) | 2);
+        assert_eq!(LockId::Int4Pair(1, 2).bits(), (1 << 32) | 2);
+        assert_eq!(LockId::Int4Pair(-1, -1).bits(), -1);
+        assert_eq!(LockId::Int4Pair(0, -1).bits(), 0xffff_ffff);
+        assert_eq!(
+            LockKey::from(LockId::Int4Pair(3, 4)).id(None),
+            LockId::Int4Pair(3, 4)
+        );
     }
 }

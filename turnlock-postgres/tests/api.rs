@@ -71,6 +71,7 @@ fn lock_timeout_gives_up_on_a_remote_holder_in_time() {
         let holder = Pool::new(&url(app)).unwrap();
         let waiter = Pool::new(&url(app)).unwrap();
         let guard = holder.lock(1002).await.unwrap();
+        waiter.connect().await.unwrap(); // so that the wait is all on the holder
         let started = Instant::now();
         let err = waiter
             .lock_timeout(1002, Duration::from_millis(200))
@@ -79,7 +80,11 @@ fn lock_timeout_gives_up_on_a_remote_holder_in_time() {
         let waited = started.elapsed();
         assert_eq!(err.kind(), ErrorKind::TimedOut);
         assert_eq!(err.timeout(), Some(Duration::from_millis(200)));
-        assert_eq!(err.to_string(), "timed out waiting for lock after 200ms");
+        assert_eq!(
+            err.to_string(),
+            "timed out waiting for lock 1002 after 200ms: \
+             it is held elsewhere (waiting in pg_advisory_lock)"
+        );
         assert!(
             waited >= Duration::from_millis(200) && waited < Duration::from_secs(2),
             "{waited:?}"
@@ -168,7 +173,7 @@ fn a_key_locked_locally_queues_locally() {
         for task in tasks {
             task.await;
         }
-        common::eventually(10, "all released", || pool.status().held == 0).await;
+        common::eventually(10, "all released", || pool.status().is_idle()).await;
         let status = pool.status();
         assert_eq!(
             (status.waiting, status.busy, status.keys),
@@ -213,4 +218,34 @@ fn handles_guards_and_futures_cross_threads() {
     }
     let _ = guard_is_send_sync;
     send_sync(&Pool::new("x=").err());
+}
+
+#[test]
+fn status_backend_pids_and_application_name_show_the_pool_in_the_database() {
+    smol(60, async {
+        let pool = Pool::builder(&url("api_named_in_url"))
+            .application_name("api_named_pool")
+            .build()
+            .unwrap();
+        assert!(pool.status().is_idle());
+        assert!(pool.backend_pids().is_empty());
+        pool.connect().await.unwrap();
+        assert_eq!(pool.status().sessions, 1);
+        let guard = pool.lock(1101).await.unwrap();
+        let status = pool.status();
+        assert_eq!((status.held, status.releasing, status.keys), (1, 0, 1));
+        assert!(!status.is_idle());
+        assert_eq!(pool.backend_pids(), vec![guard.backend_pid()]);
+        assert_eq!(
+            common::psql(&format!(
+                "SELECT application_name FROM pg_stat_activity WHERE pid = {}",
+                guard.backend_pid()
+            )),
+            "api_named_pool",
+            "the builder's name wins over the connection string's"
+        );
+        guard.release().await.unwrap();
+        assert!(pool.status().is_idle(), "{:?}", pool.status());
+        assert_eq!(advisory_locks("api_named_pool"), 0);
+    });
 }

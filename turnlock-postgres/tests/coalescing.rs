@@ -63,7 +63,7 @@ fn sixty_four_local_waiters_on_one_key_use_a_few_sessions() {
             backends(app)
         );
         eventually(10, "released", || {
-            advisory_locks(app) == 0 && pool.status().held == 0
+            advisory_locks(app) == 0 && pool.status().is_idle()
         })
         .await;
     });

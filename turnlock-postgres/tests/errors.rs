@@ -19,8 +19,19 @@ fn an_unparsable_connection_string_is_a_config_error() {
     ] {
         let err = Pool::new(bad).expect_err(bad);
         assert_eq!(err.kind(), ErrorKind::Config, "{bad}");
-        assert!(err.to_string().contains("bad connection string"), "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("invalid connection string: "), "{text}");
+        assert_eq!(
+            text.matches("invalid connection string").count(),
+            1,
+            "{text}"
+        );
     }
+    let err = Pool::new("host=db port=nope").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid connection string: invalid value for option `port`"
+    );
     let err = Pool::builder("host=db")
         .max_sessions(0)
         .build()
@@ -28,21 +39,21 @@ fn an_unparsable_connection_string_is_a_config_error() {
     assert_eq!(err.kind(), ErrorKind::Config);
 }
 
-#[test]
-fn a_refused_connection_is_a_connect_error_at_once() {
-    // A port nobody listens on.
-    let free = TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+#[test]
+fn a_refused_connection_is_a_connect_error_at_once_without_a_deadline() {
+    let free = free_port(); // nobody listens there
     smol(30, async move {
         let pool = Pool::new(&format!("host=127.0.0.1 port={free} user=x")).unwrap();
         let started = Instant::now();
-        let err = pool
-            .lock_timeout(1, Duration::from_secs(20))
-            .await
-            .unwrap_err();
+        let err = pool.lock(1).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
         assert!(
             err.to_string().contains(&format!("127.0.0.1:{free}")),
@@ -50,6 +61,93 @@ fn a_refused_connection_is_a_connect_error_at_once() {
         );
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(pool.status().sessions + pool.status().connecting, 0);
+        // `connect` says the same, at start-up.
+        let err = pool.connect().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    });
+}
+
+#[test]
+fn a_refused_connection_is_retried_until_the_deadline_which_says_why() {
+    let free = free_port();
+    smol(30, async move {
+        let pool = Pool::new(&format!("host=127.0.0.1 port={free} user=x")).unwrap();
+        let started = Instant::now();
+        let err = pool
+            .lock_timeout(1, Duration::from_millis(400))
+            .await
+            .unwrap_err();
+        let waited = started.elapsed();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "timed out waiting for lock 1 after 400ms: no session could be opened: \
+                 could not connect to 127.0.0.1:{free}: "
+            )),
+            "{text}"
+        );
+        assert!(
+            waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+    });
+}
+
+#[test]
+fn a_deadline_rides_out_a_server_that_is_down_for_a_moment() {
+    // A port that refuses connections at first, then forwards to the
+    // server: as a restart looks from the client.
+    let free = free_port();
+    let server = port();
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let listener = TcpListener::bind(("127.0.0.1", free)).unwrap();
+        opened_tx.send(()).unwrap();
+        for client in listener.incoming() {
+            let client = client.unwrap();
+            let upstream = std::net::TcpStream::connect(("127.0.0.1", server)).unwrap();
+            for (mut from, mut to) in [
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                (upstream, client),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+    let url = url("errors_restart").replace(&format!("port={server}"), &format!("port={free}"));
+    smol(30, async move {
+        let pool = Pool::new(&url).unwrap();
+        let started = Instant::now();
+        let guard = pool
+            .lock_timeout(2, Duration::from_secs(20))
+            .await
+            .expect("the server came back within the deadline");
+        // Connected only through the forwarder, which opened after 500 ms:
+        // the attempts before were refused and tried again.
+        assert!(opened_rx.try_recv().is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(500));
+        guard.release().await.unwrap();
+    });
+}
+
+#[test]
+fn a_missing_password_is_a_connect_error_that_says_so() {
+    let url = url("errors_no_password").replace(" password=turnlock", "");
+    smol(30, async move {
+        let pool = Pool::new(&url).unwrap();
+        let err = pool.connect().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert!(
+            err.to_string()
+                .ends_with(": the server asks for a password and the connection string gives none"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("invalid configuration"), "{err}");
     });
 }
 
@@ -135,11 +233,68 @@ fn an_unknown_database_is_a_connect_error() {
     });
 }
 
+#[cfg(not(feature = "tls"))]
 #[test]
-fn tls_required_is_refused_clearly() {
+fn without_the_tls_feature_a_connection_string_asking_for_tls_is_a_config_error() {
+    for (conn, asked) in [
+        ("host=db sslmode=require", "sslmode=require"),
+        ("host=db sslmode=verify-ca", "sslmode=verify-ca"),
+        (
+            "postgresql://db/app?sslmode=verify-full",
+            "sslmode=verify-full",
+        ),
+        ("host=db sslrootcert=/etc/ca.pem", "sslrootcert"),
+        ("host=db sslcert=/c.pem sslkey=/k.pem", "sslcert, sslkey"),
+    ] {
+        let err = Pool::new(conn).expect_err(conn);
+        assert_eq!(err.kind(), ErrorKind::Config, "{conn}");
+        let text = err.to_string();
+        assert!(text.contains("`tls` feature"), "{conn}: {text}");
+        assert!(text.contains(asked), "{conn}: {text}");
+        let err = Pool::builder(conn).build().expect_err(conn);
+        assert_eq!(err.kind(), ErrorKind::Config, "{conn}");
+    }
+    // Plain text will do for these, as with a libpq built without SSL.
+    for conn in [
+        "host=db sslmode=prefer",
+        "host=db sslmode=allow",
+        "host=db sslmode=disable sslrootcert=/etc/ca.pem",
+    ] {
+        assert!(Pool::new(conn).is_ok(), "{conn}");
+    }
+    // A configuration made in code asking for TLS too.
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host("db")
+        .ssl_mode(tokio_postgres::config::SslMode::Require);
+    let err = Pool::with_config(config).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("`tls` feature"), "{err}");
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn without_the_tls_feature_prefer_connects_in_plain_text() {
+    let url = format!("{} sslmode=prefer", url("errors_prefer"));
+    smol(30, async move {
+        let pool = Pool::new(&url).unwrap();
+        let guard = pool.lock(1).await.unwrap();
+        let ssl = common::psql(&format!(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = {}",
+            guard.backend_pid()
+        ));
+        assert_eq!(ssl, "f");
+        guard.release().await.unwrap();
+    });
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_required_by_a_server_without_tls_is_refused_clearly() {
     let url = format!("{} sslmode=require", url("errors_tls"));
     smol(30, async move {
         let err = Pool::new(&url).unwrap().lock(1).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert!(err.to_string().contains("does not support TLS"), "{err}");
     });
 }

@@ -77,6 +77,7 @@ fn worker() {
     let dir = PathBuf::from(std::env::var("TURNLOCK_PG_DIR").unwrap());
     match mode.as_str() {
         "hammer" => smol::block_on(hammer(&url, &dir)),
+        "many" => smol::block_on(many(&url, &dir)),
         "hold" => smol::block_on(hold(&url)),
         other => panic!("unknown worker mode {other}"),
     }
@@ -155,6 +156,70 @@ async fn hammer(url: &str, dir: &Path) {
                     }
                     done += 1;
                 }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+}
+
+/// Three local tasks, fifteen `lock_many` calls each, over overlapping
+/// sets of four keys named in random orders. Under the locks: claim every
+/// key's marker file, which must not exist.
+async fn many(url: &str, dir: &Path) {
+    let pool = Pool::builder(url).max_sessions(4).build().unwrap();
+    let tasks: Vec<_> = (0..3u64)
+        .map(|task| {
+            let pool = pool.clone();
+            let dir = dir.to_owned();
+            smol::spawn(async move {
+                let mut rng = u64::from(std::process::id()) * 131 + task + 1;
+                let mut next = move || {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    rng
+                };
+                for _ in 0..15 {
+                    let mut keys: Vec<i64> = (100..104).collect();
+                    keys.rotate_left((next() % 4) as usize);
+                    keys.truncate(2 + (next() % 2) as usize);
+                    if next() % 2 == 0 {
+                        keys.reverse();
+                    }
+                    let held = pool.lock_many(keys.clone()).await.unwrap();
+                    let markers: Vec<PathBuf> = keys
+                        .iter()
+                        .map(|key| dir.join(format!("{key}.holder")))
+                        .collect();
+                    for (key, marker) in keys.iter().zip(&markers) {
+                        if OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(marker)
+                            .is_err()
+                        {
+                            let mut violations = OpenOptions::new()
+                                .create(true)
+                                .append(true)
+                                .open(dir.join("violations"))
+                                .unwrap();
+                            writeln!(violations, "two holders of key {key}").unwrap();
+                        }
+                    }
+                    async_io::Timer::after(Duration::from_micros(next() % 2000)).await;
+                    for marker in &markers {
+                        let _ = std::fs::remove_file(marker);
+                    }
+                    held.release().await.unwrap();
+                }
+                let mut log = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("log"))
+                    .unwrap();
+                writeln!(log, "{} done", std::process::id()).unwrap();
             })
         })
         .collect();
@@ -268,4 +333,40 @@ fn a_killed_holder_process_frees_its_key() {
         guard.release().await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     });
+}
+
+#[test]
+fn processes_taking_overlapping_sets_never_deadlock_nor_overlap() {
+    let app = "processes_many";
+    let url = url(app);
+    let dir = scratch("many");
+    let workers: Vec<Worker> = (0..3)
+        .map(|_| spawn_worker("many", &url, &dir, Stdio::null()))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for mut worker in workers {
+        loop {
+            if let Some(status) = worker.0.try_wait().unwrap() {
+                assert!(status.success(), "a worker failed: {status}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "deadlock: a worker did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let violations = std::fs::read_to_string(dir.join("violations")).unwrap_or_default();
+    assert!(violations.is_empty(), "{violations}");
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert_eq!(
+        log.lines().count(),
+        9,
+        "every task of every worker finished"
+    );
+    smol(30, async move {
+        common::eventually(10, "nothing left", || advisory_locks(app) == 0).await;
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -39,9 +39,15 @@ fn a_terminated_holder_learns_it_and_the_key_moves_on() {
             taken.fencing_token().await.unwrap() > token,
             "the successor's token is larger"
         );
-        // The old holder's release reports the loss.
+        // The old holder's release reports the loss, naming the lock and
+        // the server process that had it.
+        let pid = guard.backend_pid();
         let err = guard.release().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::SessionLost);
+        assert_eq!(
+            err.to_string(),
+            format!("the database session (backend {pid}) of lock 3001 was lost")
+        );
         taken.release().await.unwrap();
         // The pool carries on with a fresh session.
         let again = pool
@@ -51,7 +57,7 @@ fn a_terminated_holder_learns_it_and_the_key_moves_on() {
         assert!(!again.is_lost());
         again.release().await.unwrap();
         eventually(10, "all released", || {
-            advisory_locks(app) == 0 && pool.status().held == 0
+            advisory_locks(app) == 0 && pool.status().is_idle()
         })
         .await;
     });

@@ -7,6 +7,8 @@
     reason = "every test file uses its own subset of the helpers"
 )]
 
+pub mod forwarder;
+pub mod pgbouncer;
 pub mod server;
 
 use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
@@ -64,11 +66,17 @@ pub fn psql(sql: &str) -> String {
         .psql(sql)
 }
 
-/// Advisory locks held or awaited by sessions of `app`.
+/// The first key of the mark every session holds, `(MARK, n)` (see the
+/// crate docs, "Observing").
+pub const MARK: i32 = 0x7475_726e;
+
+/// Advisory locks held or awaited by sessions of `app`, apart from the
+/// mark each session holds.
 pub fn advisory_locks(app: &str) -> usize {
     psql(&format!(
         "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND a.application_name = '{app}'"
+         WHERE l.locktype = 'advisory' AND a.application_name = '{app}' \
+         AND NOT (l.objsubid = 2 AND l.classid = {MARK})"
     ))
     .parse()
     .expect("a count")
@@ -171,4 +179,10 @@ pub async fn with_timeout<T>(
         None
     })
     .await
+}
+
+/// A connection string for the shared server through `port` (a forwarder),
+/// tagged with `application_name`.
+pub fn url_via(port: u16, app: &str) -> String {
+    url(app).replace(&format!("port={}", self::port()), &format!("port={port}"))
 }

@@ -1,13 +1,38 @@
-//! Sockets and tasks without a runtime: the stream a session runs over, the
-//! adapter to the I/O traits tokio-postgres speaks, and the spawner that
-//! drives connections.
+//! Connections without a runtime: where a session connects ([`Endpoint`],
+//! and libpq's rules for the hosts of a connection string in
+//! `endpoints.rs`), the connection string read as libpq reads it
+//! (`conninfo.rs`), the stream it runs over ([`Stream`], the default
+//! connector, the adapter to the I/O traits tokio-postgres speaks), plain
+//! text or TLS over that stream (`transport.rs`, and `tls.rs` with the
+//! `tls` feature), the spawner that drives connections (`spawn.rs`), one
+//! session and its statements (`session.rs`, `statements.rs`), cancel
+//! requests (`cancel.rs`) and fencing tokens (`fencing.rs`).
+
+mod cancel;
+mod conninfo;
+mod endpoints;
+mod fencing;
+mod session;
+mod spawn;
+mod statements;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
+
+pub(crate) use conninfo::{ConnInfo, TlsOptions, parse as parse_conninfo};
+pub(crate) use endpoints::targets;
+pub(crate) use fencing::Fencing;
+pub(crate) use session::{Liveness, Session};
+pub(crate) use spawn::{SpawnFn, Spawner};
+pub(crate) use statements::Failure;
+pub(crate) use transport::Transport;
 
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -75,22 +100,79 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for S {}
 pub(crate) type BoxStream = Box<dyn Stream>;
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub(crate) type ConnectorFn = dyn Fn(Endpoint) -> BoxFuture<io::Result<BoxStream>> + Send + Sync;
-pub(crate) type SpawnFn = dyn Fn(BoxFuture<()>) + Send + Sync;
+
+/// Everything needed to open a session: the parsed connection string, its
+/// endpoints in libpq's order, the connector, plain text or TLS, and the
+/// connect timeout.
+pub(crate) struct Dialer {
+    pub(crate) config: tokio_postgres::Config,
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) connector: Arc<ConnectorFn>,
+    pub(crate) transport: Transport,
+    pub(crate) connect_timeout: Duration,
+    /// How often a session shows it still answers (`Builder::heartbeat`).
+    /// Also the longest a server-side wait runs before it ends with
+    /// `lock_not_available` and is sent again (PostgreSQL's `lock_timeout`,
+    /// set on every session), so that no beat waits behind it for longer.
+    pub(crate) heartbeat: Duration,
+}
+
+/// The TCP settings of a connection string, which the default connector
+/// applies to its sockets: `keepalives` (on unless `0`),
+/// `keepalives_idle`, `keepalives_interval`, `keepalives_count` (or
+/// `keepalives_retries`) and, on Linux, Android and Fuchsia,
+/// `tcp_user_timeout`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TcpSettings {
+    keepalive: Option<socket2::TcpKeepalive>,
+    user_timeout: Option<Duration>,
+}
+
+impl TcpSettings {
+    pub(crate) fn of(config: &tokio_postgres::Config) -> TcpSettings {
+        let keepalive = config.get_keepalives().then(|| {
+            let mut keepalive =
+                socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
+            if let Some(interval) = config.get_keepalives_interval() {
+                keepalive = keepalive.with_interval(interval);
+            }
+            #[cfg(not(any(target_os = "windows", target_os = "openbsd")))]
+            if let Some(retries) = config.get_keepalives_retries() {
+                keepalive = keepalive.with_retries(retries);
+            }
+            keepalive
+        });
+        TcpSettings {
+            keepalive,
+            user_timeout: config.get_tcp_user_timeout().copied(),
+        }
+    }
+
+    fn apply(&self, stream: &async_net::TcpStream) -> io::Result<()> {
+        let socket = socket2::SockRef::from(stream);
+        if let Some(keepalive) = &self.keepalive {
+            socket.set_tcp_keepalive(keepalive)?;
+        }
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        if let Some(timeout) = self.user_timeout {
+            socket.set_tcp_user_timeout(Some(timeout))?;
+        }
+        Ok(())
+    }
+}
 
 /// The default connector: async-net's TCP and Unix sockets (async-io's
 /// reactor, which runs beside any executor), with `TCP_NODELAY` and the
-/// keepalive settings of the connection string.
-pub(crate) fn default_connector(keepalive: Option<socket2::TcpKeepalive>) -> Arc<ConnectorFn> {
+/// TCP settings of the connection string.
+pub(crate) fn default_connector(tcp: TcpSettings) -> Arc<ConnectorFn> {
     Arc::new(move |endpoint| {
-        let keepalive = keepalive.clone();
+        let tcp = tcp.clone();
         Box::pin(async move {
             match endpoint {
                 Endpoint::Tcp { host, port } => {
                     let stream = async_net::TcpStream::connect((host.as_str(), port)).await?;
                     stream.set_nodelay(true)?;
-                    if let Some(keepalive) = &keepalive {
-                        socket2::SockRef::from(&stream).set_tcp_keepalive(keepalive)?;
-                    }
+                    tcp.apply(&stream)?;
                     Ok(Box::new(stream) as BoxStream)
                 }
                 Endpoint::Unix { path } => {
@@ -99,34 +181,6 @@ pub(crate) fn default_connector(keepalive: Option<socket2::TcpKeepalive>) -> Arc
                 }
             }
         })
-    })
-}
-
-/// The default spawner: one background thread per process, named
-/// `turnlock-postgres`, running an `async-executor`. It drives the
-/// connection futures and the clean-up tasks of every pool that was given
-/// no spawner of its own, whatever runtime (or none) the rest of the
-/// program uses.
-pub(crate) fn default_spawner() -> Arc<SpawnFn> {
-    static EXECUTOR: OnceLock<Arc<async_executor::Executor<'static>>> = OnceLock::new();
-    let executor = EXECUTOR.get_or_init(|| {
-        let executor = Arc::new(async_executor::Executor::new());
-        let runner = executor.clone();
-        std::thread::Builder::new()
-            .name("turnlock-postgres".into())
-            .spawn(move || async_io::block_on(runner.run(std::future::pending::<()>())))
-            .expect("failed to start the turnlock-postgres driver thread");
-        executor
-    });
-    let executor = executor.clone();
-    Arc::new(move |future| {
-        // A panic ends its own task only, never the shared driver thread.
-        let future = futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(future));
-        executor
-            .spawn(async move {
-                let _ = future.await;
-            })
-            .detach();
     })
 }
 
