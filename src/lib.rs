@@ -40,7 +40,7 @@
 //! | (none) | [`Lock`], [`Guard`], [`OwnedGuard`], [`MappedGuard`], [`OwnedMappedGuard`], `lock().await`, `try_lock`, `lock_owned`, [`lock_until(deadline)`](Lock::lock_until) with any future as the deadline, [`TimedOut`]; `#![no_std]` with `alloc` | `event-listener` |
 //! | `std` (default) | blocking use from plain threads: [`lock_blocking`], [`lock_blocking_timeout`], [`lock_owned_blocking`], and the same for keyed locks | `std` |
 //! | `keyed` | [`KeyedLocks`], a lock per key whose entries exist only while used, with its guards and futures; needs only `alloc` | `hashbrown` |
-//! | `async-io` | [`lock_timeout(Duration)`][lock_timeout] on `async-io`'s timer, under any executor (plain and keyed); implies `std` | `async-io` |
+//! | `async-io` | [`lock_timeout(Duration)`][`lock_timeout`] on `async-io`'s timer, under any executor (plain and keyed); implies `std` | `async-io` |
 //! | `futures-core` | [`FusedFuture`][fused] for every lock future, so `futures::select!` takes them without `.fuse()` | `futures-core` |
 //! | `portable-atomic` | no new items: atomics from `portable-atomic`, for targets without native compare-and-swap | `portable-atomic` |
 //!
@@ -74,7 +74,7 @@
 //!
 //! Every lock future can be dropped at any point: a waiter that gives up
 //! leaves the line and nothing else changes. If the lock had just been handed
-//! to it, the lock passes to the next waiter; no wake-up is lost.
+//! to it, the lock passes to the next waiter; no wake-up goes missing.
 //!
 //! A timeout is the same thing on a schedule:
 //! [`lock_until`](Lock::lock_until) takes any future as its deadline (no
@@ -145,10 +145,10 @@
 //! | `@databases/lock` | turnlock |
 //! |---|---|
 //! | `createLock()` | [`Lock::new_fifo`] (same order, same hand-off) |
-//! | `createLock(timeoutMilliseconds)` | the timeout moves to each call: [`lock.lock_timeout(Duration::from_millis(ms))`][lock_timeout] (feature `async-io`), [`lock.lock_until(deadline)`](Lock::lock_until) or [`lock.lock_blocking_timeout(d)`][lock_blocking_timeout] |
+//! | `createLock(timeoutMilliseconds)` | the timeout moves to each call: [`lock.lock_timeout(Duration::from_millis(ms))`][`lock_timeout`] (feature `async-io`), [`lock.lock_until(deadline)`](Lock::lock_until) or [`lock.lock_blocking_timeout(d)`][`lock_blocking_timeout`] |
 //! | `withLock(fn)` | [`lock.with_lock(async \|value\| ...)`](Lock::with_lock) |
 //! | `acquireLock()` + `releaseLock()` | `let guard = lock.lock().await;` ... `drop(guard)` |
-//! | `createLocksByKey()` | [`KeyedLocks::new_fifo()`][KeyedLocks] (feature `keyed`) |
+//! | `createLocksByKey()` | [`KeyedLocks::new_fifo()`][`KeyedLocks`] (feature `keyed`) |
 //!
 //! The seed's self-deadlock guard, in Rust:
 //!
@@ -234,36 +234,18 @@
     feature = "std",
     doc = "[`lock_blocking`]: Lock::lock_blocking",
     doc = "[`lock_blocking_timeout`]: Lock::lock_blocking_timeout",
-    doc = "[lock_blocking_timeout]: Lock::lock_blocking_timeout",
     doc = "[`lock_owned_blocking`]: Lock::lock_owned_blocking"
 )]
 #![cfg_attr(
     not(feature = "std"),
     doc = "[`lock_blocking`]: crate#features",
     doc = "[`lock_blocking_timeout`]: crate#features",
-    doc = "[lock_blocking_timeout]: crate#features",
     doc = "[`lock_owned_blocking`]: crate#features"
 )]
-#![cfg_attr(
-    feature = "async-io",
-    doc = "[`lock_timeout`]: Lock::lock_timeout",
-    doc = "[lock_timeout]: Lock::lock_timeout"
-)]
-#![cfg_attr(
-    not(feature = "async-io"),
-    doc = "[`lock_timeout`]: crate#features",
-    doc = "[lock_timeout]: crate#features"
-)]
-#![cfg_attr(
-    feature = "keyed",
-    doc = "[`KeyedLocks`]: KeyedLocks",
-    doc = "[KeyedLocks]: KeyedLocks"
-)]
-#![cfg_attr(
-    not(feature = "keyed"),
-    doc = "[`KeyedLocks`]: crate#features",
-    doc = "[KeyedLocks]: crate#features"
-)]
+#![cfg_attr(feature = "async-io", doc = "[`lock_timeout`]: Lock::lock_timeout")]
+#![cfg_attr(not(feature = "async-io"), doc = "[`lock_timeout`]: crate#features")]
+#![cfg_attr(feature = "keyed", doc = "[`KeyedLocks`]: KeyedLocks")]
+#![cfg_attr(not(feature = "keyed"), doc = "[`KeyedLocks`]: crate#features")]
 #![no_std]
 // The library keeps to `core` and `alloc`; tests and examples may use `std`.
 #![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
@@ -282,21 +264,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-/// Declares a `const fn` that is a plain `fn` under loom (whose primitives
-/// have no `const` constructors).
-macro_rules! loom_const_fn {
-    ($(#[$attr:meta])* $vis:vis const fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
-        $(#[$attr])*
-        #[cfg(not(loom))]
-        $vis const fn $name($($arg: $ty),*) -> $ret $body
-
-        $(#[$attr])*
-        #[cfg(loom)]
-        $vis fn $name($($arg: $ty),*) -> $ret $body
-    };
-}
-pub(crate) use loom_const_fn;
-
+mod acquire;
 #[cfg(feature = "futures-core")]
 mod fused;
 #[cfg(feature = "keyed")]
@@ -308,6 +276,8 @@ mod raw;
 mod rwlock;
 mod sync;
 mod timeout;
+#[cfg(feature = "async-io")]
+mod timer;
 
 pub mod futures;
 

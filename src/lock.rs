@@ -3,19 +3,19 @@
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
 use core::fmt;
-use core::future::Future;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
 #[cfg(feature = "std")]
 use core::time::Duration;
 
-#[cfg(feature = "std")]
-use crate::TimedOut;
-#[cfg(target_has_atomic = "ptr")]
-use crate::futures::OwnedLockFuture;
-use crate::futures::{LockFuture, LockUntil};
 use crate::raw::RawLock;
+#[cfg(feature = "std")]
+use crate::raw::acquire_blocking;
+#[cfg(all(feature = "std", not(loom)))]
+use crate::raw::acquire_blocking_timeout;
 use crate::sync::{Access, UnsafeCell};
+#[cfg(feature = "std")]
+use crate::timeout::TimedOut;
 
 /// An async lock: one holder at a time, for any executor or none.
 ///
@@ -100,7 +100,7 @@ pub struct Lock<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Sync for Lock<T> {}
 
 impl<T> Lock<T> {
-    crate::loom_const_fn! {
+    crate::sync::loom_const_fn! {
         /// A new lock with the throughput policy: fast, and starvation-free.
         ///
         /// A task that finds the lock free takes it at once, even when
@@ -126,7 +126,7 @@ impl<T> Lock<T> {
         }
     }
 
-    crate::loom_const_fn! {
+    crate::sync::loom_const_fn! {
         /// A new lock with the strict FIFO policy and direct hand-off.
         ///
         /// Waiters are served in the order of their first poll. A release
@@ -161,42 +161,6 @@ impl<T> Lock<T> {
 }
 
 impl<T: ?Sized> Lock<T> {
-    /// Acquires the lock, waiting as long as it takes.
-    ///
-    /// The returned future is lazy: it joins the line of waiters when it is
-    /// first polled. Dropping it at any point gives up cleanly: no wake-up is
-    /// lost and, if the lock had just been handed to it, the lock is passed on.
-    ///
-    /// A free lock is taken at the first poll, without yielding to the
-    /// executor. Unlike tokio's `Mutex`, whose cooperative budget makes an
-    /// acquisition yield now and then, a loop that only takes and releases
-    /// an uncontended lock (polling a flag that another task sets, say)
-    /// never lets its executor run anything else, and on a single-threaded
-    /// executor starves every other task. Give such a loop a yield point
-    /// (`futures_lite::future::yield_now().await`, `tokio::task::yield_now()`).
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// let lock = turnlock::Lock::new(1);
-    /// let mut guard = lock.lock().await;
-    /// *guard += 1;
-    /// assert_eq!(*guard, 2);
-    /// # });
-    /// ```
-    ///
-    /// The future borrows the lock, so it cannot outlive it:
-    ///
-    /// ```compile_fail,E0597
-    /// let future = {
-    ///     let lock = turnlock::Lock::new(0);
-    ///     lock.lock()
-    /// };
-    /// ```
-    #[inline]
-    pub fn lock(&self) -> LockFuture<'_, T> {
-        LockFuture::new(self)
-    }
-
     /// Acquires the lock if it is free right now.
     ///
     /// Under `new_fifo` a free lock has nobody queued, so `try_lock` never
@@ -232,24 +196,6 @@ impl<T: ?Sized> Lock<T> {
         }
     }
 
-    /// Acquires the lock through an `Arc`, for a guard that is `'static`.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let lock = Arc::new(turnlock::Lock::new(0));
-    /// let mut guard = lock.lock_owned().await;
-    /// std::thread::spawn(move || *guard += 1).join().unwrap();
-    /// assert_eq!(*lock.lock().await, 1);
-    /// # });
-    /// ```
-    #[cfg(target_has_atomic = "ptr")]
-    #[inline]
-    pub fn lock_owned(self: &Arc<Self>) -> OwnedLockFuture<T> {
-        OwnedLockFuture::new(self.clone())
-    }
-
     /// Like [`try_lock`](Lock::try_lock), through an `Arc`.
     ///
     /// ```
@@ -280,51 +226,6 @@ impl<T: ?Sized> Lock<T> {
         }
     }
 
-    /// Acquires the lock, or gives up when `deadline` completes.
-    ///
-    /// `deadline` is any future: an `async_io::Timer`, a `tokio::time::sleep`,
-    /// an embassy timer, a channel receiver; it needs no feature. For a
-    /// `Duration` on `async-io`'s timer there is [`lock_timeout`] (feature
-    /// `async-io`). The lock is tried before the
-    /// deadline is polled, so a free lock is taken even if the deadline has
-    /// already passed. Giving up only stops this waiter: the holder keeps the
-    /// lock and the other waiters keep their places. A waiter that was handed
-    /// the lock at the moment its deadline fired returns the guard.
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// let lock = turnlock::Lock::new(());
-    /// let _held = lock.lock().await;
-    /// // A deadline that is already over: the held lock is not waited for.
-    /// let attempt = lock.lock_until(std::future::ready(())).await;
-    /// assert!(attempt.is_err());
-    /// # });
-    /// ```
-    ///
-    /// With tokio:
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-    /// let lock = turnlock::Lock::new(());
-    /// let _held = lock.lock().await;
-    /// let attempt = lock.lock_until(tokio::time::sleep(Duration::from_millis(5))).await;
-    /// assert!(attempt.is_err());
-    /// # });
-    /// ```
-    #[cfg_attr(feature = "async-io", doc = "\n[`lock_timeout`]: Lock::lock_timeout")]
-    #[cfg_attr(not(feature = "async-io"), doc = "\n[`lock_timeout`]: crate#features")]
-    // Without `lock_timeout`, a docs search for it lands here, and so does
-    // rustc's "similar name" hint in builds without `std` (nightly rustc
-    // reads aliases across crates; with `std`, `lock_blocking_timeout` is
-    // the closer name and rustc suggests it, which its docs answer).
-    #[cfg_attr(not(feature = "async-io"), doc(alias = "lock_timeout"))]
-    #[inline]
-    pub fn lock_until<D: Future>(&self, deadline: D) -> LockUntil<'_, T, D> {
-        LockUntil::new(self, deadline, None)
-    }
-
     /// Acquires the lock, blocking the current thread while waiting.
     ///
     /// Needs the `std` feature (on by default). For plain threads: inside
@@ -348,9 +249,10 @@ impl<T: ?Sized> Lock<T> {
     #[cfg(feature = "std")]
     #[inline]
     pub fn lock_blocking(&self) -> Guard<'_, T> {
-        let acquired = self.raw.lock_blocking(None);
+        let acquired = acquire_blocking(&self.raw, (), None);
         debug_assert!(acquired);
-        // SAFETY: `lock_blocking` without a deadline returns only as owner.
+        // SAFETY: a blocking acquisition without a deadline returns only as
+        // owner.
         unsafe { Guard::new(self) }
     }
 
@@ -376,9 +278,10 @@ impl<T: ?Sized> Lock<T> {
     #[cfg(all(feature = "std", target_has_atomic = "ptr"))]
     #[inline]
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedGuard<T> {
-        let acquired = self.raw.lock_blocking(None);
+        let acquired = acquire_blocking(&self.raw, (), None);
         debug_assert!(acquired);
-        // SAFETY: `lock_blocking` without a deadline returns only as owner.
+        // SAFETY: a blocking acquisition without a deadline returns only as
+        // owner.
         unsafe { OwnedGuard::new(self.clone()) }
     }
 
@@ -406,14 +309,7 @@ impl<T: ?Sized> Lock<T> {
     #[cfg_attr(not(feature = "async-io"), doc = "\n[`lock_timeout`]: crate#features")]
     #[cfg(all(feature = "std", not(loom)))]
     pub fn lock_blocking_timeout(&self, timeout: Duration) -> Result<Guard<'_, T>, TimedOut> {
-        let acquired = if timeout.is_zero() {
-            self.raw.try_lock()
-        } else {
-            // An unrepresentable deadline is no deadline.
-            self.raw
-                .lock_blocking(std::time::Instant::now().checked_add(timeout))
-        };
-        if acquired {
+        if acquire_blocking_timeout(&self.raw, (), timeout) {
             // SAFETY: the raw lock reported that we own it.
             Ok(unsafe { Guard::new(self) })
         } else {
@@ -527,14 +423,30 @@ impl<T> From<T> for Lock<T> {
     }
 }
 
+/// Prints the value (or `<locked>`), the policy and the whole state word:
+/// every flag by name and both waiter counts, as seen before the value was
+/// read, so that the `{:?}` of a lock that hangs shows where it stands.
+///
+/// ```
+/// let lock = turnlock::Lock::new_fifo(7);
+/// assert_eq!(
+///     format!("{lock:?}"),
+///     "Lock { value: 7, fifo: true, state: StateWord { locked: false, slot: false, \
+///      ready: false, handed: false, all_hinted: false, queued: 0, hinted: 0 } }"
+/// );
+/// ```
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Before `try_lock`, which would show the lock held by `fmt` itself.
+        let state = self.raw.state();
         let mut out = f.debug_struct("Lock");
         match self.try_lock() {
             Some(guard) => out.field("value", &&*guard),
             None => out.field("value", &format_args!("<locked>")),
         };
-        out.field("fifo", &self.is_fifo()).finish()
+        out.field("fifo", &self.is_fifo())
+            .field("state", &state)
+            .finish()
     }
 }
 

@@ -16,12 +16,12 @@ use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
 #[cfg(target_has_atomic = "ptr")]
-use crate::OwnedGuard;
+use crate::lock::OwnedGuard;
+use crate::lock::{Guard, Lock};
 use crate::raw::RawLock;
 #[cfg(target_has_atomic = "ptr")]
 use crate::sync::Access;
 use crate::sync::ErasedAccess;
-use crate::{Guard, Lock};
 
 impl<'a, T: ?Sized> Guard<'a, T> {
     /// Narrows the guard to a part of the value; the lock stays held until

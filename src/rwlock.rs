@@ -8,13 +8,13 @@ use core::future::Future;
 use core::time::Duration;
 
 #[cfg(feature = "std")]
-use crate::TimedOut;
-#[cfg(feature = "std")]
 use crate::raw::acquire_blocking;
 #[cfg(all(feature = "std", not(loom)))]
 use crate::raw::acquire_blocking_timeout;
 use crate::raw::{Kind, RawRwLock};
 use crate::sync::UnsafeCell;
+#[cfg(feature = "std")]
+use crate::timeout::TimedOut;
 
 mod futures;
 mod guards;
@@ -138,7 +138,7 @@ pub struct RwLock<T: ?Sized> {
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 impl<T> RwLock<T> {
-    crate::loom_const_fn! {
+    crate::sync::loom_const_fn! {
         /// A new lock with the throughput policy; neither readers nor
         /// writers starve (see [`RwLock`], "Policies and starvation").
         ///
@@ -160,7 +160,7 @@ impl<T> RwLock<T> {
         }
     }
 
-    crate::loom_const_fn! {
+    crate::sync::loom_const_fn! {
         /// A new lock that serves waiters strictly in order of arrival,
         /// readers at the head of the line together.
         ///

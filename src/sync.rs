@@ -27,6 +27,21 @@ pub(crate) use std::thread::{Thread, current as current_thread, park, park_timeo
 
 pub(crate) use cell::{Access, ErasedAccess, SharedAccess, UnsafeCell};
 
+/// Declares a `const fn` that is a plain `fn` under loom (whose primitives
+/// have no `const` constructors).
+macro_rules! loom_const_fn {
+    ($(#[$attr:meta])* $vis:vis const fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
+        $(#[$attr])*
+        #[cfg(not(loom))]
+        $vis const fn $name($($arg: $ty),*) -> $ret $body
+
+        $(#[$attr])*
+        #[cfg(loom)]
+        $vis fn $name($($arg: $ty),*) -> $ret $body
+    };
+}
+pub(crate) use loom_const_fn;
+
 /// One turn of a wait for another thread that is a few instructions from
 /// its next step; under loom, a yield that lets the model schedule it.
 #[inline]
@@ -341,7 +356,7 @@ mod shard {
 
     #[cfg(feature = "std")]
     impl<T> ShardMutex<T> {
-        crate::loom_const_fn! {
+        crate::sync::loom_const_fn! {
             #[inline]
             pub(crate) const fn new(value: T) -> Self {
                 Self(Mutex::new(value))
@@ -370,12 +385,12 @@ mod shard {
         /// Not for interrupt handlers: a handler that spins on a lock held by
         /// the code it interrupted never returns.
         pub(crate) struct ShardMutex<T> {
-            /// 1 while a `SpinGuard` exists.
+            /// 1 while a `SpinLocked` exists.
             locked: AtomicUsize,
             value: UnsafeCell<T>,
         }
 
-        // SAFETY: the value is reached only through a `SpinGuard`, and the
+        // SAFETY: the value is reached only through a `SpinLocked`, and the
         // flag admits one guard at a time, so sharing the mutex shares
         // exclusive access to `T` between threads in turn: `T: Send` is enough.
         unsafe impl<T: Send> Sync for ShardMutex<T> {}
@@ -390,7 +405,7 @@ mod shard {
             }
 
             #[inline]
-            pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+            pub(crate) fn lock(&self) -> SpinLocked<'_, T> {
                 while self
                     .locked
                     .compare_exchange_weak(0, 1, Acquire, Relaxed)
@@ -401,16 +416,16 @@ mod shard {
                         core::hint::spin_loop();
                     }
                 }
-                SpinGuard { mutex: self }
+                SpinLocked { mutex: self }
             }
         }
 
-        /// Exclusive access to a [`ShardMutex`]'s value.
-        pub(crate) struct SpinGuard<'a, T> {
+        /// A [`ShardMutex`]'s value, locked: exclusive access until dropped.
+        pub(crate) struct SpinLocked<'a, T> {
             mutex: &'a ShardMutex<T>,
         }
 
-        impl<T> Deref for SpinGuard<'_, T> {
+        impl<T> Deref for SpinLocked<'_, T> {
             type Target = T;
 
             #[inline]
@@ -421,7 +436,7 @@ mod shard {
             }
         }
 
-        impl<T> DerefMut for SpinGuard<'_, T> {
+        impl<T> DerefMut for SpinLocked<'_, T> {
             #[inline]
             fn deref_mut(&mut self) -> &mut T {
                 // SAFETY: as for `deref`, and `&mut self` rules out our own
@@ -430,7 +445,7 @@ mod shard {
             }
         }
 
-        impl<T> Drop for SpinGuard<'_, T> {
+        impl<T> Drop for SpinLocked<'_, T> {
             #[inline]
             fn drop(&mut self) {
                 self.mutex.locked.store(0, Release);

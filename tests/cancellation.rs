@@ -5,17 +5,15 @@ mod common;
 
 use core::future::Future;
 use core::pin::{Pin, pin};
-use core::sync::atomic::AtomicU64;
-use core::sync::atomic::Ordering::Relaxed;
 use core::task::Poll;
 use std::sync::Arc;
-use std::thread;
 
+use common::storm::lock::LockSubject;
+use common::storm::{Cancel, Deadline, Mix, Storm, Style, Way};
 use common::{
-    Exclusive, Probe, Rng, Section, assert_healthy, assert_pending, join_all, poll_noop,
-    poll_pinned_noop, ready, scaled, with_executor, with_watchdog,
+    Checked, Probe, Rng, assert_healthy, assert_pending, poll_noop, poll_pinned_noop, ready,
+    scaled, with_watchdog,
 };
-use futures_lite::future::{or, yield_now};
 use turnlock::Lock;
 
 fn both_policies<T>(value: impl Fn() -> T) -> [(&'static str, Lock<T>); 2] {
@@ -25,118 +23,51 @@ fn both_policies<T>(value: impl Fn() -> T) -> [(&'static str, Lock<T>); 2] {
     ]
 }
 
-/// Yields `n` times, then completes.
-async fn yields(n: u64) {
-    for _ in 0..n {
-        yield_now().await;
-    }
-}
+/// Every acquisition (`lock`, `lock_owned`, `lock_until` a deadline that
+/// never comes) with its section is raced against a few yields, so lock
+/// futures are dropped while idle, while waiting, after being woken, after
+/// being handed the lock and inside the section; some are polled by hand
+/// once and dropped. Plain threads keep the lock busy.
+const STORM: Mix = Mix {
+    tasks: &[
+        Way(Style::Await, Cancel::PollOnce),
+        Way(Style::Await, Cancel::Race),
+        Way(Style::Await, Cancel::RaceYieldsFirst),
+        Way(Style::Owned, Cancel::Race),
+        Way(Style::Owned, Cancel::RaceYieldsFirst),
+        Way(Style::Until(Deadline::Never), Cancel::Race),
+        Way(Style::Until(Deadline::Never), Cancel::RaceYieldsFirst),
+    ],
+    threads: &[Style::Blocking],
+    yields: 0..3,
+    thread_yield_one_in: 0,
+    panic_one_in: 0,
+    retry: false,
+};
 
-/// Many tasks race every acquisition against a few yields, so lock futures
-/// are dropped while idle, while waiting, after being woken and after being
-/// handed the lock; some are polled by hand once and dropped. Plain threads
-/// keep the lock busy. Afterwards the lock is free and every acquisition
-/// that completed was counted exactly once.
-fn storm(lock: Arc<Lock<Exclusive>>) {
-    let tasks = scaled(32);
-    let iters = scaled(1_000);
-    let thread_iters = scaled(2_000);
-    let acquired: u64 = with_executor(2, |executor| {
-        let lock = lock.clone();
-        async move {
-            let handles: Vec<_> = (0..tasks)
-                .map(|t| {
-                    let lock = lock.clone();
-                    executor.spawn(async move {
-                        let mut rng = Rng::new(t as u64);
-                        let acquired = AtomicU64::new(0);
-                        for _ in 0..iters {
-                            let hold = rng.below(3);
-                            let patience = rng.below(4);
-                            let style = rng.below(3);
-                            let second = rng.one_in(2);
-                            if rng.one_in(8) {
-                                // Poll once by hand and drop at once.
-                                let mut future = lock.lock();
-                                if let Poll::Ready(guard) = poll_noop(&mut future) {
-                                    acquired.fetch_add(1, Relaxed);
-                                    drop(Section::enter(guard));
-                                }
-                                continue;
-                            }
-                            // Cancelled anywhere: before it is served, while
-                            // waiting, once handed the lock, or inside the
-                            // critical section (the section still ends).
-                            let work = async {
-                                let section = match style {
-                                    0 => Either::Left(Section::enter(lock.lock().await)),
-                                    1 => Either::Right(Section::enter(lock.lock_owned().await)),
-                                    _ => Either::Left(Section::enter(
-                                        lock.lock_until(core::future::pending::<()>())
-                                            .await
-                                            .unwrap(),
-                                    )),
-                                };
-                                acquired.fetch_add(1, Relaxed);
-                                yields(hold).await;
-                                drop(section);
-                            };
-                            // Polled second, the lock future is also dropped
-                            // after being woken or handed the lock and before
-                            // it could see it.
-                            if second {
-                                or(yields(patience), work).await;
-                            } else {
-                                or(work, yields(patience)).await;
-                            }
-                        }
-                        acquired.into_inner()
-                    })
-                })
-                .collect();
-            let threads: Vec<_> = (0..2)
-                .map(|_| {
-                    let lock = lock.clone();
-                    thread::spawn(move || {
-                        for _ in 0..thread_iters {
-                            let mut guard = lock.lock_blocking();
-                            guard.enter();
-                            guard.leave();
-                        }
-                        thread_iters as u64
-                    })
-                })
-                .collect();
-            let mut acquired = 0;
-            for handle in handles {
-                acquired += handle.await;
-            }
-            acquired + join_all(threads).into_iter().sum::<u64>()
-        }
-    });
-    assert!(!lock.is_locked(), "a cancelled future leaked the lock");
-    // `count` also checks that every section ended, those cancelled
-    // half-way included.
-    assert_eq!(lock.try_lock().unwrap().count(), acquired);
-    assert_healthy(&lock);
-}
-
-/// One of two section types, kept only to be dropped.
-enum Either<L, R> {
-    Left(L),
-    Right(R),
+/// Afterwards the lock is free and every acquisition that completed was
+/// counted exactly once, also those whose section was cancelled half-way
+/// (the settling of the storm checks both, and that the lock still works).
+fn storm(name: &'static str, lock: Lock<Checked>) {
+    Storm::new(name)
+        .tasks(scaled(32), scaled(1_000))
+        .threads(2, scaled(2_000))
+        .run(move |storm| {
+            let report = storm.rage(LockSubject::new(lock), &STORM);
+            assert!(report.cancelled > 0, "no cancellation happened: {report:?}");
+        });
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn storm_new() {
-    with_watchdog(60, || storm(Arc::new(Lock::new(Exclusive::new()))));
+    storm("cancellation_storm_new", Lock::new(Checked::new()));
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn storm_fifo() {
-    with_watchdog(60, || storm(Arc::new(Lock::new_fifo(Exclusive::new()))));
+    storm("cancellation_storm_fifo", Lock::new_fifo(Checked::new()));
 }
 
 /// The same storm on one thread with futures polled by hand in a random
@@ -144,9 +75,9 @@ fn storm_fifo() {
 #[test]
 fn storm_by_hand() {
     with_watchdog(60, || {
-        for (policy, lock) in both_policies(Exclusive::new) {
+        for (policy, lock) in both_policies(Checked::new) {
             let mut rng = Rng::new(42);
-            let mut futures: Vec<Option<turnlock::futures::LockFuture<'_, Exclusive>>> =
+            let mut futures: Vec<Option<turnlock::futures::LockFuture<'_, Checked>>> =
                 (0..8).map(|_| None).collect();
             let mut guards = Vec::new();
             let mut acquired = 0;

@@ -2,197 +2,117 @@
 //! two-thread executor and plain threads hammer one lock through every way
 //! of acquiring it, some holding it across an `.await`. The protected value
 //! has a plain `inside` flag and a plain counter: two holders at once trip
-//! the flag or lose an increment.
+//! the flag or lose an increment. Every operation ends in a section
+//! (`try_lock` is retried politely), so the count is known in advance.
 
 mod common;
 
-use std::sync::Arc;
-use std::thread;
-
-use common::{Exclusive, Rng, assert_healthy, join_all, scaled, with_executor, with_watchdog};
-use futures_lite::future::yield_now;
+use common::storm::lock::LockSubject;
+use common::storm::{Cancel, Mix, Storm, Style, Way};
+use common::{Checked, scaled};
 use turnlock::Lock;
 
-/// Tasks and threads on one lock; returns after checking the count.
-fn stress(lock: Arc<Lock<Exclusive>>) {
-    let tasks = scaled(32);
-    let task_iters = scaled(300);
-    let threads = 2;
-    let thread_iters = scaled(2_000);
+/// Tasks: `lock`, `with_lock`, `lock_owned` and a polite `try_lock` loop,
+/// one section in two held across an `.await`; threads: `lock_blocking`.
+const TASKS_AND_THREADS: Mix = Mix {
+    tasks: &[
+        Way(Style::Await, Cancel::No),
+        Way(Style::WithLock, Cancel::No),
+        Way(Style::Owned, Cancel::No),
+        Way(Style::Try, Cancel::No),
+    ],
+    threads: &[Style::Blocking],
+    yields: 0..2,
+    thread_yield_one_in: 8,
+    panic_one_in: 0,
+    retry: true,
+};
 
-    with_executor(2, |executor| {
-        let lock = lock.clone();
-        async move {
-            let handles: Vec<_> = (0..tasks)
-                .map(|t| {
-                    let lock = lock.clone();
-                    executor.spawn(async move {
-                        let mut rng = Rng::new(t as u64);
-                        for i in 0..task_iters {
-                            let hold_across_await = rng.one_in(4);
-                            match i % 4 {
-                                0 => {
-                                    let mut guard = lock.lock().await;
-                                    guard.enter();
-                                    if hold_across_await {
-                                        yield_now().await;
-                                    }
-                                    guard.leave();
-                                }
-                                1 => {
-                                    lock.with_lock(async |value| {
-                                        value.enter();
-                                        if hold_across_await {
-                                            yield_now().await;
-                                        }
-                                        value.leave();
-                                    })
-                                    .await;
-                                }
-                                2 => {
-                                    let mut guard = lock.lock_owned().await;
-                                    guard.enter();
-                                    if hold_across_await {
-                                        yield_now().await;
-                                    }
-                                    guard.leave();
-                                }
-                                _ => loop {
-                                    // A try_lock that spins politely.
-                                    if let Some(mut guard) = lock.try_lock() {
-                                        guard.enter();
-                                        guard.leave();
-                                        break;
-                                    }
-                                    yield_now().await;
-                                },
-                            }
-                        }
-                    })
-                })
-                .collect();
-
-            let blocking: Vec<_> = (0..threads)
-                .map(|t| {
-                    let lock = lock.clone();
-                    thread::spawn(move || {
-                        let mut rng = Rng::new(1_000 + t as u64);
-                        for _ in 0..thread_iters {
-                            let mut guard = lock.lock_blocking();
-                            guard.enter();
-                            if rng.one_in(8) {
-                                thread::yield_now();
-                            }
-                            guard.leave();
-                        }
-                    })
-                })
-                .collect();
-
-            for handle in handles {
-                handle.await;
-            }
-            join_all(blocking);
-        }
-    });
-
-    let expected = (tasks * task_iters + threads * thread_iters) as u64;
-    assert_eq!(lock.try_lock().expect("free at the end").count(), expected);
-    assert_healthy(&lock);
+/// Tasks and threads on one lock; every operation is one section.
+fn stress(name: &'static str, lock: Lock<Checked>) {
+    Storm::new(name)
+        .tasks(scaled(32), scaled(300))
+        .threads(2, scaled(2_000))
+        .run(move |storm| {
+            let expected = (storm.tasks * storm.task_ops + storm.threads * storm.thread_ops) as u64;
+            let report = storm.rage(LockSubject::new(lock), &TASKS_AND_THREADS);
+            assert_eq!(report.sections, expected);
+        });
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn tasks_and_threads_new() {
-    with_watchdog(60, || stress(Arc::new(Lock::new(Exclusive::new()))));
+    stress("tasks_and_threads_new", Lock::new(Checked::new()));
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn tasks_and_threads_fifo() {
-    with_watchdog(60, || stress(Arc::new(Lock::new_fifo(Exclusive::new()))));
+    stress("tasks_and_threads_fifo", Lock::new_fifo(Checked::new()));
 }
 
 /// Only plain threads, more of them than cores, with `lock_blocking` and a
 /// `try_lock` loop.
-fn threads_only(lock: Arc<Lock<Exclusive>>) {
-    let threads = 4;
-    let iters = scaled(3_000);
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let lock = lock.clone();
-            thread::spawn(move || {
-                for i in 0..iters {
-                    let mut guard = if t % 2 == 0 || i % 2 == 0 {
-                        lock.lock_blocking()
-                    } else {
-                        loop {
-                            if let Some(guard) = lock.try_lock() {
-                                break guard;
-                            }
-                            thread::yield_now();
-                        }
-                    };
-                    guard.enter();
-                    guard.leave();
-                }
-            })
-        })
-        .collect();
-    join_all(handles);
-    assert_eq!(lock.try_lock().unwrap().count(), (threads * iters) as u64);
-    assert_healthy(&lock);
+const THREADS_ONLY: Mix = Mix {
+    tasks: &[],
+    threads: &[Style::Blocking, Style::Try],
+    yields: 0..0,
+    thread_yield_one_in: 0,
+    panic_one_in: 0,
+    retry: true,
+};
+
+fn threads_only(name: &'static str, lock: Lock<Checked>) {
+    Storm::new(name)
+        .tasks(0, 0)
+        .threads(4, scaled(3_000))
+        .run(move |storm| {
+            let expected = (storm.threads * storm.thread_ops) as u64;
+            let report = storm.rage(LockSubject::new(lock), &THREADS_ONLY);
+            assert_eq!(report.sections, expected);
+        });
 }
 
 #[test]
 fn threads_only_new() {
-    with_watchdog(60, || threads_only(Arc::new(Lock::new(Exclusive::new()))));
+    threads_only("threads_only_new", Lock::new(Checked::new()));
 }
 
 #[test]
 fn threads_only_fifo() {
-    with_watchdog(60, || {
-        threads_only(Arc::new(Lock::new_fifo(Exclusive::new())))
-    });
+    threads_only("threads_only_fifo", Lock::new_fifo(Checked::new()));
 }
 
-/// Many tasks on a single-threaded `block_on`, all holding across an
+/// Many tasks on a single-threaded executor, all holding across an
 /// `.await`: every release finds waiters, so it is hand-offs all the way.
-fn single_thread_tasks(lock: Lock<Exclusive>) {
-    let tasks = scaled(50);
-    let iters = scaled(200);
-    futures_lite::future::block_on(async {
-        let executor = smol::LocalExecutor::new();
-        let handles: Vec<_> = (0..tasks)
-            .map(|_| {
-                executor.spawn(async {
-                    for _ in 0..iters {
-                        let mut guard = lock.lock().await;
-                        guard.enter();
-                        yield_now().await;
-                        guard.leave();
-                    }
-                })
-            })
-            .collect();
-        executor
-            .run(async {
-                for handle in handles {
-                    handle.await;
-                }
-            })
-            .await;
-    });
-    assert_eq!(lock.try_lock().unwrap().count(), (tasks * iters) as u64);
-    assert_healthy(&lock);
+const SINGLE_THREAD: Mix = Mix {
+    tasks: &[Way(Style::Await, Cancel::No)],
+    threads: &[],
+    yields: 1..2,
+    thread_yield_one_in: 0,
+    panic_one_in: 0,
+    retry: false,
+};
+
+fn single_thread_tasks(name: &'static str, lock: Lock<Checked>) {
+    Storm::new(name)
+        .tasks(scaled(50), scaled(200))
+        .threads(0, 0)
+        .workers(0)
+        .run(move |storm| {
+            let expected = (storm.tasks * storm.task_ops) as u64;
+            let report = storm.rage(LockSubject::new(lock), &SINGLE_THREAD);
+            assert_eq!(report.sections, expected);
+        });
 }
 
 #[test]
 fn single_thread_tasks_new() {
-    with_watchdog(60, || single_thread_tasks(Lock::new(Exclusive::new())));
+    single_thread_tasks("single_thread_tasks_new", Lock::new(Checked::new()));
 }
 
 #[test]
 fn single_thread_tasks_fifo() {
-    with_watchdog(60, || single_thread_tasks(Lock::new_fifo(Exclusive::new())));
+    single_thread_tasks("single_thread_tasks_fifo", Lock::new_fifo(Checked::new()));
 }

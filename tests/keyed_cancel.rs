@@ -5,25 +5,13 @@
 
 mod common;
 
-use core::task::Poll;
-use std::sync::Arc;
-use std::thread;
-
-use common::{
-    Probe, Rng, assert_pending, join_all, poll_noop, ready, scaled, with_executor, with_watchdog,
-};
-use futures_lite::future::{or, yield_now};
+use common::storm::keyed::KeyedSubject;
+use common::storm::{Cancel, Deadline, Mix, Storm, Style, Way};
+use common::{Probe, assert_pending, ready, scaled};
 use turnlock::KeyedLocks;
 
 fn both_policies() -> [(&'static str, KeyedLocks<u32>); 2] {
     [("new", KeyedLocks::new()), ("fifo", KeyedLocks::new_fifo())]
-}
-
-/// Yields `n` times, then completes.
-async fn yields(n: u64) {
-    for _ in 0..n {
-        yield_now().await;
-    }
 }
 
 /// Checks that `key` is free and fully working again, and that the map has
@@ -136,102 +124,45 @@ fn a_cancelled_lock_many_releases_what_it_holds() {
     }
 }
 
-/// Many tasks race every acquisition of a few hot keys against a few
-/// yields, so futures are dropped while idle, waiting, woken or handed the
-/// key; some are polled once by hand and dropped; threads keep the keys
-/// busy. Afterwards the map is empty and every key still works.
-fn storm(locks: Arc<KeyedLocks<u32>>) {
-    let keys = 3;
-    let tasks = scaled(24);
-    let iters = scaled(1_000);
-    let threads = 2;
-    let thread_iters = scaled(2_000);
-    with_executor(2, |executor| {
-        let locks = locks.clone();
-        async move {
-            let handles: Vec<_> = (0..tasks)
-                .map(|t| {
-                    let locks = locks.clone();
-                    executor.spawn(async move {
-                        let mut rng = Rng::new(t as u64);
-                        for _ in 0..iters {
-                            let key = rng.below(keys) as u32;
-                            let patience = rng.below(4);
-                            let hold = rng.below(3);
-                            match rng.below(4) {
-                                0 => {
-                                    let mut future = locks.lock(key);
-                                    if let Poll::Ready(guard) = poll_noop(&mut future) {
-                                        drop(guard);
-                                    }
-                                }
-                                1 => {
-                                    let got = or(async { Some(locks.lock(key).await) }, async {
-                                        yields(patience).await;
-                                        None
-                                    })
-                                    .await;
-                                    if let Some(_guard) = got {
-                                        yields(hold).await;
-                                    }
-                                }
-                                2 => {
-                                    let got = locks.lock_until(key, yields(patience)).await;
-                                    if let Ok(_guard) = got {
-                                        yields(hold).await;
-                                    }
-                                }
-                                _ => {
-                                    let got = or(
-                                        async { Some(locks.lock_many([key, (key + 1) % 3]).await) },
-                                        async {
-                                            yields(patience).await;
-                                            None
-                                        },
-                                    )
-                                    .await;
-                                    if let Some(_guard) = got {
-                                        yields(hold).await;
-                                    }
-                                }
-                            }
-                        }
-                    })
-                })
-                .collect();
-            let blocking: Vec<_> = (0..threads)
-                .map(|t| {
-                    let locks = locks.clone();
-                    thread::spawn(move || {
-                        let mut rng = Rng::new(100 + t);
-                        for _ in 0..thread_iters {
-                            let _guard = locks.lock_blocking(rng.below(keys) as u32);
-                            if rng.one_in(4) {
-                                thread::yield_now();
-                            }
-                        }
-                    })
-                })
-                .collect();
-            for handle in handles {
-                handle.await;
-            }
-            join_all(blocking);
-        }
-    });
-    for key in 0..3 {
-        assert_reclaimed("storm", &locks, key);
-    }
+/// Many tasks race acquisitions of three hot keys (one key or two at once)
+/// and their sections against a few yields, or give them a deadline of a
+/// few polls, so futures are dropped while idle, waiting, woken or handed
+/// the key; some are polled once by hand and dropped; threads keep the
+/// keys busy. Afterwards the map is empty and every key still works (the
+/// settling of the storm checks that for each key, as `assert_reclaimed`
+/// does).
+const STORM: Mix = Mix {
+    tasks: &[
+        Way(Style::Await, Cancel::PollOnce),
+        Way(Style::Await, Cancel::Race),
+        Way(Style::Until(Deadline::AfterPolls(4)), Cancel::No),
+        Way(Style::Many, Cancel::Race),
+    ],
+    threads: &[Style::Blocking],
+    yields: 0..3,
+    thread_yield_one_in: 4,
+    panic_one_in: 0,
+    retry: false,
+};
+
+fn storm(name: &'static str, locks: KeyedLocks<u32>) {
+    Storm::new(name)
+        .tasks(scaled(24), scaled(1_000))
+        .threads(2, scaled(2_000))
+        .run(move |storm| {
+            let report = storm.rage(KeyedSubject::new(locks, 3), &STORM);
+            assert!(report.cancelled > 0, "no cancellation happened: {report:?}");
+        });
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn storm_new() {
-    with_watchdog(60, || storm(Arc::new(KeyedLocks::new())));
+    storm("keyed_cancel_storm_new", KeyedLocks::new());
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn storm_fifo() {
-    with_watchdog(60, || storm(Arc::new(KeyedLocks::new_fifo())));
+    storm("keyed_cancel_storm_fifo", KeyedLocks::new_fifo());
 }

@@ -5,152 +5,67 @@
 
 mod common;
 
-use core::sync::atomic::Ordering::{Relaxed, SeqCst};
-use core::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::thread;
 
-use common::{Rng, join_all, scaled, with_executor, with_watchdog};
+use common::storm::keyed::KeyedSubject;
+use common::storm::{Cancel, Deadline, Mix, Storm, Style, Way};
+use common::{join_all, scaled, with_executor, with_watchdog};
 use futures_lite::future::yield_now;
-use turnlock::{KeyGuard, KeyedLocks};
+use turnlock::KeyedLocks;
 
-/// What each key protects: a flag that notices two holders at once and a
-/// count updated with a non-atomic read-modify-write, so that overlapping
-/// holders lose increments.
-#[derive(Default)]
-struct Slot {
-    inside: AtomicBool,
-    count: AtomicU64,
-}
+/// Tasks: `lock`, `lock_until` a deadline that never comes, `with_lock`
+/// and a polite `try_lock` loop, one section in two held across an
+/// `.await`; threads: `lock_blocking`. Every operation is one section.
+const MIX: Mix = Mix {
+    tasks: &[
+        Way(Style::Await, Cancel::No),
+        Way(Style::Until(Deadline::Never), Cancel::No),
+        Way(Style::WithLock, Cancel::No),
+        Way(Style::Try, Cancel::No),
+    ],
+    threads: &[Style::Blocking],
+    yields: 0..2,
+    thread_yield_one_in: 8,
+    panic_one_in: 0,
+    retry: true,
+};
 
-impl Slot {
-    fn section(&self) {
-        assert!(!self.inside.swap(true, SeqCst), "two holders of one key");
-        let count = self.count.load(Relaxed);
-        core::hint::spin_loop();
-        self.count.store(count + 1, Relaxed);
-        self.inside.store(false, SeqCst);
-    }
-}
-
-fn stress(locks: Arc<KeyedLocks<usize>>, keys: usize) {
-    let slots: Arc<Vec<Slot>> = Arc::new((0..keys).map(|_| Slot::default()).collect());
-    let tasks = scaled(16);
-    let task_iters = scaled(2_000);
-    let threads = 2;
-    let thread_iters = scaled(4_000);
-
-    with_executor(2, |executor| {
-        let locks = locks.clone();
-        let slots = slots.clone();
-        async move {
-            let handles: Vec<_> = (0..tasks)
-                .map(|t| {
-                    let locks = locks.clone();
-                    let slots = slots.clone();
-                    executor.spawn(async move {
-                        let mut rng = Rng::new(t as u64);
-                        for _ in 0..task_iters {
-                            let key = rng.below(keys as u64) as usize;
-                            let slot = &slots[key];
-                            let hold = rng.one_in(4);
-                            match rng.below(4) {
-                                0 => {
-                                    let guard = locks.lock(key).await;
-                                    assert_eq!(*KeyGuard::key(&guard), key);
-                                    slot.section();
-                                    if hold {
-                                        yield_now().await;
-                                    }
-                                }
-                                1 => {
-                                    let guard =
-                                        locks.lock_until(key, core::future::pending::<()>());
-                                    let _guard = guard.await.expect("never times out");
-                                    slot.section();
-                                    if hold {
-                                        yield_now().await;
-                                    }
-                                }
-                                2 => {
-                                    locks
-                                        .with_lock(key, async || {
-                                            slot.section();
-                                            if hold {
-                                                yield_now().await;
-                                            }
-                                        })
-                                        .await;
-                                }
-                                _ => loop {
-                                    if let Some(_guard) = locks.try_lock(key) {
-                                        slot.section();
-                                        break;
-                                    }
-                                    yield_now().await;
-                                },
-                            }
-                        }
-                    })
-                })
-                .collect();
-
-            let blocking: Vec<_> = (0..threads)
-                .map(|t| {
-                    let locks = locks.clone();
-                    let slots = slots.clone();
-                    thread::spawn(move || {
-                        let mut rng = Rng::new(1_000 + t as u64);
-                        for _ in 0..thread_iters {
-                            let key = rng.below(keys as u64) as usize;
-                            let _guard = locks.lock_blocking(key);
-                            slots[key].section();
-                            if rng.one_in(8) {
-                                thread::yield_now();
-                            }
-                        }
-                    })
-                })
-                .collect();
-
-            for handle in handles {
-                handle.await;
-            }
-            join_all(blocking);
-        }
-    });
-
-    let total: u64 = slots.iter().map(|slot| slot.count.load(SeqCst)).sum();
-    assert_eq!(total, (tasks * task_iters + threads * thread_iters) as u64);
-    assert_eq!(locks.len(), 0, "entries left after every user is gone");
-    for key in 0..keys {
-        assert!(locks.try_lock(key).is_some());
-    }
-    assert!(locks.is_empty());
+/// Each of `keys` keys protects a checked value outside the map; at the
+/// end the map is empty and every key still works.
+fn stress(name: &'static str, locks: KeyedLocks<u32>, keys: u32) {
+    Storm::new(name)
+        .tasks(scaled(16), scaled(2_000))
+        .threads(2, scaled(4_000))
+        .run(move |storm| {
+            let expected = (storm.tasks * storm.task_ops + storm.threads * storm.thread_ops) as u64;
+            let report = storm.rage(KeyedSubject::new(locks, keys), &MIX);
+            assert_eq!(report.sections, expected);
+        });
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn few_hot_keys_new() {
-    with_watchdog(60, || stress(Arc::new(KeyedLocks::new()), 3));
+    stress("few_hot_keys_new", KeyedLocks::new(), 3);
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn few_hot_keys_fifo() {
-    with_watchdog(60, || stress(Arc::new(KeyedLocks::new_fifo()), 3));
+    stress("few_hot_keys_fifo", KeyedLocks::new_fifo(), 3);
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn many_cold_keys_new() {
-    with_watchdog(60, || stress(Arc::new(KeyedLocks::new()), 500));
+    stress("many_cold_keys_new", KeyedLocks::new(), 500);
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn many_cold_keys_fifo() {
-    with_watchdog(60, || stress(Arc::new(KeyedLocks::new_fifo()), 500));
+    stress("many_cold_keys_fifo", KeyedLocks::new_fifo(), 500);
 }
 
 /// A key held for the whole test does not slow down any other key: tasks

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
 
 use common::{
-    Exclusive, Probe, assert_healthy, assert_pending, join_all, ready, scaled, with_watchdog,
+    Checked, Probe, assert_healthy, assert_pending, join_all, ready, scaled, with_watchdog,
 };
 use turnlock::{Guard, Lock, MappedGuard, OwnedGuard, OwnedMappedGuard};
 
@@ -323,7 +323,7 @@ fn mapped_guards_exclude_each_other_across_threads() {
     with_watchdog(60, || {
         let threads = 4;
         let rounds = scaled(2_000);
-        let lock = Arc::new(Lock::new(("label", Exclusive::new())));
+        let lock = Arc::new(Lock::new(("label", Checked::new())));
         let handles = (0..threads)
             .map(|i| {
                 let lock = lock.clone();

@@ -9,7 +9,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 
 use common::{
-    Exclusive, Probe, Section, assert_healthy, assert_pending, join, join_all, poll_noop, ready,
+    Checked, Probe, Section, assert_healthy, assert_pending, join, join_all, poll_noop, ready,
     scaled, with_executor, with_watchdog,
 };
 use futures_lite::future::{block_on, yield_now};
@@ -89,7 +89,7 @@ fn owned_guard_relayed_through_a_chain_of_threads() {
 fn owned_guards_handed_to_spawned_tasks() {
     // Each task takes the lock and hands the guard to a child task, which
     // holds it across awaits and releases it; exclusion must hold throughout.
-    fn run(lock: Arc<Lock<Exclusive>>) {
+    fn run(lock: Arc<Lock<Checked>>) {
         let tasks = scaled(16);
         let iters = scaled(100);
         with_executor(2, |executor| {
@@ -121,8 +121,8 @@ fn owned_guards_handed_to_spawned_tasks() {
         assert_healthy(&lock);
     }
     with_watchdog(60, || {
-        run(Arc::new(Lock::new(Exclusive::new())));
-        run(Arc::new(Lock::new_fifo(Exclusive::new())));
+        run(Arc::new(Lock::new(Checked::new())));
+        run(Arc::new(Lock::new_fifo(Checked::new())));
     });
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 
 use common::{
-    Exclusive, Probe, assert_healthy, assert_pending, join, join_all, ready, scaled, with_watchdog,
+    Checked, Probe, assert_healthy, assert_pending, join, join_all, ready, scaled, with_watchdog,
 };
 use turnlock::{KeyedLocks, Lock, OwnedGuard, OwnedKeyGuard};
 
@@ -85,7 +85,7 @@ fn blocking_and_async_owned_holders_exclude_each_other() {
         for (policy, new) in policies() {
             let threads = 4;
             let rounds = scaled(1_000);
-            let lock = Arc::new(new(Exclusive::new()));
+            let lock = Arc::new(new(Checked::new()));
             let handles = (0..threads)
                 .map(|i| {
                     let lock = lock.clone();
@@ -157,7 +157,7 @@ fn keyed_blocking_and_async_owned_holders_exclude_each_other() {
         let threads = 4;
         let rounds = scaled(1_000);
         let locks = Arc::new(KeyedLocks::new());
-        let value = Arc::new(Lock::new(Exclusive::new()));
+        let value = Arc::new(Lock::new(Checked::new()));
         let handles = (0..threads)
             .map(|i| {
                 let (locks, value) = (locks.clone(), value.clone());

@@ -9,10 +9,10 @@ use core::pin::Pin;
 use std::sync::Arc;
 use std::thread;
 
-use common::{Exclusive, Section, assert_healthy, join_all, scaled, with_executor, with_watchdog};
+use common::{Checked, Section, assert_healthy, join_all, scaled, with_executor, with_watchdog};
 use turnlock::Lock;
 
-fn mixed(lock: Arc<Lock<Exclusive>>) {
+fn mixed(lock: Arc<Lock<Checked>>) {
     let iters = scaled(300);
     let smol_tasks = 8;
     let tokio_tasks = 8;
@@ -110,13 +110,13 @@ fn either_section<'a>(section: impl Send + 'a) -> Box<dyn Send + 'a> {
 #[test]
 #[cfg_attr(miri, ignore = "tokio's runtime and many threads")]
 fn smol_tokio_and_threads_on_one_lock_new() {
-    with_watchdog(60, || mixed(Arc::new(Lock::new(Exclusive::new()))));
+    with_watchdog(60, || mixed(Arc::new(Lock::new(Checked::new()))));
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "tokio's runtime and many threads")]
 fn smol_tokio_and_threads_on_one_lock_fifo() {
-    with_watchdog(60, || mixed(Arc::new(Lock::new_fifo(Exclusive::new()))));
+    with_watchdog(60, || mixed(Arc::new(Lock::new_fifo(Checked::new()))));
 }
 
 /// One side of the ping-pong: waits for its turn, takes the lock (mostly

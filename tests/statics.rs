@@ -7,15 +7,15 @@ mod common;
 
 use std::thread;
 
-use common::{Exclusive, Section, join_all, scaled, with_watchdog};
+use common::{Checked, Section, join_all, scaled, with_watchdog};
 use futures_lite::future::block_on;
 use turnlock::Lock;
 
-static THREADS_NEW: Lock<Exclusive> = Lock::new(Exclusive::new());
-static THREADS_FIFO: Lock<Exclusive> = Lock::new_fifo(Exclusive::new());
+static THREADS_NEW: Lock<Checked> = Lock::new(Checked::new());
+static THREADS_FIFO: Lock<Checked> = Lock::new_fifo(Checked::new());
 
 /// Threads hammer a static lock in every style.
-fn hammer(lock: &'static Lock<Exclusive>) {
+fn hammer(lock: &'static Lock<Checked>) {
     let threads = 4;
     let iters = scaled(1_000);
     let handles: Vec<_> = (0..threads)

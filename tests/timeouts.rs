@@ -25,8 +25,8 @@ use std::thread;
 use std::time::Instant;
 
 use common::{
-    Exclusive, Probe, Rng, Section, assert_healthy, assert_pending, join, join_all, poll_noop,
-    ready, scaled, sleep_ms, with_watchdog,
+    Checked, Probe, Rng, Section, assert_healthy, assert_pending, join, join_all, poll_noop, ready,
+    scaled, sleep_ms, with_watchdog,
 };
 use futures_lite::future::{block_on, yield_now};
 use turnlock::{Lock, TimedOut};
@@ -322,7 +322,7 @@ fn storm_of_yield_deadlines() {
     }
     with_watchdog(60, || {
         for (policy, new) in policies() {
-            let lock = new(Exclusive::new());
+            let lock = new(Checked::new());
             let tasks = scaled(24);
             let iters = scaled(400);
             let outcomes = Cell::new((0u64, 0u64));
@@ -485,7 +485,7 @@ fn judge_per_waiter_deadlines(
 #[test]
 #[cfg_attr(miri, ignore = "real time, many threads")]
 fn blocking_timeout_storm() {
-    fn run(lock: Arc<Lock<Exclusive>>) {
+    fn run(lock: Arc<Lock<Checked>>) {
         let threads = 4;
         let iters = scaled(300);
         let handles: Vec<_> = (0..threads)
@@ -524,8 +524,8 @@ fn blocking_timeout_storm() {
         assert_healthy(&lock);
     }
     with_watchdog(60, || {
-        run(Arc::new(Lock::new(Exclusive::new())));
-        run(Arc::new(Lock::new_fifo(Exclusive::new())));
+        run(Arc::new(Lock::new(Checked::new())));
+        run(Arc::new(Lock::new_fifo(Checked::new())));
     });
 }
 
@@ -819,7 +819,7 @@ mod async_io_timer {
     #[test]
     #[cfg_attr(miri, ignore = "real time, executor threads")]
     fn timeout_storm() {
-        fn run(lock: Arc<Lock<Exclusive>>) {
+        fn run(lock: Arc<Lock<Checked>>) {
             let tasks = 24;
             let iters = scaled(150);
             let (ok, timed_out) = common::with_executor(2, |executor| {
@@ -871,8 +871,8 @@ mod async_io_timer {
             assert_healthy(&lock);
         }
         with_watchdog(60, || {
-            run(Arc::new(Lock::new(Exclusive::new())));
-            run(Arc::new(Lock::new_fifo(Exclusive::new())));
+            run(Arc::new(Lock::new(Checked::new())));
+            run(Arc::new(Lock::new_fifo(Checked::new())));
         });
     }
 }

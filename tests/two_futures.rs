@@ -10,7 +10,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 
 use common::{
-    Exclusive, Probe, Section, assert_healthy, assert_pending, join, poll_noop, ready, scaled,
+    Checked, Probe, Section, assert_healthy, assert_pending, join, poll_noop, ready, scaled,
     with_executor, with_watchdog,
 };
 use futures_lite::future::{or, poll_once, race, yield_now, zip};
@@ -24,7 +24,7 @@ fn both_policies<T>(value: impl Fn() -> T) -> [(&'static str, Lock<T>); 2] {
 }
 
 /// Locks, works across an `.await`, unlocks, `n` times.
-async fn lock_and_work(lock: &Lock<Exclusive>, n: usize) {
+async fn lock_and_work(lock: &Lock<Checked>, n: usize) {
     for _ in 0..n {
         let section = Section::enter(lock.lock().await);
         yield_now().await;
@@ -35,7 +35,7 @@ async fn lock_and_work(lock: &Lock<Exclusive>, n: usize) {
 #[test]
 fn zip_of_two_routines_in_one_task() {
     with_watchdog(30, || {
-        for (policy, lock) in both_policies(Exclusive::new) {
+        for (policy, lock) in both_policies(Checked::new) {
             let n = scaled(2_000);
             futures_lite::future::block_on(zip(lock_and_work(&lock, n), lock_and_work(&lock, n)));
             assert_eq!(lock.try_lock().unwrap().count(), 2 * n as u64, "{policy}");
@@ -47,7 +47,7 @@ fn zip_of_two_routines_in_one_task() {
 #[test]
 fn join_of_three_routines_in_one_task() {
     with_watchdog(30, || {
-        for (policy, lock) in both_policies(Exclusive::new) {
+        for (policy, lock) in both_policies(Checked::new) {
             let n = scaled(1_000);
             futures::executor::block_on(async {
                 futures::join!(
@@ -67,7 +67,7 @@ fn join_of_three_routines_in_one_task() {
 fn zipped_routines_among_other_tasks_and_threads() {
     // Several tasks that each zip two routines, other single tasks, and a
     // blocking thread, all on one lock.
-    fn run(lock: Arc<Lock<Exclusive>>) {
+    fn run(lock: Arc<Lock<Checked>>) {
         let n = scaled(300);
         with_executor(2, |executor| {
             let lock = lock.clone();
@@ -101,8 +101,8 @@ fn zipped_routines_among_other_tasks_and_threads() {
         assert_healthy(&lock);
     }
     with_watchdog(60, || {
-        run(Arc::new(Lock::new(Exclusive::new())));
-        run(Arc::new(Lock::new_fifo(Exclusive::new())));
+        run(Arc::new(Lock::new(Checked::new())));
+        run(Arc::new(Lock::new_fifo(Checked::new())));
     });
 }
 
@@ -374,7 +374,7 @@ fn select_then_await_the_loser() {
 #[test]
 #[cfg_attr(miri, ignore = "thread-heavy stress")]
 fn races_of_two_lock_futures_under_contention() {
-    fn run(lock: Arc<Lock<Exclusive>>) {
+    fn run(lock: Arc<Lock<Checked>>) {
         let n = scaled(500);
         let acquired = Arc::new(AtomicU64::new(0));
         with_executor(2, |executor| {
@@ -408,7 +408,7 @@ fn races_of_two_lock_futures_under_contention() {
         assert_healthy(&lock);
     }
     with_watchdog(60, || {
-        run(Arc::new(Lock::new(Exclusive::new())));
-        run(Arc::new(Lock::new_fifo(Exclusive::new())));
+        run(Arc::new(Lock::new(Checked::new())));
+        run(Arc::new(Lock::new_fifo(Checked::new())));
     });
 }

@@ -20,7 +20,13 @@ scenario, and 2 and 64 tasks on two threads (medians of several runs).
 
     python3 tools/counted.py                  # all tables, about 5 minutes
     python3 tools/counted.py --check          # also fail if a target is missed
+    python3 tools/counted.py --only turnlock-fifo,async-lock   # a few locks, instructions only
     python3 tools/counted.py --breakdown turnlock-new [--executor fifo]
+
+`--only NAMES` (comma-separated names of the first table) counts only the
+instructions of those locks (per section on both executors, and uncontended
+where the uncontended bench has the name), without the no-op lock and the
+count tables: a quick look while changing one lock, about 20 seconds a lock.
 
 `--breakdown NAME` prints where the instructions of one section go:
 turnlock's code, event-listener's code, its list mutex, malloc/free, the
@@ -123,6 +129,32 @@ def per_section(binary, executor, name):
 
 def fmt(value):
     return f"{value:,.0f}"
+
+
+def only_table(binaries, names):
+    """Instructions of the locks in `names` only: per section on each
+    executor, and uncontended where the uncontended bench knows the name."""
+    unknown = [name for name in names if name not in LOCKS]
+    if unknown:
+        sys.exit(f"unknown lock(s) {unknown}; the locks are {LOCKS}")
+    lines = [
+        "| lock | " + " | ".join(f"{title}: per section" for _, title in EXECUTORS)
+        + " | uncontended lock + unlock |",
+        "|---|" + "---|" * len(EXECUTORS) + "---|",
+    ]
+    for name in names:
+        cells = [fmt(per_section(binaries["instructions"], executor, name)) for executor, _ in EXECUTORS]
+        if name in callgrind_uncontended.NAMES:
+            low, high = (
+                callgrind_uncontended.instructions(binaries["uncontended"], name, rounds)
+                for rounds in callgrind_uncontended.ROUNDS
+            )
+            rounds = callgrind_uncontended.ROUNDS
+            cells.append(fmt((high - low) / (rounds[1] - rounds[0])))
+        else:
+            cells.append("—")
+        lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def instruction_table(binaries):
@@ -396,10 +428,15 @@ def main():
     parser.add_argument("--runs", type=int, default=7, help="runs of each 2-thread scenario (median)")
     parser.add_argument("--breakdown", metavar="NAME", help="split one implementation's cost")
     parser.add_argument("--executor", default="fifo", help="executor of --breakdown")
+    parser.add_argument("--only", metavar="NAMES", help="comma-separated locks: their instruction counts only")
     args = parser.parse_args()
 
     if args.breakdown:
         breakdown(args.breakdown, args.executor)
+        return
+    if args.only:
+        binaries = executables(["instructions", "uncontended"])
+        print(only_table(binaries, [name for name in args.only.split(",") if name]))
         return
 
     binaries = executables(["instructions", "uncontended", "counts"])

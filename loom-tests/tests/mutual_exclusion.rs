@@ -77,3 +77,26 @@ fn mutual_exclusion_new() {
 fn mutual_exclusion_fifo() {
     check_bounded(|| three_acquirers(Lock::new_fifo(0)));
 }
+
+/// The first poll of a `new_fifo` waiter races the holder's release on
+/// another thread. A waiter whose fast path fails joins the queue without
+/// looking at the lock again: its joining compare-and-swap either finds the
+/// lock free and takes it (dropping the listener it made) or counts it,
+/// and then the release hands the lock over. Catches a waiter that queues
+/// on a lock that was freed meanwhile (it would wait forever: a loom
+/// deadlock), a release that misses a waiter counted just before it looked,
+/// and two holders.
+#[test]
+fn fifo_first_poll_races_the_release() {
+    loom::model(|| {
+        let lock = Arc::new(Lock::new_fifo(0));
+        let mut held = lock.try_lock_owned().expect("a new lock is free");
+        let releaser = thread::spawn(move || *held += 1);
+        let mut guard = block_on(lock.lock());
+        *guard += 1;
+        drop(guard);
+        releaser.join().unwrap();
+        assert!(!lock.is_locked(), "the lock is held after every guard");
+        assert_eq!(*lock.try_lock().expect("the lock is free"), 2);
+    });
+}

@@ -1,10 +1,14 @@
-//! One key's acquisition, and the futures of [`KeyedLocks`] built on it.
+//! One key's acquisition, and waiting for one key of a [`KeyedLocks`]:
+//! [`KeyedLocks::lock`], [`KeyedLocks::lock_owned`],
+//! [`KeyedLocks::lock_until`] and `lock_timeout` (feature `async-io`), and
+//! the named futures they return.
 //!
 //! [`Acquire`] waits for the lock of a counted node; [`KeyFuture`] adds the
 //! map and the key (counted in at the first poll) and [`KeyUntil`] a
 //! deadline. Both are generic over a [`KeyHolder`]: which map (borrowed or
-//! owned, `KeyedLocks` or `KeyedRwLocks`), which access, which guard. The
-//! public futures are thin wrappers declared by `lock_future!`.
+//! owned, `KeyedLocks` or `KeyedRwLocks`), which access, which guard, so
+//! the futures of `KeyedRwLocks` are built on them too. The public futures
+//! are thin wrappers declared by `lock_future!`.
 
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
@@ -15,15 +19,88 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use core::time::Duration;
 
+use super::guard::KeyGuard;
 #[cfg(target_has_atomic = "ptr")]
-use super::OwnedKeyGuard;
+use super::guard::OwnedKeyGuard;
+use super::hash::DefaultHashBuilder;
+use super::locks::KeyedLocks;
 use super::map::{Map, NodeLock, NodePtr};
-use super::{DefaultHashBuilder, KeyGuard, KeyedLocks};
-use crate::TimedOut;
 use crate::macros::lock_future;
+#[cfg(feature = "std")]
+use crate::raw::acquire_blocking;
+#[cfg(all(feature = "std", not(loom)))]
+use crate::raw::acquire_blocking_timeout;
 use crate::raw::{Protocol, RawLock, Waiter, poll_until};
+use crate::timeout::TimedOut;
 #[cfg(feature = "async-io")]
-use crate::timeout::Deadline;
+use crate::timer::Deadline;
+
+impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
+    /// Locks `key`, waiting as long as it takes.
+    ///
+    /// The future is lazy: the key gets an entry when it is first polled.
+    /// Dropping it at any point gives up cleanly, as for
+    /// [`Lock::lock`](crate::Lock::lock), and removes the entry if nobody
+    /// else holds or waits for the key.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let users = turnlock::KeyedLocks::new();
+    /// let alice = users.lock("alice").await;
+    /// let bob = users.lock("bob").await; // other keys do not wait
+    /// assert!(users.try_lock("alice").is_none());
+    /// # drop((alice, bob));
+    /// # });
+    /// ```
+    #[inline]
+    pub fn lock(&self, key: K) -> KeyLockFuture<'_, K, S> {
+        KeyLockFuture::new(self, key)
+    }
+
+    /// Locks `key` through an `Arc`, for a guard that is `'static`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.lock_owned(1).await;
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(locks.is_empty());
+    /// # });
+    /// ```
+    #[cfg(target_has_atomic = "ptr")]
+    #[inline]
+    pub fn lock_owned(self: &Arc<Self>, key: K) -> OwnedKeyLockFuture<K, S> {
+        OwnedKeyLockFuture::new(self.clone(), key)
+    }
+
+    /// Locks `key`, or gives up when `deadline` completes.
+    ///
+    /// `deadline` is any future (an `async_io::Timer`, a
+    /// `tokio::time::sleep`, an embassy timer, ...); it needs no feature
+    /// beyond `keyed`. For a `Duration` on `async-io`'s timer there is
+    /// `lock_timeout` (feature `async-io`). As for
+    /// [`Lock::lock_until`](crate::Lock::lock_until), a free key is taken
+    /// even if the deadline has passed, and giving up only stops this
+    /// waiter; its entry goes unless others still hold or wait for the key.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let held = locks.lock("k").await;
+    /// let attempt = locks.lock_until("k", std::future::ready(())).await;
+    /// assert!(attempt.is_err());
+    /// drop(held);
+    /// assert!(locks.is_empty());
+    /// # });
+    /// ```
+    #[cfg_attr(not(feature = "async-io"), doc(alias = "lock_timeout"))]
+    #[inline]
+    pub fn lock_until<D: Future>(&self, key: K, deadline: D) -> KeyLockUntil<'_, K, D, S> {
+        KeyLockUntil::new(self, key, deadline, None)
+    }
+}
 
 /// One key's acquisition: the counted node, from the first poll until the
 /// lock is handed over, and the waiter of its lock. Generic over the
@@ -125,6 +202,71 @@ impl<K, L: NodeLock> fmt::Debug for Acquire<K, L> {
             .field("counted", &self.node.is_some())
             .field("waiter", &self.waiter)
             .finish()
+    }
+}
+
+/// Takes `node`'s lock in `mode` if it may be taken right now; otherwise
+/// gives the count back and returns `None`.
+///
+/// # Safety
+///
+/// The caller holds a count on `node`, a node of `map`, and gives it to the
+/// result (or up).
+#[inline]
+pub(super) unsafe fn try_take<K, L: NodeLock>(
+    map: &Map<K, L>,
+    node: NodePtr<K, L>,
+    mode: L::Mode,
+) -> Option<NodePtr<K, L>> {
+    // SAFETY: the caller holds a count on `node`.
+    if unsafe { node.get() }.raw.try_acquire(mode) {
+        Some(node)
+    } else {
+        // SAFETY: the caller's count; we never waited and hold no lock.
+        unsafe { map.release(node) };
+        None
+    }
+}
+
+/// Blocks the thread until `node`'s lock is held in `mode`.
+///
+/// # Safety
+///
+/// The caller holds a count on `node` and gives it to the result.
+#[cfg(feature = "std")]
+pub(super) unsafe fn take_blocking<K, L: NodeLock>(
+    node: NodePtr<K, L>,
+    mode: L::Mode,
+) -> NodePtr<K, L> {
+    // SAFETY: the caller holds a count on `node`.
+    let acquired = acquire_blocking(&unsafe { node.get() }.raw, mode, None);
+    debug_assert!(
+        acquired,
+        "a blocking wait without a deadline returned empty"
+    );
+    node
+}
+
+/// Like [`take_blocking`], but gives up after `timeout`: then gives the
+/// count back.
+///
+/// # Safety
+///
+/// As for [`try_take`].
+#[cfg(all(feature = "std", not(loom)))]
+pub(super) unsafe fn take_blocking_timeout<K, L: NodeLock>(
+    map: &Map<K, L>,
+    node: NodePtr<K, L>,
+    mode: L::Mode,
+    timeout: Duration,
+) -> Result<NodePtr<K, L>, TimedOut> {
+    // SAFETY: the caller holds a count on `node`.
+    if acquire_blocking_timeout(&unsafe { node.get() }.raw, mode, timeout) {
+        Ok(node)
+    } else {
+        // SAFETY: the caller's count; the blocking wait left the line.
+        unsafe { map.release(node) };
+        Err(TimedOut::after(timeout))
     }
 }
 

@@ -8,8 +8,9 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 
 use super::acquire::Acquire;
+use super::hash::DefaultHashBuilder;
+use super::locks::KeyedLocks;
 use super::map::{Map, NodeLock, NodePtr, for_each_despite_panics};
-use super::{DefaultHashBuilder, KeyedLocks};
 use crate::raw::RawLock;
 
 /// One key of a many-key acquisition, with the mode it is taken in.

@@ -169,17 +169,18 @@ impl<K, L> NodePtr<K, L> {
     }
 }
 
-/// A table entry: a node and its count of holders and waiters.
-struct Slot<K, L> {
+/// A key's entry in its shard's table: its node and its count of holders
+/// and waiters.
+struct KeyEntry<K, L> {
     node: NodePtr<K, L>,
     /// Counts handed out by `acquire` and not yet given back. Never 0 while
-    /// the slot is in the table.
+    /// the entry is in the table.
     refs: usize,
 }
 
 /// One shard: the nodes of the keys that hash here, and spare nodes.
 struct Shard<K, L> {
-    table: HashTable<Slot<K, L>>,
+    table: HashTable<KeyEntry<K, L>>,
     /// Free nodes, each free and without waiters, its key uninitialized. At
     /// most [`POOL`]; a node of the other policy (left from before
     /// [`Map::set_fifo`]) is freed instead of reused.
@@ -187,7 +188,7 @@ struct Shard<K, L> {
 }
 
 impl<K, L> Shard<K, L> {
-    crate::loom_const_fn! {
+    crate::sync::loom_const_fn! {
         /// An empty shard; allocates nothing.
         const fn new() -> Self {
             Self {
@@ -197,7 +198,7 @@ impl<K, L> Shard<K, L> {
         }
     }
 
-    /// Gives memory back after the table has lost most of its keys: shrinks
+    /// Gives memory back after most of the table's keys have left: shrinks
     /// it to twice its length once at most about an eighth of its capacity
     /// is in use, never below [`KEPT_CAPACITY`].
     ///
@@ -220,12 +221,12 @@ impl<K, L> Shard<K, L> {
     /// `capacity()` will not do: it is the length plus the room left before
     /// the next rehash, and the tombstones that removals may leave use up
     /// that room, so a large table can report a small capacity. hashbrown
-    /// allocates a power of two of buckets, a slot and a control byte each,
+    /// allocates a power of two of buckets, an entry and a control byte each,
     /// plus one group of control bytes (at most 16, fewer than the bytes of
     /// any 2 buckets): the power of two at or below `size / bytes per
     /// bucket` is the count.
     fn buckets(&self) -> usize {
-        let estimate = self.table.allocation_size() / (mem::size_of::<Slot<K, L>>() + 1);
+        let estimate = self.table.allocation_size() / (mem::size_of::<KeyEntry<K, L>>() + 1);
         match estimate.checked_ilog2() {
             Some(log) => 1 << log,
             None => 0,
@@ -237,9 +238,9 @@ impl<K, L> Shard<K, L> {
     fn shrink(&mut self) {
         let target = (self.table.len() * 2).max(KEPT_CAPACITY);
         // SAFETY: we hold the shard (`&mut self` comes from its lock) and
-        // every slot is in the table; rehashing reads the stored hash.
+        // every entry is in the table; rehashing reads the stored hash.
         self.table
-            .shrink_to(target, |slot| unsafe { slot.node.get() }.hash);
+            .shrink_to(target, |entry| unsafe { entry.node.get() }.hash);
     }
 }
 
@@ -334,22 +335,22 @@ impl<K, L: NodeLock> Map<K, L> {
         let (node, spare) = {
             let mut shard = self.shard(hash).lock();
             let Shard { table, pool } = &mut *shard;
-            let entry = table.entry(
+            let place = table.entry(
                 hash,
-                |slot| {
-                    // SAFETY: we hold the shard lock and `slot` is in the table.
-                    let node = unsafe { slot.node.get() };
+                |entry| {
+                    // SAFETY: we hold the shard lock and `entry` is in the table.
+                    let node = unsafe { entry.node.get() };
                     node.hash == hash && *node.key() == key
                 },
-                // SAFETY: as above; the table rehashes only its own slots.
-                |slot| unsafe { slot.node.get() }.hash,
+                // SAFETY: as above; the table rehashes only its own entries.
+                |entry| unsafe { entry.node.get() }.hash,
             );
-            match entry {
+            match place {
                 Entry::Occupied(mut occupied) => {
-                    let slot = occupied.get_mut();
-                    slot.refs += 1;
+                    let entry = occupied.get_mut();
+                    entry.refs += 1;
                     // The key is a duplicate: drop it after the section.
-                    (slot.node, Some(key))
+                    (entry.node, Some(key))
                 }
                 Entry::Vacant(vacant) => {
                     let node = match pool.pop() {
@@ -368,7 +369,7 @@ impl<K, L: NodeLock> Map<K, L> {
                         }),
                     };
                     let node = NodePtr(NonNull::from(Box::leak(node)));
-                    vacant.insert(Slot { node, refs: 1 });
+                    vacant.insert(KeyEntry { node, refs: 1 });
                     (node, None)
                 }
             }
@@ -397,16 +398,16 @@ impl<K, L: NodeLock> Map<K, L> {
         let hash = unsafe { node.get() }.hash;
         let (key, spare) = {
             let mut shard = self.shard(hash).lock();
-            let Ok(mut entry) = shard.table.find_entry(hash, |slot| slot.node == node) else {
+            let Ok(mut place) = shard.table.find_entry(hash, |entry| entry.node == node) else {
                 unreachable!("a counted node is in its shard's table");
             };
-            let slot = entry.get_mut();
-            debug_assert!(slot.refs > 0);
-            slot.refs -= 1;
-            if slot.refs > 0 {
+            let entry = place.get_mut();
+            debug_assert!(entry.refs > 0);
+            entry.refs -= 1;
+            if entry.refs > 0 {
                 return;
             }
-            entry.remove();
+            place.remove();
             // SAFETY: the node came from `Box::leak` in `acquire` and has just
             // left the table with no counts: nobody else can reach it, so the
             // shard owns it again.
@@ -445,13 +446,13 @@ impl<K, L: NodeLock> Map<K, L> {
         let shard = self.shard(hash).lock();
         shard
             .table
-            .find(hash, |slot| {
-                // SAFETY: we hold the shard lock and `slot` is in the table.
-                let node = unsafe { slot.node.get() };
+            .find(hash, |entry| {
+                // SAFETY: we hold the shard lock and `entry` is in the table.
+                let node = unsafe { entry.node.get() };
                 node.hash == hash && eq(node.key())
             })
             // SAFETY: as above, and the lock is still held.
-            .map(|slot| look(&unsafe { slot.node.get() }.raw))
+            .map(|entry| look(&unsafe { entry.node.get() }.raw))
     }
 
     /// The number of nodes in the table (a snapshot: shards are counted one
@@ -472,10 +473,10 @@ impl<K, L> Drop for Map<K, L> {
         // them even if one's `Drop` panics.
         for_each_despite_panics(self.shards.iter(), |shard| {
             let table = core::mem::take(&mut shard.0.lock().table);
-            for_each_despite_panics(table.into_iter(), |slot| {
+            for_each_despite_panics(table.into_iter(), |entry| {
                 // SAFETY: the node came from `Box::leak` and nobody can use
                 // it any more (see above); it has left the table.
-                let mut node = unsafe { Box::from_raw(slot.node.0.as_ptr()) };
+                let mut node = unsafe { Box::from_raw(entry.node.0.as_ptr()) };
                 // SAFETY: it was in the table, so its key is initialized; the
                 // node is freed right after, unread.
                 unsafe { node.key.assume_init_drop() };

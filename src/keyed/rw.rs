@@ -19,15 +19,16 @@ use core::hash::{BuildHasher, Hash};
 use core::time::Duration;
 
 use super::DefaultHashBuilder;
-use super::map::{Map, NodePtr};
-use crate::RwState;
-#[cfg(all(feature = "std", not(loom)))]
-use crate::TimedOut;
 #[cfg(feature = "std")]
-use crate::raw::acquire_blocking;
+use super::acquire::take_blocking;
 #[cfg(all(feature = "std", not(loom)))]
-use crate::raw::acquire_blocking_timeout;
+use super::acquire::take_blocking_timeout;
+use super::acquire::try_take;
+use super::map::{Map, NodePtr};
 use crate::raw::{Kind, RawRwLock};
+use crate::rwlock::RwState;
+#[cfg(all(feature = "std", not(loom)))]
+use crate::timeout::TimedOut;
 
 mod guards;
 mod many;
@@ -125,7 +126,7 @@ impl<K> KeyedRwLocks<K, DefaultHashBuilder> {
 }
 
 impl<K, S> KeyedRwLocks<K, S> {
-    crate::loom_const_fn! {
+    crate::sync::loom_const_fn! {
         /// An empty map that hashes keys with `hasher`, with the throughput
         /// policy. Works without `std`, allocates nothing until a key is
         /// first used, and is `const`: a map can be a `static`.
@@ -227,21 +228,6 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
         self.map.acquire(key, hash)
     }
 
-    /// Takes `key` in `kind` if it may be taken now; gives the count back
-    /// otherwise.
-    #[inline]
-    fn try_count_in(&self, key: K, kind: Kind) -> Option<NodePtr<K, RawRwLock>> {
-        let node = self.count_in(key);
-        // SAFETY: we hold a count on `node`.
-        if unsafe { node.get() }.raw.try_acquire(kind) {
-            Some(node)
-        } else {
-            // SAFETY: our count; we never waited and hold no access.
-            unsafe { self.map.release(node) };
-            None
-        }
-    }
-
     /// Reads `key`, waiting as long as it takes.
     ///
     /// The future is lazy: the key gets an entry when it is first polled.
@@ -292,7 +278,8 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
     #[must_use = "if unused, a read it took is released at once"]
     #[inline]
     pub fn try_read(&self, key: K) -> Option<KeyReadGuard<'_, K, S>> {
-        let node = self.try_count_in(key, Kind::Read)?;
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { try_take(&self.map, self.count_in(key), Kind::Read) }?;
         // SAFETY: we hold a read of `node` and a count, and hand both over.
         Some(unsafe { KeyReadGuard::new(self, node) })
     }
@@ -310,7 +297,8 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
     #[must_use = "if unused, a write it took is released at once"]
     #[inline]
     pub fn try_write(&self, key: K) -> Option<KeyWriteGuard<'_, K, S>> {
-        let node = self.try_count_in(key, Kind::Write)?;
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { try_take(&self.map, self.count_in(key), Kind::Write) }?;
         // SAFETY: we hold the write of `node` and a count, and hand both over.
         Some(unsafe { KeyWriteGuard::new(self, node) })
     }
@@ -365,7 +353,8 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
     /// ```
     #[cfg(feature = "std")]
     pub fn read_blocking(&self, key: K) -> KeyReadGuard<'_, K, S> {
-        let node = self.count_in_blocking(key, Kind::Read);
+        // SAFETY: a count we just took.
+        let node = unsafe { take_blocking(self.count_in(key), Kind::Read) };
         // SAFETY: we hold a read of `node` and a count, and hand both over.
         unsafe { KeyReadGuard::new(self, node) }
     }
@@ -386,19 +375,10 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
     /// ```
     #[cfg(feature = "std")]
     pub fn write_blocking(&self, key: K) -> KeyWriteGuard<'_, K, S> {
-        let node = self.count_in_blocking(key, Kind::Write);
+        // SAFETY: a count we just took.
+        let node = unsafe { take_blocking(self.count_in(key), Kind::Write) };
         // SAFETY: we hold the write of `node` and a count, and hand both over.
         unsafe { KeyWriteGuard::new(self, node) }
-    }
-
-    /// Counts in on `key` and blocks until it holds it in `kind`.
-    #[cfg(feature = "std")]
-    fn count_in_blocking(&self, key: K, kind: Kind) -> NodePtr<K, RawRwLock> {
-        let node = self.count_in(key);
-        // SAFETY: we hold a count on `node`.
-        let acquired = acquire_blocking(&unsafe { node.get() }.raw, kind, None);
-        debug_assert!(acquired);
-        node
     }
 
     /// Like [`read_blocking`](KeyedRwLocks::read_blocking), but gives up
@@ -420,7 +400,9 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
         key: K,
         timeout: Duration,
     ) -> Result<KeyReadGuard<'_, K, S>, TimedOut> {
-        let node = self.count_in_timeout(key, Kind::Read, timeout)?;
+        // SAFETY: a count we just took on a node of our map.
+        let node =
+            unsafe { take_blocking_timeout(&self.map, self.count_in(key), Kind::Read, timeout) }?;
         // SAFETY: we hold a read of `node` and a count, and hand both over.
         Ok(unsafe { KeyReadGuard::new(self, node) })
     }
@@ -443,29 +425,11 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
         key: K,
         timeout: Duration,
     ) -> Result<KeyWriteGuard<'_, K, S>, TimedOut> {
-        let node = self.count_in_timeout(key, Kind::Write, timeout)?;
+        // SAFETY: a count we just took on a node of our map.
+        let node =
+            unsafe { take_blocking_timeout(&self.map, self.count_in(key), Kind::Write, timeout) }?;
         // SAFETY: we hold the write of `node` and a count, and hand both over.
         Ok(unsafe { KeyWriteGuard::new(self, node) })
-    }
-
-    /// Counts in on `key` and blocks until it holds it in `kind` or
-    /// `timeout` passes; then gives the count back.
-    #[cfg(all(feature = "std", not(loom)))]
-    fn count_in_timeout(
-        &self,
-        key: K,
-        kind: Kind,
-        timeout: Duration,
-    ) -> Result<NodePtr<K, RawRwLock>, TimedOut> {
-        let node = self.count_in(key);
-        // SAFETY: we hold a count on `node`.
-        if acquire_blocking_timeout(&unsafe { node.get() }.raw, kind, timeout) {
-            Ok(node)
-        } else {
-            // SAFETY: our count; the blocking wait left the line.
-            unsafe { self.map.release(node) };
-            Err(TimedOut::after(timeout))
-        }
     }
 
     /// Runs `f` with `key` read, and returns its result; the read is
@@ -595,7 +559,8 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
     #[must_use = "if unused, a read it took is released at once"]
     #[inline]
     pub fn try_read_owned(self: &Arc<Self>, key: K) -> Option<OwnedKeyReadGuard<K, S>> {
-        let node = self.try_count_in(key, Kind::Read)?;
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { try_take(&self.map, self.count_in(key), Kind::Read) }?;
         // SAFETY: we hold a read of `node` and a count, and hand both over.
         Some(unsafe { OwnedKeyReadGuard::new(self.clone(), node) })
     }
@@ -613,7 +578,8 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
     #[must_use = "if unused, a write it took is released at once"]
     #[inline]
     pub fn try_write_owned(self: &Arc<Self>, key: K) -> Option<OwnedKeyWriteGuard<K, S>> {
-        let node = self.try_count_in(key, Kind::Write)?;
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { try_take(&self.map, self.count_in(key), Kind::Write) }?;
         // SAFETY: we hold the write of `node` and a count, and hand both over.
         Some(unsafe { OwnedKeyWriteGuard::new(self.clone(), node) })
     }
@@ -630,7 +596,8 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
     /// ```
     #[cfg(feature = "std")]
     pub fn read_owned_blocking(self: &Arc<Self>, key: K) -> OwnedKeyReadGuard<K, S> {
-        let node = self.count_in_blocking(key, Kind::Read);
+        // SAFETY: a count we just took.
+        let node = unsafe { take_blocking(self.count_in(key), Kind::Read) };
         // SAFETY: we hold a read of `node` and a count, and hand both over.
         unsafe { OwnedKeyReadGuard::new(self.clone(), node) }
     }
@@ -648,7 +615,8 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
     /// ```
     #[cfg(feature = "std")]
     pub fn write_owned_blocking(self: &Arc<Self>, key: K) -> OwnedKeyWriteGuard<K, S> {
-        let node = self.count_in_blocking(key, Kind::Write);
+        // SAFETY: a count we just took.
+        let node = unsafe { take_blocking(self.count_in(key), Kind::Write) };
         // SAFETY: we hold the write of `node` and a count, and hand both over.
         unsafe { OwnedKeyWriteGuard::new(self.clone(), node) }
     }

@@ -1,32 +1,54 @@
-//! The hand-off queue's listeners and the slot, and the debug check that names a task
-//! waiting for a lock that one of its own set-aside lock futures holds.
+//! The hand-off queue's listeners and the slot, and the debug check that
+//! names a task waiting for a lock that one of its own set-aside lock
+//! futures holds.
 //!
-//! A queued waiter may be handed the lock while its future is not being
-//! polled. If its task meanwhile awaits another future of the same lock, the
-//! task waits for itself (see "Lock futures that are set aside" in the crate
-//! docs). No protocol that keeps the clock-free starvation bound can avoid
-//! that, but debug builds with `std` can say so instead of hanging:
-//! [`Check`] mirrors the hand-off queue (every queued listener with the
-//! waker of its last poll, in queue order, and the one that holds an
-//! unclaimed hand-off). When a task polls a lock future of its own that is
-//! not the recipient while the recipient's waker wakes the same task, the
-//! future wakes its task once more; if it is polled a third time with the
-//! same hand-off still unclaimed, its task has had a round that did not
-//! poll the recipient, and it panics with a message that names the
-//! problem.
+//! A waiter in the queue or the slot may be handed the lock while its
+//! future is not being polled. If its task meanwhile awaits another future
+//! of the same lock, the task waits for itself (see "Lock futures that are
+//! set aside" in the crate docs). No protocol that keeps the clock-free
+//! starvation bound can avoid that, but debug builds with `std` can say so
+//! instead of hanging: [`Check`] mirrors who waits where (every queued
+//! listener and the slot's waiter, each with the waker of its last poll)
+//! and who holds an unclaimed hand-off. When a task polls a lock future of
+//! its own that is not the recipient while the recipient's waker wakes the
+//! same task, the future wakes its task once more; if it is polled a third
+//! time with the same hand-off still unclaimed, its task has had a round
+//! that did not poll the recipient, and it panics with a message that names
+//! the problem.
 //!
 //! Release builds, `no_std` and loom get the same operations without any
 //! bookkeeping: each is exactly the `event-listener` call it wraps.
 //!
-//! To keep the mirror exact, every operation that changes the queue's list
-//! (joining, the hand-off `notify`, leaving) runs inside the check's mutex,
-//! so the mirror's order is the list's order.
+//! # What the mirror serialises
+//!
+//! The check must not change which interleavings of the state word a build
+//! can reach beyond what it must, so its mutex is never held across an
+//! operation on the state word:
+//!
+//! * The queue: the mirror's order must be the list's order, because a
+//!   hand-off goes to the oldest listener and the mirror must name it. So
+//!   the three operations that change the list (`listen`, the hand-off
+//!   `notify`, `discard`) run inside the mirror's mutex. They take the
+//!   list's own lock anyway, so this orders nothing that was not ordered;
+//!   the waker is cloned before the mutex is taken.
+//! * The slot: its waiter records its own arrival and departure, each after
+//!   the compare-and-swap that made it, and a release records nothing: a
+//!   hand-off to the slot is the `HANDED` bit itself, which the check reads
+//!   from the state word when it looks ([`Check::pending`]). A record that
+//!   lags behind the word can only belong to another task's future (a
+//!   task's futures are polled one at a time, so its own records are
+//!   complete whenever one of them is polled), and the check only acts on
+//!   the futures of the polling task.
+//!
+//! Beyond those, the check takes its mutex only to record a claim and on a
+//! poll that returns `Pending`, and it adds wake-ups only when a task polls
+//! a future while a sibling's hand-off waits (above).
 
-use core::task::Context;
+use core::task::{Context, Waker};
 
 use event_listener::{Event, EventListener, IntoNotification, Listener};
 
-pub(super) use self::imp::{Check, Guard as MirrorGuard, Ticket};
+pub(super) use self::imp::{Check, Ticket};
 
 #[cfg(all(debug_assertions, feature = "std", not(loom)))]
 mod imp {
@@ -34,27 +56,27 @@ mod imp {
     use core::task::{Context, Waker};
     use std::sync::{Mutex, MutexGuard, PoisonError};
 
-    /// The hand-off queue as the check sees it.
+    /// Who waits where, as the check sees it.
     struct Mirror {
         /// Tickets handed out so far; 0 means "no ticket".
         last: u64,
         /// Queued listeners that have not been notified, oldest first, with
         /// the waker of their future's last poll.
         queued: BTreeMap<u64, Waker>,
-        /// The waiter in the slot, if it has not been handed the lock.
-        slot: Option<(u64, Waker)>,
-        /// The waiter (queued or in the slot) that was handed the lock and
-        /// has not claimed it.
+        /// The queued waiter that was handed the lock and has not claimed it.
         handed: Option<(u64, Waker)>,
+        /// The waiter in the slot, handed the lock or not (the state word's
+        /// `HANDED` says which).
+        slot: Option<(u64, Waker)>,
     }
 
-    /// The mirror of a lock's hand-off queue.
+    /// The mirror of a lock's hand-off line.
     pub(in crate::raw) struct Check(Mutex<Mirror>);
 
     /// A waiter's place in the mirror.
     #[derive(Debug, Default)]
     pub(in crate::raw) struct Ticket {
-        /// Its queued listener's ticket, 0 when it has none.
+        /// Its ticket in the queue or the slot, 0 when it has none.
         id: u64,
         /// The hand-off a sibling future held unclaimed at this waiter's
         /// last poll, 0 if none.
@@ -78,27 +100,28 @@ mod imp {
             Self(Mutex::new(Mirror {
                 last: 0,
                 queued: BTreeMap::new(),
-                slot: None,
                 handed: None,
+                slot: None,
             }))
         }
 
-        /// Locks the mirror. A panic of the check poisons nothing that
-        /// matters: the mirror is consistent between operations.
-        pub(in crate::raw) fn mirror(&self) -> Guard<'_> {
-            Guard(self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        /// Locks the mirror to record a change. A panic of the check
+        /// poisons nothing that matters: the mirror is consistent between
+        /// records.
+        pub(super) fn record(&self) -> Recording<'_> {
+            Recording(self.0.lock().unwrap_or_else(PoisonError::into_inner))
         }
     }
 
-    /// The mirror, locked.
-    pub(in crate::raw) struct Guard<'a>(MutexGuard<'a, Mirror>);
+    /// The mirror, locked while a change is recorded.
+    pub(in crate::raw) struct Recording<'a>(MutexGuard<'a, Mirror>);
 
-    impl Guard<'_> {
-        /// A listener joined the back of the queue.
-        pub(in crate::raw) fn joined(&mut self, ticket: &mut Ticket, cx: &Context<'_>) {
+    impl Recording<'_> {
+        /// A listener joined the back of the queue with `waker`.
+        pub(in crate::raw) fn joined(&mut self, ticket: &mut Ticket, waker: Waker) {
             self.0.last += 1;
             ticket.id = self.0.last;
-            self.0.queued.insert(ticket.id, cx.waker().clone());
+            self.0.queued.insert(ticket.id, waker);
         }
 
         /// The oldest queued listener was handed the lock.
@@ -108,29 +131,7 @@ mod imp {
             debug_assert!(self.0.handed.is_some(), "a hand-off to nobody");
         }
 
-        /// A waiter entered the slot.
-        pub(in crate::raw) fn slot_joined(&mut self, ticket: &mut Ticket, cx: &Context<'_>) {
-            debug_assert!(self.0.slot.is_none(), "two waiters in the slot");
-            self.0.last += 1;
-            ticket.id = self.0.last;
-            self.0.slot = Some((ticket.id, cx.waker().clone()));
-        }
-
-        /// The slot's waiter was handed the lock.
-        pub(in crate::raw) fn slot_handed(&mut self) {
-            debug_assert!(self.0.handed.is_none(), "two unclaimed hand-offs");
-            self.0.handed = self.0.slot.take();
-            debug_assert!(self.0.handed.is_some(), "a hand-off to an empty slot");
-        }
-
-        /// The slot's waiter left without the lock.
-        pub(in crate::raw) fn slot_left(&mut self, ticket: &mut Ticket) {
-            let left = self.0.slot.take();
-            debug_assert_eq!(left.map(|(id, _)| id), Some(ticket.id));
-            *ticket = Ticket::new();
-        }
-
-        /// The recipient of a hand-off claimed it.
+        /// The recipient of a queued hand-off claimed it.
         pub(in crate::raw) fn claimed(&mut self, ticket: &mut Ticket) {
             let handed = self.0.handed.take();
             debug_assert_eq!(handed.map(|(id, _)| id), Some(ticket.id));
@@ -148,6 +149,22 @@ mod imp {
             }
             *ticket = Ticket::new();
         }
+
+        /// A waiter entered the slot, with `waker` in its cell.
+        pub(in crate::raw) fn slot_joined(&mut self, ticket: &mut Ticket, waker: Waker) {
+            debug_assert!(self.0.slot.is_none(), "two waiters in the slot");
+            self.0.last += 1;
+            ticket.id = self.0.last;
+            self.0.slot = Some((ticket.id, waker));
+        }
+
+        /// The slot's waiter left it: with the lock it was handed, or
+        /// without.
+        pub(in crate::raw) fn slot_left(&mut self, ticket: &mut Ticket) {
+            let left = self.0.slot.take();
+            debug_assert_eq!(left.map(|(id, _)| id), Some(ticket.id));
+            *ticket = Ticket::new();
+        }
     }
 
     /// Whether two wakers wake the same task, as far as that can be told.
@@ -161,22 +178,28 @@ mod imp {
     }
 
     /// A waiter's poll is about to return `Pending`: records its waker, and
-    /// looks for a sibling future that holds an unclaimed hand-off.
+    /// looks for a sibling future that holds an unclaimed hand-off (a
+    /// queued one, or the slot's waiter if `slot_handed()`).
     ///
     /// # Panics
     ///
     /// If the same sibling's hand-off was already unclaimed at this
     /// waiter's previous poll: its task polls this future, not that one.
-    pub(in crate::raw) fn pending(check: &Check, ticket: &mut Ticket, cx: &Context<'_>) {
+    pub(in crate::raw) fn pending(
+        check: &Check,
+        ticket: &mut Ticket,
+        cx: &Context<'_>,
+        slot_handed: impl FnOnce() -> bool,
+    ) {
         let waker = cx.waker();
-        let mut mirror = check.mirror();
+        let mut mirror = check.record();
         let Mirror {
             queued,
             slot,
             handed,
             ..
         } = &mut *mirror.0;
-        let own = match (&mut *handed, slot) {
+        let own = match (&mut *handed, &mut *slot) {
             (Some((id, own)), _) | (_, Some((id, own))) if *id == ticket.id => Some(own),
             _ => queued.get_mut(&ticket.id),
         };
@@ -185,7 +208,12 @@ mod imp {
                 own.clone_from(waker);
             }
         }
-        let sibling = match handed {
+        let theirs = match (&*handed, &*slot) {
+            (Some(theirs), _) => Some(theirs),
+            (None, Some(theirs)) if slot_handed() => Some(theirs),
+            _ => None,
+        };
+        let sibling = match theirs {
             Some((id, theirs)) if *id != ticket.id && same_task(theirs, waker) => *id,
             _ => 0,
         };
@@ -221,7 +249,7 @@ mod imp {
 
 #[cfg(not(all(debug_assertions, feature = "std", not(loom))))]
 mod imp {
-    use core::task::Context;
+    use core::task::{Context, Waker};
 
     /// Without the debug check: nothing to mirror.
     pub(in crate::raw) struct Check;
@@ -244,94 +272,129 @@ mod imp {
         }
 
         #[inline]
-        pub(in crate::raw) fn mirror(&self) -> Guard<'_> {
-            Guard(core::marker::PhantomData)
+        pub(super) fn record(&self) -> Recording {
+            Recording
         }
     }
 
-    /// Without the debug check: every record is a no-op. It borrows the
-    /// check as the debug variant does, so that code naming it compiles
-    /// either way.
-    pub(in crate::raw) struct Guard<'a>(core::marker::PhantomData<&'a Check>);
+    /// Without the debug check: every record is a no-op.
+    pub(in crate::raw) struct Recording;
 
     /// Ends the (empty) critical section where the debug check's would end.
-    impl Drop for Guard<'_> {
+    impl Drop for Recording {
         #[inline]
         fn drop(&mut self) {}
     }
 
-    impl Guard<'_> {
+    impl Recording {
         #[inline]
-        pub(in crate::raw) fn joined(&mut self, _: &mut Ticket, _: &Context<'_>) {}
+        pub(in crate::raw) fn joined(&mut self, _: &mut Ticket, _: Waker) {}
 
         #[inline]
         pub(in crate::raw) fn handed(&mut self) {}
 
         #[inline]
+        pub(in crate::raw) fn claimed(&mut self, _: &mut Ticket) {}
+
+        #[inline]
         pub(in crate::raw) fn left(&mut self, _: &mut Ticket, _: bool) {}
 
         #[inline]
-        pub(in crate::raw) fn slot_joined(&mut self, _: &mut Ticket, _: &Context<'_>) {}
-
-        #[inline]
-        pub(in crate::raw) fn slot_handed(&mut self) {}
+        pub(in crate::raw) fn slot_joined(&mut self, _: &mut Ticket, _: Waker) {}
 
         #[inline]
         pub(in crate::raw) fn slot_left(&mut self, _: &mut Ticket) {}
-
-        #[inline]
-        pub(in crate::raw) fn claimed(&mut self, _: &mut Ticket) {}
     }
 
     #[inline]
-    pub(in crate::raw) fn pending(_: &Check, _: &mut Ticket, _: &Context<'_>) {}
+    pub(in crate::raw) fn pending(
+        _: &Check,
+        _: &mut Ticket,
+        _: &Context<'_>,
+        _: impl FnOnce() -> bool,
+    ) {
+    }
+}
+
+/// A clone of `cx`'s waker for the mirror, made before the mirror is
+/// locked (user code runs in `clone`); nothing without the debug check.
+#[inline]
+fn waker_to_record(cx: &Context<'_>) -> Option<Waker> {
+    cfg!(all(debug_assertions, feature = "std", not(loom))).then(|| cx.waker().clone())
 }
 
 impl Check {
     /// Joins the back of `queue`, the hand-off queue.
-    #[inline]
+    #[inline(always)]
     pub(super) fn listen(
         &self,
         queue: &Event,
         ticket: &mut Ticket,
         cx: &Context<'_>,
     ) -> EventListener {
-        let mut mirror = self.mirror();
+        let waker = waker_to_record(cx);
+        let mut record = self.record();
         let listener = queue.listen();
-        mirror.joined(ticket, cx);
+        if let Some(waker) = waker {
+            record.joined(ticket, waker);
+        }
         listener
     }
 
     /// Hands the lock to the oldest listener of `queue` that has not been
     /// notified; `false` if there was none.
-    #[inline]
+    #[inline(always)]
     pub(super) fn hand_off(&self, queue: &Event) -> bool {
-        let mut mirror = self.mirror();
+        let mut record = self.record();
         let handed = queue.notify(1.additional().relaxed()) == 1;
         if handed {
-            mirror.handed();
+            record.handed();
         }
         handed
     }
 
     /// Leaves the hand-off queue; `true` if the listener held the hand-off.
-    #[inline]
+    #[inline(always)]
     pub(super) fn leave(&self, listener: EventListener, ticket: &mut Ticket) -> bool {
-        let mut mirror = self.mirror();
+        let mut record = self.record();
         let notified = listener.discard();
-        mirror.left(ticket, notified);
+        record.left(ticket, notified);
         notified
     }
 
     /// The listener of `ticket` observed its hand-off.
-    #[inline]
+    #[inline(always)]
     pub(super) fn claimed(&self, ticket: &mut Ticket) {
-        self.mirror().claimed(ticket);
+        self.record().claimed(ticket);
     }
 
-    /// A waiter's poll returns `Pending` (see the module docs).
-    #[inline]
-    pub(super) fn pending(&self, ticket: &mut Ticket, cx: &Context<'_>) {
-        imp::pending(self, ticket, cx);
+    /// A waiter entered the slot (recorded after the compare-and-swap that
+    /// set `SLOT`).
+    #[inline(always)]
+    pub(super) fn slot_joined(&self, ticket: &mut Ticket, cx: &Context<'_>) {
+        let waker = waker_to_record(cx);
+        if let Some(waker) = waker {
+            self.record().slot_joined(ticket, waker);
+        }
+    }
+
+    /// The slot's waiter leaves it, with a lock it was handed or without
+    /// (recorded before the operation that clears `SLOT`, so that the next
+    /// waiter of the slot records its arrival after this).
+    #[inline(always)]
+    pub(super) fn slot_left(&self, ticket: &mut Ticket) {
+        self.record().slot_left(ticket);
+    }
+
+    /// A waiter's poll returns `Pending` (see the module docs);
+    /// `slot_handed` reads the state word's `HANDED` bit.
+    #[inline(always)]
+    pub(super) fn pending(
+        &self,
+        ticket: &mut Ticket,
+        cx: &Context<'_>,
+        slot_handed: impl FnOnce() -> bool,
+    ) {
+        imp::pending(self, ticket, cx, slot_handed);
     }
 }

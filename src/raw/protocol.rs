@@ -1,11 +1,10 @@
 //! What the futures, the blocking calls and the keyed maps need from a lock
-//! protocol, and the parts of waiting that every protocol shares: a
-//! deadline, and a blocked thread.
+//! protocol, and waiting with a deadline, which every protocol shares.
 //!
 //! [`RawLock`] (exclusive), [`RawRwLock`] (an access of some [`Kind`]) and
 //! [`Upgrade`](super::Upgrade) (an upgradable reader becoming the writer) each implement
-//! [`Protocol`]; [`poll_until`] and [`acquire_blocking`] are written once
-//! for all of them.
+//! [`Protocol`]; [`poll_until`] here and `acquire_blocking` (in
+//! `blocking.rs`) are written once for all of them.
 
 use core::future::Future;
 use core::pin::Pin;
@@ -123,68 +122,4 @@ pub(crate) fn poll_until<P: Protocol + ?Sized, D: Future>(
         return Poll::Ready(protocol.abandon(waiter));
     }
     Poll::Pending
-}
-
-/// Blocks the thread until the lock is acquired in `mode` or `deadline`
-/// passes. Returns `true` if the caller now holds it.
-#[cfg(feature = "std")]
-pub(crate) fn acquire_blocking<P: Protocol + ?Sized>(
-    protocol: &P,
-    mode: P::Mode,
-    deadline: Option<super::Deadline>,
-) -> bool {
-    if protocol.try_acquire(mode) {
-        return true;
-    }
-    acquire_blocking_slow(protocol, mode, deadline)
-}
-
-/// A blocking acquisition that gives up after `timeout`; `true` if the
-/// caller now holds the lock. `Duration::ZERO` only tries; a timeout too
-/// large to represent as a point in time means no timeout.
-#[cfg(all(feature = "std", not(loom)))]
-pub(crate) fn acquire_blocking_timeout<P: Protocol + ?Sized>(
-    protocol: &P,
-    mode: P::Mode,
-    timeout: core::time::Duration,
-) -> bool {
-    if timeout.is_zero() {
-        protocol.try_acquire(mode)
-    } else {
-        acquire_blocking(
-            protocol,
-            mode,
-            std::time::Instant::now().checked_add(timeout),
-        )
-    }
-}
-
-#[cfg(feature = "std")]
-#[cold]
-fn acquire_blocking_slow<P: Protocol + ?Sized>(
-    protocol: &P,
-    mode: P::Mode,
-    deadline: Option<super::Deadline>,
-) -> bool {
-    let waker = super::blocking::thread_waker();
-    let mut cx = Context::from_waker(&waker);
-    let mut waiter = Waiter::new();
-    loop {
-        if protocol.poll_acquire(mode, &mut waiter, &mut cx).is_ready() {
-            return true;
-        }
-        match deadline {
-            None => crate::sync::park(),
-            #[cfg(not(loom))]
-            Some(deadline) => {
-                let now = std::time::Instant::now();
-                if now >= deadline {
-                    return protocol.abandon(&mut waiter);
-                }
-                crate::sync::park_timeout(deadline - now);
-            }
-            #[cfg(loom)]
-            Some(never) => match never {},
-        }
-    }
 }

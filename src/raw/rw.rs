@@ -140,7 +140,7 @@ use core::task::Waker;
 
 use event_listener::Event;
 
-use super::check::{Check, MirrorGuard};
+use super::check::Check;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::sync::{AtomicUsize, UnsafeCell};
 
@@ -283,7 +283,7 @@ unsafe impl Sync for RawRwLock {}
 unsafe impl Send for RawRwLock {}
 
 impl RawRwLock {
-    crate::loom_const_fn! {
+    crate::sync::loom_const_fn! {
         /// A free lock with the given policy.
         pub(crate) const fn new(fifo: bool) -> Self {
             Self {
@@ -477,9 +477,8 @@ impl RawRwLock {
     /// to leave the word alone. Returns the state it changed, or the one it
     /// left alone as `Err`.
     fn transition(&self, change: impl Fn(usize) -> Option<usize>) -> Result<usize, usize> {
-        let mut mirror = None;
-        let (state, handed) = self.swap(&mut mirror, change)?;
-        self.hand_over(state, handed, mirror);
+        let (state, handed) = self.swap(change)?;
+        self.hand_over(state, handed);
         Ok(state)
     }
 
@@ -491,13 +490,8 @@ impl RawRwLock {
 
     /// The compare-and-swap of [`transition`](Self::transition): returns
     /// the state it changed and what it handed over, which the caller
-    /// passes to [`hand_over`](Self::hand_over). `mirror` is the debug
-    /// mirror, locked by the caller or, for a grant to the slot, here.
-    fn swap<'a>(
-        &'a self,
-        mirror: &mut Option<MirrorGuard<'a>>,
-        change: impl Fn(usize) -> Option<usize>,
-    ) -> Result<(usize, Handed), usize> {
+    /// passes to [`hand_over`](Self::hand_over).
+    fn swap(&self, change: impl Fn(usize) -> Option<usize>) -> Result<(usize, Handed), usize> {
         // Acquire: a caller whose `change` leaves the word alone may rely on
         // what it saw (an upgrader seeing it was handed the write access).
         let mut state = self.state.load(Acquire);
@@ -511,8 +505,8 @@ impl RawRwLock {
                 next = (next & !(UPGRADING | UPGRADABLE)) | WRITER;
                 Handed::Upgrader
             } else if next & (SLOT | HANDED) == SLOT && !Kind::in_slot(next).conflicts(next) {
-                // The mirror must see the grant before the waiter claims it.
-                mirror.get_or_insert_with(|| self.check.mirror());
+                // `HANDED` in the same compare-and-swap as the grant: a
+                // second releaser sees it and grants nothing.
                 next = Kind::in_slot(next).grant(next) | HANDED;
                 Handed::Slot
             } else {
@@ -536,40 +530,37 @@ impl RawRwLock {
     }
 
     /// Acts on what [`swap`](Self::swap) handed over from `state`: wakes
-    /// the upgrader or the slot's waiter, or passes the turn. Unlocks the
-    /// mirror before anyone is woken.
-    fn hand_over(&self, state: usize, handed: Handed, mirror: Option<MirrorGuard<'_>>) {
+    /// the upgrader or the slot's waiter, or passes the turn.
+    fn hand_over(&self, state: usize, handed: Handed) {
         match handed {
             Handed::Upgrader => {
-                drop(mirror);
                 self.drained.notify(1);
             }
             Handed::Slot => {
-                let mut mirror = mirror.expect("locked for the grant");
-                mirror.slot_handed();
-                let waker = if state & READY != 0 {
-                    // SAFETY: the grant set `HANDED` while `READY` was set:
-                    // the cell is ours until we clear `READY`.
-                    let waker = unsafe { self.slot.access().get_mut().take() };
-                    // Release: the emptied cell, back to the waiter.
-                    self.state.fetch_and(!READY, Release);
-                    waker
-                } else {
+                if state & READY == 0 {
                     // The waiter is writing its waker: it sees `HANDED` when
                     // it publishes, and needs no wake-up.
-                    None
-                };
-                drop(mirror);
+                    return;
+                }
+                // SAFETY: the grant set `HANDED` while `READY` was set: the
+                // cell is ours until we clear `READY`.
+                let waker = unsafe { self.slot.access().get_mut().take() };
+                // Release: the emptied cell, back to the waiter.
+                self.state.fetch_and(!READY, Release);
                 if let Some(waker) = waker {
                     waker.wake();
                 }
             }
-            Handed::Turn => {
-                drop(mirror);
-                self.pass_turn();
-            }
-            Handed::Nobody => drop(mirror),
+            Handed::Turn => self.pass_turn(),
+            Handed::Nobody => {}
         }
+    }
+
+    /// Whether the slot's waiter was granted its access and has not claimed
+    /// it (a snapshot, for the debug check).
+    fn slot_handed(&self) -> bool {
+        // Relaxed: a snapshot for a heuristic.
+        self.state.load(Relaxed) & HANDED != 0
     }
 
     /// Sends the turn, which the caller holds (`TURN` is set on its

@@ -17,10 +17,10 @@ use core::time::Duration;
 
 use super::RwLock;
 use super::guards::Handle;
-use crate::TimedOut;
 use crate::macros::lock_future;
 use crate::raw::{Kind, Protocol, RawRwLock, Upgrade, Waiter, poll_until};
 use crate::sync::SharedAccess;
+use crate::timeout::TimedOut;
 
 /// The lock an acquisition waits for, with what it asks for and what it
 /// turns into once it holds it.

@@ -4,10 +4,11 @@
 
 use core::time::Duration;
 
+use super::{ReadGuard, WriteGuard};
 use super::{ReadUntil, RwLock, UpgradableReadGuard, UpgradeUntil, WriteUntil};
 use crate::macros::lock_future;
-use crate::timeout::Deadline;
-use crate::{ReadGuard, TimedOut, WriteGuard};
+use crate::timeout::TimedOut;
+use crate::timer::Deadline;
 
 lock_future! {
     /// The future of `RwLock::read_timeout`; resolves to `Ok(ReadGuard)` or

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: a watchdog, a small multi-thread
-//! executor, wakers that count, a seeded random generator and a value that
-//! notices two holders at once.
+//! executor, wakers that count, a seeded random generator, a value that
+//! notices holders that overlap, and the storm harness (`storm`).
 
 #![allow(
     dead_code,
@@ -9,7 +9,7 @@
 
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::panic::resume_unwind;
@@ -20,6 +20,7 @@ use std::thread;
 use smol::Executor;
 
 pub mod rw;
+pub mod storm;
 
 /// `n` in a normal run; a small fraction of it (at least 2) under Miri.
 pub fn scaled(n: usize) -> usize {
@@ -199,42 +200,83 @@ impl Rng {
     }
 }
 
-/// The protected value of the stress tests: a plain (non-atomic) flag that
-/// says someone is inside the critical section, and a count of completed
-/// sections. Two holders at once trip the flag or lose an increment.
+/// The protected value of the stress tests, checked by every section that
+/// reaches it: a writer (exclusive access) never overlaps anyone; readers
+/// (shared access) may overlap readers.
+///
+/// A plain (non-atomic) flag says a writer is inside and a plain counter
+/// counts the writers' sections: two writers at once trip the flag or lose
+/// an increment, and under Miri and ThreadSanitizer any reader or writer
+/// beside a writer is a data race on them. Readers, which may be many, count
+/// themselves in atomics, which a writer checks.
 #[derive(Debug, Default)]
-pub struct Exclusive {
+pub struct Checked {
     inside: bool,
     count: u64,
+    readers: AtomicUsize,
+    reads: AtomicU64,
 }
 
-impl Exclusive {
+impl Checked {
     pub const fn new() -> Self {
         Self {
             inside: false,
             count: 0,
+            readers: AtomicUsize::new(0),
+            reads: AtomicU64::new(0),
         }
     }
 
-    /// Marks the start of a critical section.
+    /// Marks the start of an exclusive section.
     #[track_caller]
     pub fn enter(&mut self) {
         assert!(!self.inside, "two holders inside the critical section");
+        assert_eq!(
+            self.readers.load(SeqCst),
+            0,
+            "a writer inside beside readers"
+        );
         self.inside = true;
         // Keep the store: a holder that overlaps us must be able to see it.
         core::hint::black_box(&mut self.inside);
     }
 
-    /// Marks the end of a critical section and counts it.
+    /// Marks the end of an exclusive section and counts it.
     #[track_caller]
     pub fn leave(&mut self) {
         assert!(self.inside, "left a critical section nobody was in");
+        assert_eq!(
+            self.readers.load(SeqCst),
+            0,
+            "readers came in beside a writer"
+        );
         let count = core::hint::black_box(self.count);
         self.inside = false;
         self.count = count + 1;
     }
 
-    /// Completed critical sections.
+    /// Marks the start of a shared section.
+    #[track_caller]
+    pub fn enter_shared(&self) {
+        self.readers.fetch_add(1, SeqCst);
+        assert!(
+            !core::hint::black_box(self.inside),
+            "a reader inside beside a writer"
+        );
+    }
+
+    /// Marks the end of a shared section and counts it.
+    #[track_caller]
+    pub fn leave_shared(&self) {
+        assert!(
+            !core::hint::black_box(self.inside),
+            "a writer came in beside a reader"
+        );
+        self.reads.fetch_add(1, SeqCst);
+        self.readers.fetch_sub(1, SeqCst);
+    }
+
+    /// Completed exclusive sections.
     pub fn count(&self) -> u64 {
         assert!(
             !self.inside,
@@ -242,13 +284,18 @@ impl Exclusive {
         );
         self.count
     }
+
+    /// Completed shared sections.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(SeqCst)
+    }
 }
 
 /// A critical section that ends when it is dropped, also when the future
-/// holding it is cancelled half-way: wraps a guard of an [`Exclusive`].
-pub struct Section<G: core::ops::DerefMut<Target = Exclusive>>(G);
+/// holding it is cancelled half-way: wraps a guard of a [`Checked`].
+pub struct Section<G: core::ops::DerefMut<Target = Checked>>(G);
 
-impl<G: core::ops::DerefMut<Target = Exclusive>> Section<G> {
+impl<G: core::ops::DerefMut<Target = Checked>> Section<G> {
     #[track_caller]
     pub fn enter(mut guard: G) -> Self {
         guard.enter();
@@ -256,7 +303,7 @@ impl<G: core::ops::DerefMut<Target = Exclusive>> Section<G> {
     }
 }
 
-impl<G: core::ops::DerefMut<Target = Exclusive>> Drop for Section<G> {
+impl<G: core::ops::DerefMut<Target = Checked>> Drop for Section<G> {
     fn drop(&mut self) {
         // The guard (a field) is released after this, with the section left.
         self.0.leave();

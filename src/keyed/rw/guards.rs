@@ -12,11 +12,11 @@ use core::time::Duration;
 use super::super::acquire::{KeyFuture, KeyUntil, key_holder};
 use super::super::guard::key_guard;
 use super::super::{DefaultHashBuilder, KeyedRwLocks};
-use crate::TimedOut;
 use crate::macros::lock_future;
 use crate::raw::{Kind, RawRwLock};
+use crate::timeout::TimedOut;
 #[cfg(feature = "async-io")]
-use crate::timeout::Deadline;
+use crate::timer::Deadline;
 
 /// A read of a key of the `KeyedRwLocks` behind `H`.
 pub(crate) struct Reading<H>(H);

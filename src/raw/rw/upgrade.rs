@@ -22,7 +22,7 @@ use core::task::{Context, Poll};
 
 use super::{Kind, READER_MASK, RawRwLock, UPGRADABLE, UPGRADING, WRITER, check};
 use crate::raw::protocol::Protocol;
-use crate::raw::{Stage, Waiter};
+use crate::raw::waiter::{Stage, Waiter};
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
 
 /// The upgrade of a lock's upgradable read to its write access: the same

@@ -7,7 +7,7 @@ use core::task::{Context, Poll, Waker};
 use super::{
     BARGED, HANDED, Kind, QUEUED_MASK, QUEUED_ONE, READY, RawRwLock, SLOT, SLOT_BITS, TURN, check,
 };
-use crate::raw::{Stage, Waiter, WakerId};
+use crate::raw::waiter::{Stage, Waiter, WakerId};
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 impl RawRwLock {
@@ -51,7 +51,8 @@ impl RawRwLock {
             Stage::Queued => {
                 let listener = waiter.listener.as_mut().expect("queued waiter listens");
                 if Pin::new(listener).poll(cx).is_pending() {
-                    self.check.pending(&mut waiter.ticket, cx);
+                    self.check
+                        .pending(&mut waiter.ticket, cx, || self.slot_handed());
                     return Poll::Pending;
                 }
                 // We hold the turn. Cloned while the notified listener is
@@ -65,7 +66,8 @@ impl RawRwLock {
                 if self.poll_slot(waiter, id, cx) {
                     return Poll::Ready(());
                 }
-                self.check.pending(&mut waiter.ticket, cx);
+                self.check
+                    .pending(&mut waiter.ticket, cx, || self.slot_handed());
                 Poll::Pending
             }
             Stage::Idle => unreachable!("a newcomer that joined has a stage"),
@@ -160,7 +162,6 @@ impl RawRwLock {
         // Cloned before the slot is ours: user code (the waker's `clone`)
         // must not unwind while the cell is half taken.
         let waker = cx.waker().clone();
-        let mut mirror = self.check.mirror();
         // Relaxed: each compare-and-swap below orders what it takes.
         let mut state = self.state.load(Relaxed);
         loop {
@@ -185,9 +186,6 @@ impl RawRwLock {
                 Err(actual) => state = actual,
             }
         }
-        waiter.stage = Stage::Slot(WakerId::of(&waker));
-        mirror.slot_joined(&mut waiter.ticket, cx);
-        drop(mirror);
         Some(self.wait_in_slot(waiter, waker, cx))
     }
 
@@ -201,8 +199,7 @@ impl RawRwLock {
         waker: Waker,
         cx: &Context<'_>,
     ) -> Poll<()> {
-        let mut mirror = self.check.mirror();
-        mirror.claimed(&mut waiter.ticket);
+        self.check.claimed(&mut waiter.ticket);
         // Relaxed: the compare-and-swap below orders what it takes.
         let mut state = self.state.load(Relaxed);
         let next = loop {
@@ -236,12 +233,8 @@ impl RawRwLock {
             }
         };
         if next & SLOT != 0 {
-            waiter.stage = Stage::Slot(WakerId::of(&waker));
-            mirror.slot_joined(&mut waiter.ticket, cx);
-            drop(mirror);
             return self.wait_in_slot(waiter, waker, cx);
         }
-        drop(mirror);
         waiter.stage = Stage::Done;
         if next & TURN != 0 {
             self.pass_turn();
@@ -253,6 +246,8 @@ impl RawRwLock {
     /// Writes the waker of a waiter that has just set `SLOT`, and publishes
     /// it.
     fn wait_in_slot(&self, waiter: &mut Waiter, waker: Waker, cx: &Context<'_>) -> Poll<()> {
+        waiter.stage = Stage::Slot(WakerId::of(&waker));
+        self.check.slot_joined(&mut waiter.ticket, cx);
         // SAFETY: the caller set `SLOT` with `READY` clear, so the cell
         // (empty while `SLOT` was clear) is ours until we publish it; a grant
         // meanwhile only sets `HANDED`.
@@ -260,7 +255,8 @@ impl RawRwLock {
         if self.publish_slot(waiter) {
             return Poll::Ready(());
         }
-        self.check.pending(&mut waiter.ticket, cx);
+        self.check
+            .pending(&mut waiter.ticket, cx, || self.slot_handed());
         Poll::Pending
     }
 
@@ -342,11 +338,16 @@ impl RawRwLock {
     ///
     /// The caller saw `HANDED` without `READY`, with `Acquire` ordering.
     fn claim_slot(&self, waiter: &mut Waiter) {
+        self.check.slot_left(&mut waiter.ticket);
+        self.take_granted(waiter);
+    }
+
+    /// [`claim_slot`](Self::claim_slot) once the departure is recorded.
+    fn take_granted(&self, waiter: &mut Waiter) {
         // SAFETY: `HANDED` is set and `READY` clear: the granting releaser
         // is done with the cell (it clears `READY` after taking the waker),
         // or never touched it; the cell is ours.
         let waker = unsafe { self.slot.access().get_mut().take() };
-        self.check.mirror().claimed(&mut waiter.ticket);
         waiter.stage = Stage::Done;
         self.update(|state| {
             debug_assert_eq!(
@@ -431,29 +432,19 @@ impl RawRwLock {
         }
         // SAFETY: we cleared `READY` with `HANDED` clear: the cell is ours.
         let waker = unsafe { self.slot.access().get_mut().take() };
-        // Locked across the compare-and-swap that frees the slot, so that the
-        // mirror never shows two waiters in it.
-        let mut mirror = Some(self.check.mirror());
+        // Recorded before `SLOT` is cleared, so that the next waiter of the
+        // slot records its arrival after this.
+        self.check.slot_left(&mut waiter.ticket);
         // Leave the front, unless a grant came while we emptied the cell (it
         // left the cell alone: `READY` was clear).
-        let left = self.swap(&mut mirror, |state| {
-            (state & HANDED == 0).then_some(state & !SLOT_BITS)
-        });
-        let owner = match left {
-            Ok((state, handed)) => {
-                if let Some(mirror) = &mut mirror {
-                    mirror.slot_left(&mut waiter.ticket);
-                }
-                waiter.stage = Stage::Done;
-                self.hand_over(state, handed, mirror);
-                false
-            }
-            Err(_) => {
-                drop(mirror);
-                // Granted meanwhile: we hold the access.
-                self.claim_slot(waiter);
-                true
-            }
+        let left = self.transition(|state| (state & HANDED == 0).then_some(state & !SLOT_BITS));
+        let owner = if left.is_ok() {
+            waiter.stage = Stage::Done;
+            false
+        } else {
+            // Granted meanwhile: we hold the access.
+            self.take_granted(waiter);
+            true
         };
         drop(waker);
         owner

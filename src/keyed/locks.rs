@@ -1,0 +1,515 @@
+//! [`KeyedLocks`] and the guards of its keys: building a map, taking a key
+//! without waiting or by blocking the thread, and what a guard gives back.
+//! The futures that wait for a key are in `acquire.rs` (one key) and
+//! `many.rs` (several keys).
+
+#[cfg(target_has_atomic = "ptr")]
+use alloc::sync::Arc;
+use core::borrow::Borrow;
+use core::fmt;
+use core::hash::{BuildHasher, Hash};
+#[cfg(feature = "std")]
+use core::time::Duration;
+
+#[cfg(target_has_atomic = "ptr")]
+use super::OwnedKeyGuard;
+#[cfg(feature = "std")]
+use super::acquire::take_blocking;
+#[cfg(all(feature = "std", not(loom)))]
+use super::acquire::take_blocking_timeout;
+use super::acquire::try_take;
+use super::guard::KeyGuard;
+use super::hash::DefaultHashBuilder;
+use super::map::{Map, NodeLock, NodePtr};
+#[cfg(feature = "std")]
+use crate::timeout::TimedOut;
+
+/// A lock per key: serialise work per user, per account, per file, with
+/// entries that exist only while someone holds or waits for the key.
+///
+/// Needs the `keyed` feature (no `std` needed: `core` and `alloc` only).
+///
+/// `locks.lock(key).await` gives a [`KeyGuard`]; other callers of the same
+/// key wait until it is dropped, callers of other keys do not. Each key's
+/// lock behaves exactly like a [`Lock`](crate::Lock): the throughput policy
+/// with [`new`](KeyedLocks::new), strict FIFO with
+/// [`new_fifo`](KeyedLocks::new_fifo), cancel-safe futures, timeouts that
+/// only stop the waiter, no poisoning.
+///
+/// A key's entry is created when a first caller starts waiting for it and
+/// removed the moment it has no holder and no waiter left: after the last
+/// guard is dropped, and also after the last waiter is cancelled or times
+/// out. [`len`](KeyedLocks::len) counts the entries, so it is back to 0
+/// when everything is released. The memory of removed entries is pooled and
+/// reused: locking and releasing keys in steady state allocates nothing.
+///
+/// [`lock_many`](KeyedLocks::lock_many) holds several keys at once without
+/// deadlocks, whatever order callers name them in.
+///
+/// # Keys that panic
+///
+/// A key's `Hash`, `Eq` or `Drop`, or the hasher, may panic: the call that
+/// runs it panics and the map stays consistent. Nothing is left counted or
+/// locked, and a [`ManyGuard`](crate::ManyGuard) releases all its keys even if one key's drop
+/// panics. One leak is rustc's, not the map's: a value that an expression
+/// has just produced is leaked when a temporary of that expression panics
+/// in its drop ([rust-lang/rust#47949](https://github.com/rust-lang/rust/issues/47949)),
+/// so `futures_lite::future::or(locks.lock(a), locks.lock(b)).await`, whose
+/// losing future drops a key that panics, leaks the winner's guard. Keep
+/// such futures in locals, which are dropped as a panic unwinds.
+///
+/// # Examples
+///
+/// Transfers between accounts whose balances live in a store that only
+/// reads and writes (a database, say): both accounts stay locked across the
+/// awaits, so no transfer sees another one half done.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use turnlock::KeyedLocks;
+///
+/// struct Bank {
+///     accounts: KeyedLocks<&'static str>,
+///     store: Mutex<HashMap<&'static str, u64>>,
+/// }
+///
+/// impl Bank {
+///     async fn transfer(&self, from: &'static str, to: &'static str, amount: u64) -> bool {
+///         // Keys are taken in order and duplicates collapse: opposite
+///         // transfers never deadlock, and `from == to` works.
+///         let _both = self.accounts.lock_many([from, to]).await;
+///         let balance = self.read(from).await;
+///         if balance < amount {
+///             return false;
+///         }
+///         self.write(from, balance - amount).await;
+///         let balance = self.read(to).await;
+///         self.write(to, balance + amount).await;
+///         true
+///     }
+///
+///     async fn read(&self, account: &str) -> u64 {
+///         futures_lite::future::yield_now().await; // a round trip
+///         self.store.lock().unwrap()[account]
+///     }
+///
+///     async fn write(&self, account: &'static str, balance: u64) {
+///         futures_lite::future::yield_now().await;
+///         self.store.lock().unwrap().insert(account, balance);
+///     }
+/// }
+///
+/// # futures_lite::future::block_on(async {
+/// let bank = Bank {
+///     accounts: KeyedLocks::new(),
+///     store: Mutex::new(HashMap::from([("alice", 100), ("bob", 50)])),
+/// };
+/// let ((a, b), c) = futures_lite::future::zip(
+///     futures_lite::future::zip(
+///         bank.transfer("alice", "bob", 30),
+///         bank.transfer("bob", "alice", 70),
+///     ),
+///     bank.transfer("alice", "alice", 10),
+/// )
+/// .await;
+/// assert!(a && b && c);
+/// let store = bank.store.lock().unwrap();
+/// assert_eq!(store["alice"] + store["bob"], 150);
+/// assert!(bank.accounts.is_empty());
+/// # });
+/// ```
+///
+/// Async tasks and plain threads share the keys:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let locks = Arc::new(turnlock::KeyedLocks::new());
+/// let held = locks.lock_blocking("config");
+/// let other = locks.clone();
+/// let writer = std::thread::spawn(move || {
+///     futures_lite::future::block_on(async {
+///         let _config = other.lock("config").await; // waits for `held`
+///     })
+/// });
+/// drop(held);
+/// writer.join().unwrap();
+/// assert!(locks.is_empty());
+/// ```
+pub struct KeyedLocks<K, S = DefaultHashBuilder> {
+    pub(super) map: Map<K>,
+    pub(super) hasher: S,
+}
+
+impl<K> KeyedLocks<K, DefaultHashBuilder> {
+    /// An empty map whose keys get the throughput policy of
+    /// [`Lock::new`](crate::Lock::new): fast, and starvation-free.
+    ///
+    /// With `std`, keys are hashed with a randomly keyed hasher; without,
+    /// with a fixed key (see [`DefaultHashBuilder`]).
+    ///
+    /// ```
+    /// let locks: turnlock::KeyedLocks<u64> = turnlock::KeyedLocks::new();
+    /// assert!(locks.is_empty());
+    /// assert!(!locks.is_fifo());
+    /// ```
+    pub fn new() -> Self {
+        Self::with_hasher(DefaultHashBuilder::new())
+    }
+
+    /// An empty map whose keys get the strict FIFO policy of
+    /// [`Lock::new_fifo`](crate::Lock::new_fifo): waiters of a key are
+    /// served in the order of their first poll, with direct hand-off.
+    ///
+    /// ```
+    /// let locks: turnlock::KeyedLocks<String> = turnlock::KeyedLocks::new_fifo();
+    /// assert!(locks.is_fifo());
+    /// ```
+    pub fn new_fifo() -> Self {
+        Self::new().fifo()
+    }
+}
+
+impl<K, S> KeyedLocks<K, S> {
+    crate::sync::loom_const_fn! {
+        /// An empty map that hashes keys with `hasher`, with the throughput
+        /// policy. Works without `std`, allocates nothing until a key is
+        /// first locked, and is `const`: a map can be a `static`.
+        ///
+        /// ```
+        /// use std::hash::BuildHasherDefault;
+        /// use std::collections::hash_map::DefaultHasher;
+        ///
+        /// // A fixed-seed hasher, for keys that no attacker chooses.
+        /// let locks = turnlock::KeyedLocks::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
+        /// let _guard = locks.try_lock(3).unwrap();
+        /// assert!(locks.is_locked(&3));
+        /// ```
+        ///
+        /// In a `static`, as on a `no_std` target, with a hasher that can be
+        /// built in a `const` context (here a small FNV-1a):
+        ///
+        /// ```
+        /// use core::hash::{BuildHasherDefault, Hasher};
+        /// use turnlock::KeyedLocks;
+        ///
+        /// struct Fnv(u64);
+        ///
+        /// impl Default for Fnv {
+        ///     fn default() -> Self {
+        ///         Fnv(0xcbf2_9ce4_8422_2325)
+        ///     }
+        /// }
+        ///
+        /// impl Hasher for Fnv {
+        ///     fn finish(&self) -> u64 {
+        ///         self.0
+        ///     }
+        ///
+        ///     fn write(&mut self, bytes: &[u8]) {
+        ///         for &byte in bytes {
+        ///             self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        ///         }
+        ///     }
+        /// }
+        ///
+        /// static SENSORS: KeyedLocks<u8, BuildHasherDefault<Fnv>> =
+        ///     KeyedLocks::with_hasher(BuildHasherDefault::new()).fifo();
+        ///
+        /// # futures_lite::future::block_on(async {
+        /// let reading = SENSORS.lock(3).await;
+        /// assert!(SENSORS.is_locked(&3) && SENSORS.is_fifo());
+        /// drop(reading);
+        /// assert!(SENSORS.is_empty());
+        /// # });
+        /// ```
+        pub const fn with_hasher(hasher: S) -> Self {
+            Self {
+                map: Map::new(false),
+                hasher,
+            }
+        }
+    }
+
+    /// Switches every key's lock to the strict FIFO policy (builder style;
+    /// `const`, so it works in a `static`, see
+    /// [`with_hasher`](KeyedLocks::with_hasher)).
+    ///
+    /// Meant right after construction: keys that are held or waited for at
+    /// this point cannot exist (a guard borrows the map), except those of
+    /// leaked guards, which keep their policy.
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    ///
+    /// let locks = turnlock::KeyedLocks::<u32, _>::with_hasher(RandomState::new()).fifo();
+    /// assert!(locks.is_fifo());
+    /// ```
+    #[must_use = "`fifo` returns the changed map"]
+    pub const fn fifo(mut self) -> Self {
+        self.map.set_fifo(true);
+        self
+    }
+
+    /// `true` if every key's lock is strict FIFO.
+    ///
+    /// ```
+    /// assert!(turnlock::KeyedLocks::<u8>::new_fifo().is_fifo());
+    /// ```
+    #[inline]
+    pub fn is_fifo(&self) -> bool {
+        self.map.is_fifo()
+    }
+
+    /// The number of keys that have a holder or a waiter right now.
+    ///
+    /// A snapshot, counted shard by shard: exact when nothing is being
+    /// locked or released meanwhile. 0 once every guard is dropped and
+    /// every waiter has finished, given up or been dropped.
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let a = locks.try_lock("a").unwrap();
+    /// let b = locks.try_lock("b").unwrap();
+    /// assert_eq!(locks.len(), 2);
+    /// drop((a, b));
+    /// assert_eq!(locks.len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// `true` if no key has a holder or a waiter (a snapshot, like
+    /// [`len`](KeyedLocks::len)).
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// assert!(locks.is_empty());
+    /// let guard = locks.try_lock(1).unwrap();
+    /// assert!(!locks.is_empty());
+    /// drop(guard);
+    /// assert!(locks.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The map's hasher.
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    ///
+    /// let locks = turnlock::KeyedLocks::<u8, _>::with_hasher(RandomState::new());
+    /// let _hasher: &RandomState = locks.hasher();
+    /// ```
+    #[inline]
+    pub fn hasher(&self) -> &S {
+        &self.hasher
+    }
+}
+
+impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
+    /// Counts in on `key`'s node (see the module docs).
+    #[inline]
+    pub(super) fn count_in(&self, key: K) -> NodePtr<K> {
+        let hash = self.hasher.hash_one(&key);
+        self.map.acquire(key, hash)
+    }
+
+    /// Locks `key` if it is free right now.
+    ///
+    /// Never waits and never passes a waiter over (under `new_fifo`, a key
+    /// with waiters is never free). A failed attempt leaves no entry behind.
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let guard = locks.try_lock(5).unwrap();
+    /// assert!(locks.try_lock(5).is_none());
+    /// assert!(locks.try_lock(6).is_some());
+    /// drop(guard);
+    /// assert!(locks.try_lock(5).is_some());
+    /// ```
+    ///
+    /// Unused, it warns (a key it took would be released at once):
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let locks = turnlock::KeyedLocks::new();
+    ///     locks.try_lock(5);
+    /// }
+    /// ```
+    #[must_use = "if unused, a lock it took is released at once"]
+    #[inline]
+    pub fn try_lock(&self, key: K) -> Option<KeyGuard<'_, K, S>> {
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { try_take(&self.map, self.count_in(key), ()) }?;
+        // SAFETY: we own the lock and the count, and hand both over.
+        Some(unsafe { KeyGuard::new(self, node) })
+    }
+
+    /// Like [`try_lock`](KeyedLocks::try_lock), through an `Arc`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.try_lock_owned('x').unwrap();
+    /// assert!(locks.try_lock_owned('x').is_none());
+    /// drop(guard);
+    /// ```
+    ///
+    /// ```compile_fail
+    /// #[deny(unused_must_use)]
+    /// fn main() {
+    ///     let locks = std::sync::Arc::new(turnlock::KeyedLocks::new());
+    ///     locks.try_lock_owned('x');
+    /// }
+    /// ```
+    #[cfg(target_has_atomic = "ptr")]
+    #[must_use = "if unused, a lock it took is released at once"]
+    #[inline]
+    pub fn try_lock_owned(self: &Arc<Self>, key: K) -> Option<OwnedKeyGuard<K, S>> {
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { try_take(&self.map, self.count_in(key), ()) }?;
+        // SAFETY: we own the lock and the count, and hand both over.
+        Some(unsafe { OwnedKeyGuard::new(self.clone(), node) })
+    }
+
+    /// Locks `key`, blocking the current thread while waiting.
+    ///
+    /// Needs the `std` feature (on by default). For plain threads: on an
+    /// executor's thread it parks that thread until the key is free, and if
+    /// the holder needs that thread, the program hangs silently (see
+    /// [`Lock::lock_blocking`](crate::Lock::lock_blocking)). Use
+    /// [`lock`](KeyedLocks::lock) in async code.
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let guard = locks.lock_blocking(String::from("report.csv"));
+    /// assert_eq!(turnlock::KeyGuard::key(&guard), "report.csv");
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn lock_blocking(&self, key: K) -> KeyGuard<'_, K, S> {
+        // SAFETY: a count we just took.
+        let node = unsafe { take_blocking(self.count_in(key), ()) };
+        // SAFETY: we own the lock and the count, and hand both over.
+        unsafe { KeyGuard::new(self, node) }
+    }
+
+    /// Locks `key` through an `Arc`, blocking the current thread while
+    /// waiting, for a guard that is `'static`.
+    ///
+    /// Needs the `std` feature (on by default).
+    /// [`lock_owned`](KeyedLocks::lock_owned) for plain threads, with the
+    /// caveats of [`lock_blocking`](KeyedLocks::lock_blocking).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.lock_owned_blocking("report.csv");
+    /// std::thread::spawn(move || drop(guard)).join().unwrap();
+    /// assert!(locks.is_empty());
+    /// ```
+    #[cfg(all(feature = "std", target_has_atomic = "ptr"))]
+    pub fn lock_owned_blocking(self: &Arc<Self>, key: K) -> OwnedKeyGuard<K, S> {
+        // SAFETY: a count we just took.
+        let node = unsafe { take_blocking(self.count_in(key), ()) };
+        // SAFETY: we own the lock and the count, and hand both over.
+        unsafe { OwnedKeyGuard::new(self.clone(), node) }
+    }
+
+    /// Like [`lock_blocking`](KeyedLocks::lock_blocking), but gives up after
+    /// `timeout`.
+    ///
+    /// Needs the `std` feature (on by default). It **blocks the thread**:
+    /// in async code, use `lock_timeout` (feature `async-io`) or
+    /// [`lock_until`](KeyedLocks::lock_until) with your runtime's timer.
+    ///
+    /// `Duration::ZERO` means "only if free right now"; a timeout too large
+    /// to represent means no timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let held = locks.lock_blocking(1);
+    /// assert!(locks.lock_blocking_timeout(1, Duration::from_millis(5)).is_err());
+    /// assert_eq!(locks.len(), 1);
+    /// drop(held);
+    /// assert!(locks.lock_blocking_timeout(1, Duration::ZERO).is_ok());
+    /// ```
+    #[cfg(all(feature = "std", not(loom)))]
+    pub fn lock_blocking_timeout(
+        &self,
+        key: K,
+        timeout: Duration,
+    ) -> Result<KeyGuard<'_, K, S>, TimedOut> {
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { take_blocking_timeout(&self.map, self.count_in(key), (), timeout) }?;
+        // SAFETY: we own the lock and the count, and hand both over.
+        Ok(unsafe { KeyGuard::new(self, node) })
+    }
+
+    /// Runs `f` with `key` locked and returns its result.
+    ///
+    /// The key is released when `f`'s future completes, and also if it
+    /// panics or is dropped.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let answer = locks.with_lock("user-7", async || 6 * 7).await;
+    /// assert_eq!(answer, 42);
+    /// assert!(locks.is_empty());
+    /// # });
+    /// ```
+    pub async fn with_lock<R>(&self, key: K, f: impl AsyncFnOnce() -> R) -> R {
+        let _guard = self.lock(key).await;
+        f().await
+    }
+
+    /// Whether `key` is locked right now.
+    ///
+    /// Looks the key up by any borrowed form, like `HashMap::get`. Only a
+    /// snapshot, for assertions and metrics, not for deciding whether to lock.
+    /// As for [`Lock::is_locked`](crate::Lock::is_locked), a key of a
+    /// [`new_fifo`](KeyedLocks::new_fifo) map that was just handed to a
+    /// waiter stays locked until that waiter's next poll (or drop).
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let guard = locks.try_lock(String::from("a")).unwrap();
+    /// assert!(locks.is_locked("a"));
+    /// assert!(!locks.is_locked("b"));
+    /// # drop(guard);
+    /// ```
+    pub fn is_locked<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let hash = self.hasher.hash_one(key);
+        self.map
+            .inspect(hash, |k| k.borrow() == key, NodeLock::is_locked)
+            .unwrap_or(false)
+    }
+}
+
+impl<K, S: Default> Default for KeyedLocks<K, S> {
+    /// An empty map with the throughput policy and `S::default()`.
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+impl<K, S> fmt::Debug for KeyedLocks<K, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedLocks")
+            .field("len", &self.len())
+            .field("fifo", &self.is_fifo())
+            .finish_non_exhaustive()
+    }
+}
