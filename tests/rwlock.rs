@@ -137,6 +137,7 @@ fn into_inner_drops_the_value_once() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "executor threads")]
 fn writers_exclude_each_other_across_threads() {
     // tokio's `multithreaded`: four tasks add to one counter.
     with_watchdog(60, || {
@@ -168,6 +169,7 @@ fn writers_exclude_each_other_across_threads() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "executor threads")]
 fn readers_never_see_a_write_half_done() {
     // async-lock's `writer_and_readers`: a writer holds the lock across
     // awaits with the value briefly negative; readers must never see it so.
