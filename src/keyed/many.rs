@@ -14,7 +14,7 @@ use super::map::{Map, NodeLock, NodePtr, for_each_despite_panics};
 use crate::raw::RawLock;
 
 /// One key of a many-key acquisition, with the mode it is taken in.
-pub(super) enum Entry<K, L: NodeLock> {
+pub(super) enum ManyKey<K, L: NodeLock> {
     /// Not reached yet.
     Key(K, L::Mode),
     /// Being acquired (the key moved into the in-progress [`Acquire`]), or
@@ -24,20 +24,20 @@ pub(super) enum Entry<K, L: NodeLock> {
     Held(NodePtr<K, L>, L::Mode),
 }
 
-impl<K, L: NodeLock> Entry<K, L> {
-    /// The key of an entry that has not been reached.
+impl<K, L: NodeLock> ManyKey<K, L> {
+    /// A key that has not been reached.
     fn pending_key(&self) -> &K {
         match self {
-            Entry::Key(key, _) => key,
+            ManyKey::Key(key, _) => key,
             _ => unreachable!("keys are sorted before any is locked"),
         }
     }
 
-    /// The key and mode of a held entry.
+    /// The key and mode of a held key.
     pub(super) fn held(&self) -> (&K, L::Mode) {
         match self {
-            // SAFETY: a held entry has a count on its node.
-            Entry::Held(node, mode) => (unsafe { node.get() }.key(), *mode),
+            // SAFETY: a held key has a count on its node.
+            ManyKey::Held(node, mode) => (unsafe { node.get() }.key(), *mode),
             _ => unreachable!("a guard holds all its keys"),
         }
     }
@@ -46,9 +46,9 @@ impl<K, L: NodeLock> Entry<K, L> {
 /// The acquisition of several keys in `Ord` order, for both maps: the keys
 /// still to take, the ones held, and the one in progress.
 pub(super) struct Many<K, L: NodeLock> {
-    /// Sorted, without duplicates. `entries[..next]` are held;
-    /// `entries[next]` is being taken once `acquire` has started.
-    entries: Vec<Entry<K, L>>,
+    /// Sorted, without duplicates. `sorted[..next]` are held;
+    /// `sorted[next]` is being taken once `acquire` has started.
+    sorted: Vec<ManyKey<K, L>>,
     next: usize,
     acquire: Acquire<K, L>,
     done: bool,
@@ -62,13 +62,13 @@ impl<K: Ord, L: NodeLock> Many<K, L> {
         merge: impl Fn(L::Mode, L::Mode) -> L::Mode,
         first_mode: L::Mode,
     ) -> Self {
-        let mut entries: Vec<Entry<K, L>> = keys
+        let mut sorted: Vec<ManyKey<K, L>> = keys
             .into_iter()
-            .map(|(key, mode)| Entry::Key(key, mode))
+            .map(|(key, mode)| ManyKey::Key(key, mode))
             .collect();
-        entries.sort_unstable_by(|a, b| a.pending_key().cmp(b.pending_key()));
-        entries.dedup_by(|later, earlier| {
-            let (Entry::Key(later, later_mode), Entry::Key(earlier, earlier_mode)) =
+        sorted.sort_unstable_by(|a, b| a.pending_key().cmp(b.pending_key()));
+        sorted.dedup_by(|later, earlier| {
+            let (ManyKey::Key(later, later_mode), ManyKey::Key(earlier, earlier_mode)) =
                 (later, earlier)
             else {
                 unreachable!("keys are sorted before any is locked");
@@ -80,7 +80,7 @@ impl<K: Ord, L: NodeLock> Many<K, L> {
             same
         });
         Self {
-            entries,
+            sorted,
             next: 0,
             acquire: Acquire::new(first_mode),
             done: false,
@@ -90,32 +90,32 @@ impl<K: Ord, L: NodeLock> Many<K, L> {
 
 impl<K, L: NodeLock> Many<K, L> {
     /// Takes the keys in order; `Ready` with all of them held (their
-    /// entries move to the caller).
+    /// keys move to the caller).
     pub(super) fn poll(
         &mut self,
         count_in: impl Fn(K) -> NodePtr<K, L>,
         cx: &mut Context<'_>,
-    ) -> Poll<Vec<Entry<K, L>>> {
+    ) -> Poll<Vec<ManyKey<K, L>>> {
         assert!(!self.done, "lock_many future polled after completion");
-        while let Some(entry) = self.entries.get_mut(self.next) {
-            if let Entry::Key(..) = entry {
-                let Entry::Key(key, mode) =
-                    core::mem::replace(entry, Entry::Taking(mode_of(entry)))
+        while let Some(item) = self.sorted.get_mut(self.next) {
+            if let ManyKey::Key(..) = item {
+                let ManyKey::Key(key, mode) =
+                    core::mem::replace(item, ManyKey::Taking(mode_of(item)))
                 else {
                     unreachable!("matched above");
                 };
                 self.acquire.start_in(count_in(key), mode);
             }
             let node = ready!(self.acquire.poll(cx));
-            let Entry::Taking(mode) = self.entries[self.next] else {
-                unreachable!("the entry in progress is being taken");
+            let ManyKey::Taking(mode) = self.sorted[self.next] else {
+                unreachable!("the key in progress is being taken");
             };
-            self.entries[self.next] = Entry::Held(node, mode);
+            self.sorted[self.next] = ManyKey::Held(node, mode);
             self.next += 1;
         }
         self.done = true;
         self.next = 0;
-        Poll::Ready(core::mem::take(&mut self.entries))
+        Poll::Ready(core::mem::take(&mut self.sorted))
     }
 
     /// `true` once the keys have been handed over.
@@ -131,25 +131,25 @@ impl<K, L: NodeLock> Many<K, L> {
         /// Releases the held keys when dropped.
         struct Held<'x, K, L: NodeLock> {
             map: &'x Map<K, L>,
-            entries: &'x mut [Entry<K, L>],
+            sorted: &'x mut [ManyKey<K, L>],
         }
 
         impl<K, L: NodeLock> Drop for Held<'_, K, L> {
             fn drop(&mut self) {
-                release_held(self.map, self.entries);
+                release_held(self.map, self.sorted);
             }
         }
 
         let _held = Held {
             map,
-            entries: &mut self.entries[..self.next],
+            sorted: &mut self.sorted[..self.next],
         };
         self.acquire.cancel(map);
     }
 
     /// The number of keys to take.
     pub(super) fn len(&self) -> usize {
-        self.entries.len()
+        self.sorted.len()
     }
 
     /// The number of keys held so far.
@@ -158,14 +158,14 @@ impl<K, L: NodeLock> Many<K, L> {
     }
 }
 
-/// Releases held entries, last first. A key whose `Drop` panics does not
+/// Releases the held keys, last first. A key whose `Drop` panics does not
 /// keep the others locked: they are released while the panic unwinds.
-pub(super) fn release_held<K, L: NodeLock>(map: &Map<K, L>, entries: &mut [Entry<K, L>]) {
-    for_each_despite_panics(entries.iter_mut().rev(), |entry| {
-        if let Entry::Held(node, mode) = *entry {
-            *entry = Entry::Taking(mode);
-            // SAFETY: a held entry owns the node's lock in `mode` and a
-            // count; this is their only release (the entry is no longer
+pub(super) fn release_held<K, L: NodeLock>(map: &Map<K, L>, sorted: &mut [ManyKey<K, L>]) {
+    for_each_despite_panics(sorted.iter_mut().rev(), |item| {
+        if let ManyKey::Held(node, mode) = *item {
+            *item = ManyKey::Taking(mode);
+            // SAFETY: a held key owns the node's lock in `mode` and a
+            // count; this is their only release (the item is no longer
             // `Held`): first the lock, then the count.
             unsafe {
                 node.get().raw.release(mode);
@@ -175,10 +175,10 @@ pub(super) fn release_held<K, L: NodeLock>(map: &Map<K, L>, entries: &mut [Entry
     });
 }
 
-/// The mode of an entry.
-fn mode_of<K, L: NodeLock>(entry: &Entry<K, L>) -> L::Mode {
-    match *entry {
-        Entry::Key(_, mode) | Entry::Taking(mode) | Entry::Held(_, mode) => mode,
+/// The mode a key is taken in.
+fn mode_of<K, L: NodeLock>(item: &ManyKey<K, L>) -> L::Mode {
+    match *item {
+        ManyKey::Key(_, mode) | ManyKey::Taking(mode) | ManyKey::Held(_, mode) => mode,
     }
 }
 
@@ -246,8 +246,8 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Future for LockManyFuture<'a, K, S> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let locks = this.locks;
-        let entries = ready!(this.many.poll(|key| locks.count_in(key), cx));
-        Poll::Ready(ManyGuard { locks, entries })
+        let sorted = ready!(this.many.poll(|key| locks.count_in(key), cx));
+        Poll::Ready(ManyGuard { locks, sorted })
     }
 }
 
@@ -290,8 +290,8 @@ impl<K, S> fmt::Debug for LockManyFuture<'_, K, S> {
 #[must_use = "if unused the keys are released at once"]
 pub struct ManyGuard<'a, K, S = DefaultHashBuilder> {
     locks: &'a KeyedLocks<K, S>,
-    /// All `Entry::Held`, sorted by key.
-    entries: Vec<Entry<K, RawLock>>,
+    /// All `ManyKey::Held`, sorted by key.
+    sorted: Vec<ManyKey<K, RawLock>>,
 }
 
 impl<'a, K, S> ManyGuard<'a, K, S> {
@@ -305,7 +305,7 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
     /// # });
     /// ```
     pub fn keys<'g>(this: &'g Self) -> impl ExactSizeIterator<Item = &'g K> + 'g {
-        this.entries.iter().map(|entry| entry.held().0)
+        this.sorted.iter().map(|item| item.held().0)
     }
 
     /// The number of keys held.
@@ -319,7 +319,7 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
     /// ```
     #[inline]
     pub fn len(this: &Self) -> usize {
-        this.entries.len()
+        this.sorted.len()
     }
 
     /// The map the keys belong to.
@@ -339,7 +339,7 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
 
 impl<K, S> Drop for ManyGuard<'_, K, S> {
     fn drop(&mut self) {
-        release_held(&self.locks.map, &mut self.entries);
+        release_held(&self.locks.map, &mut self.sorted);
     }
 }
 

@@ -9,7 +9,7 @@ use core::hash::{BuildHasher, Hash};
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 
-use super::super::many::{Entry, Many, release_held};
+use super::super::many::{Many, ManyKey, release_held};
 use super::super::{DefaultHashBuilder, KeyedRwLocks};
 use crate::raw::{Kind, RawRwLock};
 
@@ -97,8 +97,8 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Future for RwManyFuture<'a, K, S> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let locks = this.locks;
-        let entries = ready!(this.many.poll(|key| locks.count_in(key), cx));
-        Poll::Ready(RwManyGuard { locks, entries })
+        let sorted = ready!(this.many.poll(|key| locks.count_in(key), cx));
+        Poll::Ready(RwManyGuard { locks, sorted })
     }
 }
 
@@ -142,7 +142,7 @@ impl<K, S> fmt::Debug for RwManyFuture<'_, K, S> {
 pub struct RwManyGuard<'a, K, S = DefaultHashBuilder> {
     locks: &'a KeyedRwLocks<K, S>,
     /// All held, sorted by key.
-    entries: Vec<Entry<K, RawRwLock>>,
+    sorted: Vec<ManyKey<K, RawRwLock>>,
 }
 
 impl<'a, K, S> RwManyGuard<'a, K, S> {
@@ -174,9 +174,9 @@ impl<'a, K, S> RwManyGuard<'a, K, S> {
 
     /// The keys held in `kind`.
     fn keys_held(this: &Self, kind: Kind) -> impl Iterator<Item = &K> + '_ {
-        this.entries
+        this.sorted
             .iter()
-            .map(Entry::held)
+            .map(ManyKey::held)
             .filter(move |(_, held)| *held == kind)
             .map(|(key, _)| key)
     }
@@ -192,7 +192,7 @@ impl<'a, K, S> RwManyGuard<'a, K, S> {
     /// ```
     #[inline]
     pub fn len(this: &Self) -> usize {
-        this.entries.len()
+        this.sorted.len()
     }
 
     /// The map the keys belong to.
@@ -212,7 +212,7 @@ impl<'a, K, S> RwManyGuard<'a, K, S> {
 
 impl<K, S> Drop for RwManyGuard<'_, K, S> {
     fn drop(&mut self) {
-        release_held(&self.locks.map, &mut self.entries);
+        release_held(&self.locks.map, &mut self.sorted);
     }
 }
 

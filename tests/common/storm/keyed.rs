@@ -19,11 +19,11 @@ use crate::common::{Checked, Probe, Rng, assert_pending, ready};
 /// A key of a keyed storm.
 pub trait StormKey: Hash + Eq + Ord + Borrow<u32> + Clone + Send + Sync + 'static {
     /// The key numbered `id` that behaves.
-    fn plain(id: u32, counts: &'static Counts) -> Self;
+    fn plain(id: u32, counts: &Arc<Counts>) -> Self;
 
     /// The key numbered `id` for one acquisition (it may draw a planned
     /// misbehaviour from `rng`).
-    fn drawn(id: u32, _rng: &mut Rng, counts: &'static Counts) -> Self {
+    fn drawn(id: u32, _rng: &mut Rng, counts: &Arc<Counts>) -> Self {
         Self::plain(id, counts)
     }
 
@@ -33,7 +33,7 @@ pub trait StormKey: Hash + Eq + Ord + Borrow<u32> + Clone + Send + Sync + 'stati
 }
 
 impl StormKey for u32 {
-    fn plain(id: u32, _: &'static Counts) -> Self {
+    fn plain(id: u32, _: &Arc<Counts>) -> Self {
         id
     }
 }
@@ -48,7 +48,8 @@ pub struct KeyedSubject<K> {
     /// shrink.
     cold_one_in: u64,
     cells: KeyCells,
-    counts: &'static Counts,
+    /// Shared with the keys that panic on purpose, which count themselves.
+    counts: Arc<Counts>,
 }
 
 impl<K: StormKey> KeyedSubject<K> {
@@ -59,7 +60,7 @@ impl<K: StormKey> KeyedSubject<K> {
             hot,
             cold_one_in: 0,
             cells: KeyCells::new(hot),
-            counts: Counts::leaked(),
+            counts: Arc::new(Counts::new()),
         }
     }
 
@@ -75,7 +76,7 @@ impl<K: StormKey> KeyedSubject<K> {
         } else {
             rng.below(u64::from(self.hot)) as u32
         };
-        K::drawn(id, rng, self.counts)
+        K::drawn(id, rng, &self.counts)
     }
 
     /// Wraps `guard`, which holds the keys `ids` exclusively, for a section.
@@ -220,8 +221,8 @@ impl<G: Send> Hold for KeysHeld<'_, G> {
 }
 
 impl<K: StormKey> Subject for KeyedSubject<K> {
-    fn counts(&self) -> &'static Counts {
-        self.counts
+    fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     fn acquire<'a>(&'a self, how: &How, rng: &mut Rng) -> Acquiring<'a> {
@@ -277,7 +278,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                 })
             }
             Style::WithLock => {
-                let (plan, counts) = (how.plan, self.counts);
+                let (plan, counts) = (how.plan, &self.counts);
                 Box::pin(async move {
                     locks
                         .with_lock(key, async || {
@@ -332,14 +333,14 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
         for id in 0..self.hot {
             assert!(!locks.is_locked(&id), "key {id} is locked after the storm");
             let guard = locks
-                .try_lock(K::plain(id, self.counts))
+                .try_lock(K::plain(id, &self.counts))
                 .unwrap_or_else(|| panic!("key {id} cannot be taken after the storm"));
             // SAFETY: we hold the key, and the storm is over.
             unsafe { self.cells.assert_counted(id) };
             // A waiter queued behind the holder is served on release, and
             // the entry goes with the last of them.
             let probe = Probe::new();
-            let mut waiter = locks.lock(K::plain(id, self.counts));
+            let mut waiter = locks.lock(K::plain(id, &self.counts));
             assert_pending(probe.poll(&mut waiter));
             drop(guard);
             drop(ready(probe.poll(&mut waiter)));
@@ -355,7 +356,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
 pub struct Key {
     pub id: u32,
     hostile: Hostile,
-    counts: &'static Counts,
+    counts: Arc<Counts>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -367,15 +368,15 @@ enum Hostile {
 }
 
 impl StormKey for Key {
-    fn plain(id: u32, counts: &'static Counts) -> Self {
+    fn plain(id: u32, counts: &Arc<Counts>) -> Self {
         Self {
             id,
             hostile: Hostile::No,
-            counts,
+            counts: counts.clone(),
         }
     }
 
-    fn drawn(id: u32, rng: &mut Rng, counts: &'static Counts) -> Self {
+    fn drawn(id: u32, rng: &mut Rng, counts: &Arc<Counts>) -> Self {
         let hostile = match rng.below(60) {
             0 => Hostile::Drop,
             1 => Hostile::Hash,
@@ -385,7 +386,7 @@ impl StormKey for Key {
         Self {
             id,
             hostile,
-            counts,
+            counts: counts.clone(),
         }
     }
 }
@@ -401,7 +402,7 @@ impl Clone for Key {
         Self {
             id: self.id,
             hostile: self.hostile,
-            counts: self.counts,
+            counts: self.counts.clone(),
         }
     }
 }

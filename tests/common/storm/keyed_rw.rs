@@ -20,7 +20,8 @@ pub struct KeyedRwSubject<K> {
     /// A key is cold once in this many (0: never).
     cold_one_in: u64,
     cells: KeyCells,
-    counts: &'static Counts,
+    /// Shared with the keys that panic on purpose, which count themselves.
+    counts: Arc<Counts>,
 }
 
 impl<K: StormKey> KeyedRwSubject<K> {
@@ -31,7 +32,7 @@ impl<K: StormKey> KeyedRwSubject<K> {
             hot,
             cold_one_in: 0,
             cells: KeyCells::new(hot),
-            counts: Counts::leaked(),
+            counts: Arc::new(Counts::new()),
         }
     }
 
@@ -47,7 +48,7 @@ impl<K: StormKey> KeyedRwSubject<K> {
         } else {
             rng.below(u64::from(self.hot)) as u32
         };
-        K::drawn(id, rng, self.counts)
+        K::drawn(id, rng, &self.counts)
     }
 
     /// Wraps `guard`, which holds each key of `ids` in its mode, for a
@@ -82,8 +83,8 @@ impl<K: StormKey> KeyedRwSubject<K> {
 impl<K: StormKey> Subject for KeyedRwSubject<K> {
     const MODES: &'static [Mode] = &[Mode::Exclusive, Mode::Shared, Mode::Shared];
 
-    fn counts(&self) -> &'static Counts {
-        self.counts
+    fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     fn acquire<'a>(&'a self, how: &How, rng: &mut Rng) -> Acquiring<'a> {
@@ -192,7 +193,7 @@ impl<K: StormKey> Subject for KeyedRwSubject<K> {
                 })
             }
             Style::WithLock => {
-                let (plan, counts) = (how.plan, self.counts);
+                let (plan, counts) = (how.plan, &self.counts);
                 Box::pin(async move {
                     let section = async || {
                         // SAFETY: `with_read`/`with_write` holds the key `id`
@@ -282,15 +283,15 @@ impl<K: StormKey> Subject for KeyedRwSubject<K> {
         );
         for id in 0..self.hot {
             let guard = locks
-                .try_write(K::plain(id, self.counts))
+                .try_write(K::plain(id, &self.counts))
                 .unwrap_or_else(|| panic!("key {id} cannot be written after the storm"));
             // SAFETY: we hold the key alone, and the storm is over.
             unsafe { self.cells.assert_counted(id) };
             // Readers queued behind the writer are served together on
             // release, and the entry goes with the last of them.
             let probe = Probe::new();
-            let mut first = locks.read(K::plain(id, self.counts));
-            let mut second = locks.read(K::plain(id, self.counts));
+            let mut first = locks.read(K::plain(id, &self.counts));
+            let mut second = locks.read(K::plain(id, &self.counts));
             assert_pending(probe.poll(&mut first));
             assert_pending(probe.poll(&mut second));
             drop(guard);

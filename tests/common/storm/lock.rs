@@ -11,21 +11,21 @@ use crate::common::{Checked, Rng, assert_healthy};
 /// A `Lock<Checked>` under test.
 pub struct LockSubject {
     lock: Arc<Lock<Checked>>,
-    counts: &'static Counts,
+    counts: Counts,
 }
 
 impl LockSubject {
     pub fn new(lock: Lock<Checked>) -> Self {
         Self {
             lock: Arc::new(lock),
-            counts: Counts::leaked(),
+            counts: Counts::new(),
         }
     }
 }
 
 impl Subject for LockSubject {
-    fn counts(&self) -> &'static Counts {
-        self.counts
+    fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     fn acquire<'a>(&'a self, how: &How, _: &mut Rng) -> Acquiring<'a> {
@@ -49,7 +49,7 @@ impl Subject for LockSubject {
                 Box::pin(async move { future.await.ok().map(Held::exclusive) })
             }
             Style::WithLock => {
-                let (plan, counts) = (how.plan, self.counts);
+                let (plan, counts) = (how.plan, &self.counts);
                 Box::pin(async move {
                     lock.with_lock(async |value| plan.hold(Held::exclusive(value), counts).await)
                         .await;

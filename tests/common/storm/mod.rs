@@ -190,7 +190,6 @@ impl Storm {
     /// with the model. Returns what happened.
     pub fn rage<S: Subject>(self, subject: S, mix: &'static Mix) -> Report {
         let subject = Arc::new(subject);
-        let counts = subject.counts();
         let threads: Vec<_> = (0..self.threads)
             .map(|t| {
                 let subject = subject.clone();
@@ -200,7 +199,8 @@ impl Storm {
                     .spawn(move || {
                         let mut rng = storm.rng(storm.tasks + t);
                         for _ in 0..storm.thread_ops {
-                            op_blocking(counts, || thread_op(&*subject, mix, &mut rng));
+                            let op = || thread_op(&*subject, mix, &mut rng);
+                            op_blocking(subject.counts(), op);
                         }
                     })
                     .expect("spawn a storm thread")
@@ -212,7 +212,8 @@ impl Storm {
             async move {
                 let mut rng = storm.rng(t);
                 for _ in 0..storm.task_ops {
-                    op_async(counts, task_op(&*subject, mix, &mut rng)).await;
+                    let op = task_op(&*subject, mix, &mut rng);
+                    op_async(subject.counts(), op).await;
                 }
             }
         };
@@ -235,7 +236,7 @@ impl Storm {
             });
         }
         super::join_all(threads);
-        let report = counts.report();
+        let report = subject.counts().report();
         subject.settle(&report);
         eprintln!("storm {}: {report:?}", self.name);
         report
@@ -359,12 +360,6 @@ impl Counts {
             panics_eq: AtomicU64::new(0),
             caught: AtomicU64::new(0),
         }
-    }
-
-    /// Counts of one storm, alive for the rest of the test binary (keys
-    /// and subjects keep a `&'static` to them).
-    pub fn leaked() -> &'static Self {
-        Box::leak(Box::new(Self::new()))
     }
 
     pub fn bump(counter: &AtomicU64) {
@@ -540,8 +535,9 @@ pub trait Subject: Send + Sync + 'static {
     /// lock. A storm draws one for every acquisition.
     const MODES: &'static [Mode] = &[Mode::Exclusive];
 
-    /// Where this storm counts (also handed to keys that panic on purpose).
-    fn counts(&self) -> &'static Counts;
+    /// Where this storm counts (the subject owns them; keys that panic on
+    /// purpose may share them).
+    fn counts(&self) -> &Counts;
 
     /// Starts one acquisition in `how.style` (not a blocking one) and
     /// `how.mode`, drawing whatever else it needs (a key) from `rng`.

@@ -13,14 +13,14 @@ use crate::common::{Checked, Rng};
 /// An `RwLock<Checked>` under test; two acquisitions in three read.
 pub struct RwLockSubject {
     lock: Arc<RwLock<Checked>>,
-    counts: &'static Counts,
+    counts: Counts,
 }
 
 impl RwLockSubject {
     pub fn new(lock: RwLock<Checked>) -> Self {
         Self {
             lock: Arc::new(lock),
-            counts: Counts::leaked(),
+            counts: Counts::new(),
         }
     }
 }
@@ -76,8 +76,8 @@ async fn upgraded(guard: UpgradableReadGuard<'_, Checked>, upgrade: Upgrade) -> 
 impl Subject for RwLockSubject {
     const MODES: &'static [Mode] = &[Mode::Exclusive, Mode::Shared, Mode::Shared];
 
-    fn counts(&self) -> &'static Counts {
-        self.counts
+    fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     fn acquire<'a>(&'a self, how: &How, rng: &mut Rng) -> Acquiring<'a> {
@@ -123,7 +123,7 @@ impl Subject for RwLockSubject {
                 Box::pin(async move { future.await.ok().map(Held::shared) })
             }
             Style::WithLock => {
-                let (plan, counts) = (how.plan, self.counts);
+                let (plan, counts) = (how.plan, &self.counts);
                 Box::pin(async move {
                     if write {
                         lock.with_write(async |value| {
