@@ -18,7 +18,7 @@ use core::time::Duration;
 #[cfg(target_has_atomic = "ptr")]
 use crate::lock::OwnedGuard;
 use crate::lock::{Guard, Lock};
-use crate::raw::Waiter;
+use crate::raw::{Waiter, poll_until};
 use crate::timeout::TimedOut;
 
 impl<T: ?Sized> Lock<T> {
@@ -322,7 +322,7 @@ impl<'a, T: ?Sized, D: Future> Future for LockUntil<'a, T, D> {
         // SAFETY: `this.deadline` lives inside a pinned `Self` and is never
         // moved out of it (not even by `Drop`, which leaves it alone).
         let deadline = unsafe { Pin::new_unchecked(&mut this.deadline) };
-        match this.lock.raw().poll_until(&mut this.waiter, deadline, cx) {
+        match poll_until(this.lock.raw(), (), &mut this.waiter, deadline, cx) {
             // SAFETY: `poll_until` returned `Ready(true)`: we own the lock.
             Poll::Ready(true) => Poll::Ready(Ok(unsafe { Guard::new(this.lock) })),
             Poll::Ready(false) => Poll::Ready(Err(TimedOut::new(this.after))),

@@ -38,9 +38,27 @@ pub use crate::acquire::{LockFuture, LockUntil};
 #[cfg(feature = "async-io")]
 pub use crate::timer::LockTimeout;
 
+#[cfg(target_has_atomic = "ptr")]
+pub use crate::rwlock::{
+    OwnedReadFuture, OwnedUpgradableReadFuture, OwnedUpgradeFuture, OwnedUpgradeUntil,
+    OwnedWriteFuture,
+};
+pub use crate::rwlock::{
+    ReadFuture, ReadUntil, UpgradableReadFuture, UpgradableReadUntil, UpgradeFuture, UpgradeUntil,
+    WriteFuture, WriteUntil,
+};
+#[cfg(feature = "async-io")]
+pub use crate::rwlock::{ReadTimeout, UpgradeTimeout, WriteTimeout};
+
 #[cfg(all(feature = "keyed", feature = "async-io"))]
 pub use crate::keyed::KeyLockTimeout;
 #[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
 pub use crate::keyed::OwnedKeyLockFuture;
 #[cfg(feature = "keyed")]
 pub use crate::keyed::{KeyLockFuture, KeyLockUntil, LockManyFuture};
+#[cfg(feature = "keyed")]
+pub use crate::keyed::{KeyReadFuture, KeyReadUntil, KeyWriteFuture, KeyWriteUntil, RwManyFuture};
+#[cfg(all(feature = "keyed", feature = "async-io"))]
+pub use crate::keyed::{KeyReadTimeout, KeyWriteTimeout};
+#[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
+pub use crate::keyed::{OwnedKeyReadFuture, OwnedKeyWriteFuture};

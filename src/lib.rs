@@ -270,8 +270,10 @@ mod fused;
 #[cfg(feature = "keyed")]
 mod keyed;
 mod lock;
+mod macros;
 mod mapped;
 mod raw;
+mod rwlock;
 mod sync;
 mod timeout;
 #[cfg(feature = "async-io")]
@@ -279,16 +281,27 @@ mod timer;
 
 pub mod futures;
 
-#[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
-pub use crate::keyed::OwnedKeyGuard;
 #[cfg(feature = "keyed")]
-pub use crate::keyed::{DefaultHashBuilder, KeyGuard, KeyHasher, KeyedLocks, ManyGuard};
+pub use crate::keyed::{
+    DefaultHashBuilder, KeyGuard, KeyHasher, KeyReadGuard, KeyWriteGuard, KeyedLocks, KeyedRwLocks,
+    ManyGuard, RwManyGuard,
+};
+#[cfg(all(feature = "keyed", target_has_atomic = "ptr"))]
+pub use crate::keyed::{OwnedKeyGuard, OwnedKeyReadGuard, OwnedKeyWriteGuard};
 #[cfg(target_has_atomic = "ptr")]
 pub use crate::lock::OwnedGuard;
 pub use crate::lock::{Guard, Lock};
 pub use crate::mapped::MappedGuard;
 #[cfg(target_has_atomic = "ptr")]
 pub use crate::mapped::OwnedMappedGuard;
+pub use crate::rwlock::{
+    MappedReadGuard, MappedWriteGuard, ReadGuard, RwLock, RwState, UpgradableReadGuard, WriteGuard,
+};
+#[cfg(target_has_atomic = "ptr")]
+pub use crate::rwlock::{
+    OwnedMappedReadGuard, OwnedMappedWriteGuard, OwnedReadGuard, OwnedUpgradableReadGuard,
+    OwnedWriteGuard,
+};
 pub use crate::timeout::TimedOut;
 
 /// Compile-time checks of the auto traits promised in the docs.
@@ -309,6 +322,24 @@ fn _assert_auto_traits() {
     send::<futures::LockUntil<'_, u8, core::future::Ready<()>>>();
     send::<TimedOut>();
     sync::<TimedOut>();
+    send::<RwLock<u8>>();
+    sync::<RwLock<u8>>();
+    send::<ReadGuard<'_, u8>>();
+    sync::<ReadGuard<'_, u8>>();
+    send::<WriteGuard<'_, u8>>();
+    sync::<WriteGuard<'_, u8>>();
+    send::<UpgradableReadGuard<'_, u8>>();
+    sync::<UpgradableReadGuard<'_, u8>>();
+    send::<MappedReadGuard<'_, u8>>();
+    send::<MappedWriteGuard<'_, u8>>();
+    send::<futures::ReadFuture<'_, u8>>();
+    sync::<futures::ReadFuture<'_, u8>>();
+    unpin::<futures::ReadFuture<'_, u8>>();
+    unpin::<futures::WriteFuture<'_, u8>>();
+    send::<futures::UpgradeFuture<'_, u8>>();
+    unpin::<futures::UpgradeFuture<'_, u8>>();
+    send::<futures::WriteUntil<'_, u8, core::future::Ready<()>>>();
+    unpin::<futures::WriteUntil<'_, u8, core::future::Ready<()>>>();
     #[cfg(feature = "keyed")]
     keyed::_assert_auto_traits();
     #[cfg(target_has_atomic = "ptr")]
@@ -319,6 +350,14 @@ fn _assert_auto_traits() {
         sync::<OwnedMappedGuard<[u8; 2], u8>>();
         send::<futures::OwnedLockFuture<u8>>();
         unpin::<futures::OwnedLockFuture<u8>>();
+        send::<OwnedReadGuard<u8>>();
+        send::<OwnedWriteGuard<u8>>();
+        send::<OwnedUpgradableReadGuard<u8>>();
+        send::<OwnedMappedReadGuard<u8, u8>>();
+        send::<OwnedMappedWriteGuard<u8, u8>>();
+        send::<futures::OwnedReadFuture<u8>>();
+        send::<futures::OwnedUpgradeFuture<u8>>();
+        unpin::<futures::OwnedWriteFuture<u8>>();
     }
 }
 

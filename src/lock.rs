@@ -9,6 +9,10 @@ use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
 use crate::raw::RawLock;
+#[cfg(feature = "std")]
+use crate::raw::acquire_blocking;
+#[cfg(all(feature = "std", not(loom)))]
+use crate::raw::acquire_blocking_timeout;
 use crate::sync::{Access, UnsafeCell};
 #[cfg(feature = "std")]
 use crate::timeout::TimedOut;
@@ -245,9 +249,10 @@ impl<T: ?Sized> Lock<T> {
     #[cfg(feature = "std")]
     #[inline]
     pub fn lock_blocking(&self) -> Guard<'_, T> {
-        let acquired = self.raw.lock_blocking(None);
+        let acquired = acquire_blocking(&self.raw, (), None);
         debug_assert!(acquired);
-        // SAFETY: `lock_blocking` without a deadline returns only as owner.
+        // SAFETY: a blocking acquisition without a deadline returns only as
+        // owner.
         unsafe { Guard::new(self) }
     }
 
@@ -273,9 +278,10 @@ impl<T: ?Sized> Lock<T> {
     #[cfg(all(feature = "std", target_has_atomic = "ptr"))]
     #[inline]
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedGuard<T> {
-        let acquired = self.raw.lock_blocking(None);
+        let acquired = acquire_blocking(&self.raw, (), None);
         debug_assert!(acquired);
-        // SAFETY: `lock_blocking` without a deadline returns only as owner.
+        // SAFETY: a blocking acquisition without a deadline returns only as
+        // owner.
         unsafe { OwnedGuard::new(self.clone()) }
     }
 
@@ -303,14 +309,7 @@ impl<T: ?Sized> Lock<T> {
     #[cfg_attr(not(feature = "async-io"), doc = "\n[`lock_timeout`]: crate#features")]
     #[cfg(all(feature = "std", not(loom)))]
     pub fn lock_blocking_timeout(&self, timeout: Duration) -> Result<Guard<'_, T>, TimedOut> {
-        let acquired = if timeout.is_zero() {
-            self.raw.try_lock()
-        } else {
-            // An unrepresentable deadline is no deadline.
-            self.raw
-                .lock_blocking(std::time::Instant::now().checked_add(timeout))
-        };
-        if acquired {
+        if acquire_blocking_timeout(&self.raw, (), timeout) {
             // SAFETY: the raw lock reported that we own it.
             Ok(unsafe { Guard::new(self) })
         } else {

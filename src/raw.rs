@@ -17,8 +17,10 @@
 //! | `raw/hints.rs` | the hint waiters of a `new` lock and the wake-up queue |
 //! | `raw/queue.rs` | the hand-off queue |
 //! | `raw/slot.rs` | the slot of a `new` lock |
-//! | `raw/blocking.rs` | acquisition that parks the thread (`std`) |
+//! | `raw/blocking.rs` | acquisition that parks the thread (`std`), for every protocol |
 //! | `raw/check.rs` | the debug check that names a set-aside lock future |
+//! | `raw/protocol.rs` | what futures and keyed maps need from a protocol; deadlines for every protocol |
+//! | `raw/rw.rs`, `raw/rw/` | the reader-writer protocol ([`RawRwLock`]), with its own state word and docs |
 //!
 //! # The state word
 //!
@@ -181,10 +183,19 @@ mod acquire;
 mod blocking;
 mod check;
 mod hints;
+mod protocol;
 mod queue;
+mod rw;
 mod slot;
 mod state;
 mod waiter;
+
+#[cfg(feature = "std")]
+pub(crate) use self::blocking::acquire_blocking;
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) use self::blocking::acquire_blocking_timeout;
+pub(crate) use self::protocol::{Protocol, poll_until};
+pub(crate) use self::rw::{Kind, RawRwLock, Snapshot, Upgrade};
 
 /// The lock protocol without the protected value.
 pub(crate) struct RawLock {

@@ -25,7 +25,7 @@ pub(crate) use self::parking::{Thread, current as current_thread, park};
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) use std::thread::{Thread, current as current_thread, park, park_timeout};
 
-pub(crate) use cell::{Access, ErasedAccess, UnsafeCell};
+pub(crate) use cell::{Access, ErasedAccess, SharedAccess, UnsafeCell};
 
 /// Declares a `const fn` that is a plain `fn` under loom (whose primitives
 /// have no `const` constructors).
@@ -130,6 +130,51 @@ mod cell {
         }
     }
 
+    impl<T: ?Sized> UnsafeCell<T> {
+        /// Starts a shared access (a reader's) that lasts as long as the
+        /// returned value. Creating it is safe; dereferencing it is not (see
+        /// [`SharedAccess`]).
+        #[inline]
+        pub(crate) fn shared_access(&self) -> SharedAccess<T> {
+            // SAFETY: `UnsafeCell::get` never returns a null pointer.
+            SharedAccess(unsafe { NonNull::new_unchecked(self.0.get()) })
+        }
+    }
+
+    /// A live shared access to the contents of an [`UnsafeCell`], as a
+    /// reader of a reader-writer lock holds it.
+    ///
+    /// # Safety
+    ///
+    /// Whoever dereferences a `SharedAccess` must hold a shared right to the
+    /// contents (a read of the lock that guards the cell) until it ends.
+    pub(crate) struct SharedAccess<T: ?Sized>(NonNull<T>);
+
+    impl<T: ?Sized> SharedAccess<T> {
+        /// # Safety
+        ///
+        /// The caller holds a read of the lock guarding the cell.
+        #[inline]
+        pub(crate) unsafe fn get(&self) -> &T {
+            // SAFETY: the caller holds a read; the pointer came from a live cell.
+            unsafe { self.0.as_ref() }
+        }
+
+        /// Keeps the access alive without its type (see [`Access::erase`]).
+        #[inline]
+        pub(crate) fn erase<'a>(self) -> ErasedAccess<'a>
+        where
+            T: 'a,
+        {
+            ErasedAccess(core::marker::PhantomData)
+        }
+
+        /// Ends the access (under loom, where it is tracked, that matters:
+        /// a write may begin after it).
+        #[inline]
+        pub(crate) fn end(self) {}
+    }
+
     /// A live access to the contents of an [`UnsafeCell`].
     ///
     /// # Safety
@@ -169,6 +214,11 @@ mod cell {
         {
             ErasedAccess(core::marker::PhantomData)
         }
+
+        /// Ends the access (under loom, where it is tracked, that matters:
+        /// another access may begin after it).
+        #[inline]
+        pub(crate) fn end(self) {}
     }
 
     /// An [`Access`] whose type is forgotten; it ends when this is dropped.
@@ -199,6 +249,34 @@ mod cell {
         pub(crate) fn access(&self) -> Access<T> {
             Access(self.0.get_mut())
         }
+
+        pub(crate) fn shared_access(&self) -> SharedAccess<T> {
+            SharedAccess(self.0.get())
+        }
+    }
+
+    /// A live, loom-tracked shared access; see the plain variant.
+    pub(crate) struct SharedAccess<T: ?Sized>(loom::cell::ConstPtr<T>);
+
+    impl<T: ?Sized> SharedAccess<T> {
+        /// # Safety
+        ///
+        /// As for the plain variant: the caller holds a read.
+        pub(crate) unsafe fn get(&self) -> &T {
+            // SAFETY: the caller holds a read; loom checks the claim.
+            unsafe { self.0.deref() }
+        }
+
+        /// Keeps the tracked access alive without its type.
+        pub(crate) fn erase<'a>(self) -> ErasedAccess<'a>
+        where
+            T: 'a,
+        {
+            ErasedAccess(alloc::boxed::Box::new(self))
+        }
+
+        /// Ends the tracked access.
+        pub(crate) fn end(self) {}
     }
 
     /// A live, loom-tracked access; see the plain variant for the contract.
@@ -229,12 +307,17 @@ mod cell {
         {
             ErasedAccess(alloc::boxed::Box::new(self))
         }
+
+        /// Ends the tracked access.
+        pub(crate) fn end(self) {}
     }
 
     /// Anything kept alive only for its drop.
     trait Live {}
 
     impl<T: ?Sized> Live for Access<T> {}
+
+    impl<T: ?Sized> Live for SharedAccess<T> {}
 
     /// A tracked access whose type is forgotten; it ends when this is dropped.
     pub(crate) struct ErasedAccess<'a>(

@@ -21,6 +21,17 @@ pub(crate) enum Deadline {
     Timer(Timer),
 }
 
+impl Deadline {
+    /// The deadline of a `Duration` timeout that starts now.
+    pub(crate) fn after(timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            Deadline::Now
+        } else {
+            Deadline::Timer(Timer::after(timeout))
+        }
+    }
+}
+
 impl Future for Deadline {
     type Output = ();
 
@@ -106,11 +117,10 @@ impl<T: ?Sized> Lock<T> {
     /// # });
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> LockTimeout<'_, T> {
-        let deadline = if timeout.is_zero() {
-            Deadline::Now
-        } else {
-            Deadline::Timer(Timer::after(timeout))
-        };
-        LockTimeout(LockUntil::new(self, deadline, Some(timeout)))
+        LockTimeout(LockUntil::new(
+            self,
+            Deadline::after(timeout),
+            Some(timeout),
+        ))
     }
 }

@@ -1,5 +1,5 @@
-//! Storms: seeded, bounded, model-based stress of `Lock` (both policies)
-//! and `KeyedLocks` (both policies), on the storm harness
+//! Storms: seeded, bounded, model-based stress of `Lock`, `KeyedLocks`,
+//! `RwLock` and `KeyedRwLocks` (each in both policies), on the storm harness
 //! (`tests/common/storm/`, whose docs list the environment variables that
 //! replay a seed or resize a storm).
 //!
@@ -7,7 +7,10 @@
 //! one lock (or one map) at the same time, in every acquisition style:
 //! `lock`, `lock_owned`, `try_lock`, `try_lock_owned`, `lock_until` with a
 //! deadline future, `lock_timeout`, `lock_blocking`, `lock_blocking_timeout`,
-//! `with_lock`, and `lock_many` for keys. Lock futures are cancelled at
+//! `with_lock`, and `lock_many` for keys; for the reader-writer locks, reads
+//! and writes in each of them, and upgradable reads that are upgraded (by
+//! waiting, at once, with a deadline, by blocking) or downgraded. Lock
+//! futures are cancelled at
 //! random points, among them the instant they are woken (a wrapper that,
 //! once woken, drops the lock future instead of polling it), raced against
 //! one another and against other futures. Holders panic on purpose, and
@@ -24,9 +27,11 @@ mod common;
 
 use common::Checked;
 use common::storm::keyed::{Key, KeyedSubject};
+use common::storm::keyed_rw::KeyedRwSubject;
 use common::storm::lock::LockSubject;
+use common::storm::rwlock::RwLockSubject;
 use common::storm::{Cancel, Deadline, Mix, Report, Storm, Style, Way};
-use turnlock::{KeyedLocks, Lock};
+use turnlock::{KeyedLocks, KeyedRwLocks, Lock, RwLock};
 
 /// `lock_timeout`'s timer never fires in time under Miri.
 const TIMEOUT: Way = if cfg!(miri) {
@@ -159,6 +164,127 @@ fn storm_keyed_fifo() {
         let report = storm.rage(keyed(KeyedLocks::new_fifo()), &KEYED);
         assert_trouble(&storm, &report, true);
     });
+}
+
+const RWLOCK: Mix = Mix {
+    tasks: &[
+        Way(Style::Await, Cancel::No),
+        Way(Style::Owned, Cancel::No),
+        Way(Style::Try, Cancel::No),
+        Way(Style::TryOwned, Cancel::No),
+        Way(Style::Until(Deadline::AfterPolls(4)), Cancel::No),
+        TIMEOUT,
+        Way(Style::WithLock, Cancel::No),
+        Way(Style::Upgradable, Cancel::No),
+        // An upgrade (or the upgradable read before it) dropped at any
+        // point, the instant of its hand-over included.
+        Way(Style::Upgradable, Cancel::Race),
+        Way(Style::Upgradable, Cancel::OnWake),
+        Way(Style::Await, Cancel::OnWake),
+        Way(Style::Owned, Cancel::OnWake),
+        Way(Style::Await, Cancel::Race),
+        Way(Style::Await, Cancel::PollOnce),
+        // Two futures of one lock in one task (reads, writes, upgradable
+        // reads), both polled; whichever wins is held, the other dropped.
+        Way(Style::Await, Cancel::Two),
+        Way(Style::Upgradable, Cancel::Two),
+        Way(Style::Until(Deadline::AfterPolls(6)), Cancel::OnWake),
+    ],
+    threads: &[
+        Style::Blocking,
+        Style::BlockingTimeout,
+        Style::Try,
+        Style::Await,
+        Style::Owned,
+        Style::WithLock,
+        Style::Upgradable,
+    ],
+    yields: 0..3,
+    thread_yield_one_in: 2,
+    panic_one_in: 40,
+    retry: false,
+};
+
+#[test]
+fn storm_rwlock_new() {
+    Storm::new("storm_rwlock_new").run(|storm| {
+        let report = storm.rage(RwLockSubject::new(RwLock::new(Checked::new())), &RWLOCK);
+        assert_trouble(&storm, &report, false);
+        assert_shared(&storm, &report);
+    });
+}
+
+#[test]
+fn storm_rwlock_fifo() {
+    Storm::new("storm_rwlock_fifo").run(|storm| {
+        let report = storm.rage(
+            RwLockSubject::new(RwLock::new_fifo(Checked::new())),
+            &RWLOCK,
+        );
+        assert_trouble(&storm, &report, false);
+        assert_shared(&storm, &report);
+    });
+}
+
+const KEYED_RW: Mix = Mix {
+    tasks: &[
+        Way(Style::Await, Cancel::No),
+        Way(Style::Owned, Cancel::No),
+        Way(Style::Try, Cancel::No),
+        Way(Style::TryOwned, Cancel::No),
+        Way(Style::Until(Deadline::AfterPolls(4)), Cancel::No),
+        TIMEOUT,
+        Way(Style::WithLock, Cancel::No),
+        // Up to three keys at once, each read or written.
+        Way(Style::Many, Cancel::No),
+        Way(Style::Many, Cancel::OnWake),
+        Way(Style::Await, Cancel::OnWake),
+        Way(Style::Await, Cancel::Two),
+        Way(Style::Owned, Cancel::Race),
+    ],
+    threads: &[
+        Style::Blocking,
+        Style::BlockingTimeout,
+        Style::Try,
+        Style::Many,
+        Style::Await,
+    ],
+    yields: 0..3,
+    thread_yield_one_in: 2,
+    panic_one_in: 40,
+    retry: false,
+};
+
+/// A keyed reader-writer storm, as [`keyed`]'s.
+fn keyed_rw(locks: KeyedRwLocks<Key>) -> KeyedRwSubject<Key> {
+    KeyedRwSubject::new(locks, HOT_KEYS).cold_keys(6)
+}
+
+#[test]
+fn storm_keyed_rw_new() {
+    Storm::new("storm_keyed_rw_new").run(|storm| {
+        let report = storm.rage(keyed_rw(KeyedRwLocks::new()), &KEYED_RW);
+        assert_trouble(&storm, &report, true);
+        assert_shared(&storm, &report);
+    });
+}
+
+#[test]
+fn storm_keyed_rw_fifo() {
+    Storm::new("storm_keyed_rw_fifo").run(|storm| {
+        let report = storm.rage(keyed_rw(KeyedRwLocks::new_fifo()), &KEYED_RW);
+        assert_trouble(&storm, &report, true);
+        assert_shared(&storm, &report);
+    });
+}
+
+/// A reader-writer storm that was long enough both read and wrote.
+fn assert_shared(storm: &Storm, report: &Report) {
+    if storm.task_ops < 100 {
+        return;
+    }
+    assert!(report.shared_sections > 0, "nobody read: {report:?}");
+    assert!(report.sections > 0, "nobody wrote: {report:?}");
 }
 
 // The checked value is the storms' eye: it must see every kind of overlap.

@@ -1,6 +1,14 @@
-//! Waiting for one key: [`KeyedLocks::lock`], [`KeyedLocks::lock_owned`],
+//! One key's acquisition, and waiting for one key of a [`KeyedLocks`]:
+//! [`KeyedLocks::lock`], [`KeyedLocks::lock_owned`],
 //! [`KeyedLocks::lock_until`] and `lock_timeout` (feature `async-io`), and
 //! the named futures they return.
+//!
+//! [`Acquire`] waits for the lock of a counted node; [`KeyFuture`] adds the
+//! map and the key (counted in at the first poll) and [`KeyUntil`] a
+//! deadline. Both are generic over a [`KeyHolder`]: which map (borrowed or
+//! owned, `KeyedLocks` or `KeyedRwLocks`), which access, which guard, so
+//! the futures of `KeyedRwLocks` are built on them too. The public futures
+//! are thin wrappers declared by `lock_future!`.
 
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
@@ -11,13 +19,21 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use core::time::Duration;
 
-use super::hash::DefaultHashBuilder;
+use super::guard::KeyGuard;
 #[cfg(target_has_atomic = "ptr")]
-use super::locks::OwnedKeyGuard;
-use super::locks::{KeyGuard, KeyedLocks};
-use super::map::{Map, NodePtr};
-use crate::raw::Waiter;
+use super::guard::OwnedKeyGuard;
+use super::hash::DefaultHashBuilder;
+use super::locks::KeyedLocks;
+use super::map::{Map, NodeLock, NodePtr};
+use crate::macros::lock_future;
+#[cfg(feature = "std")]
+use crate::raw::acquire_blocking;
+#[cfg(all(feature = "std", not(loom)))]
+use crate::raw::acquire_blocking_timeout;
+use crate::raw::{Protocol, RawLock, Waiter, poll_until};
 use crate::timeout::TimedOut;
+#[cfg(feature = "async-io")]
+use crate::timer::Deadline;
 
 impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// Locks `key`, waiting as long as it takes.
@@ -87,45 +103,55 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
 }
 
 /// One key's acquisition: the counted node, from the first poll until the
-/// lock is handed over, and the waiter of its `RawLock`.
+/// lock is handed over, and the waiter of its lock. Generic over the
+/// node's lock (`L`, with what an acquisition asks of it in `mode`), so
+/// that `KeyedLocks` and `KeyedRwLocks` share it.
 ///
 /// Every future that owns an `Acquire` calls [`Acquire::cancel`] when it is
 /// dropped; that is what keeps cancelled waiters from leaving entries behind.
-pub(super) struct Acquire<K> {
+pub(super) struct Acquire<K, L: NodeLock = RawLock> {
     /// `Some` while this acquisition holds a count and has not handed it on.
-    node: Option<NodePtr<K>>,
+    node: Option<NodePtr<K, L>>,
     waiter: Waiter,
+    /// What the acquisition asks the node's lock for.
+    mode: L::Mode,
 }
 
-impl<K> Acquire<K> {
+impl<K, L: NodeLock> Acquire<K, L> {
     /// An acquisition that has not started.
     #[inline]
-    pub(super) const fn new() -> Self {
+    pub(super) const fn new(mode: L::Mode) -> Self {
         Self {
             node: None,
             waiter: Waiter::new(),
+            mode,
         }
     }
 
-    /// Counts in on the node of `key`: from now on the key has an entry.
+    /// Starts acquiring `node`, on which the caller has just counted in:
+    /// from now on the key has an entry, and the count is ours.
     #[inline]
-    pub(super) fn start<S: BuildHasher>(&mut self, locks: &KeyedLocks<K, S>, key: K)
-    where
-        K: Eq + Hash,
-    {
+    pub(super) fn start(&mut self, node: NodePtr<K, L>) {
         debug_assert!(self.node.is_none(), "acquisition started twice");
         self.waiter = Waiter::new();
-        self.node = Some(locks.count_in(key));
+        self.node = Some(node);
+    }
+
+    /// Starts the next acquisition, in `mode` (for several keys in turn).
+    #[inline]
+    pub(super) fn start_in(&mut self, node: NodePtr<K, L>, mode: L::Mode) {
+        self.mode = mode;
+        self.start(node);
     }
 
     /// Polls the lock of the started key. `Ready` hands the count and the
     /// lock to the caller.
     #[inline]
-    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<NodePtr<K>> {
+    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<NodePtr<K, L>> {
         let node = self.node.expect("key lock future polled after completion");
         // SAFETY: we hold a count on `node`.
         let raw = &unsafe { node.get() }.raw;
-        ready!(raw.poll_acquire(&mut self.waiter, cx));
+        ready!(raw.poll_acquire(self.mode, &mut self.waiter, cx));
         self.node = None;
         Poll::Ready(node)
     }
@@ -134,14 +160,14 @@ impl<K> Acquire<K> {
     /// then the count is given back and the result is `Ready(None)`.
     pub(super) fn poll_until<D: Future>(
         &mut self,
-        map: &Map<K>,
+        map: &Map<K, L>,
         deadline: Pin<&mut D>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<NodePtr<K>>> {
+    ) -> Poll<Option<NodePtr<K, L>>> {
         let node = self.node.expect("key lock future polled after completion");
         // SAFETY: we hold a count on `node`.
         let raw = &unsafe { node.get() }.raw;
-        let acquired = ready!(raw.poll_until(&mut self.waiter, deadline, cx));
+        let acquired = ready!(poll_until(raw, self.mode, &mut self.waiter, deadline, cx));
         self.node = None;
         if acquired {
             Poll::Ready(Some(node))
@@ -153,23 +179,16 @@ impl<K> Acquire<K> {
         }
     }
 
-    /// `true` while this acquisition holds a count it has not handed on.
-    #[cfg(feature = "futures-core")]
-    #[inline]
-    pub(super) fn is_counted(&self) -> bool {
-        self.node.is_some()
-    }
-
     /// Gives up at any point: leaves the line (releasing the lock if it had
     /// been handed to us meanwhile) and gives the count back.
     #[inline]
-    pub(super) fn cancel(&mut self, map: &Map<K>) {
+    pub(super) fn cancel(&mut self, map: &Map<K, L>) {
         if let Some(node) = self.node.take() {
             // SAFETY: we hold a count on `node`.
             let raw = &unsafe { node.get() }.raw;
             if raw.abandon(&mut self.waiter) {
                 // SAFETY: `abandon` reported that this waiter owns the lock.
-                unsafe { raw.unlock() };
+                unsafe { raw.release(self.mode) };
             }
             // SAFETY: our count; we left the line and own no lock.
             unsafe { map.release(node) };
@@ -177,7 +196,7 @@ impl<K> Acquire<K> {
     }
 }
 
-impl<K> fmt::Debug for Acquire<K> {
+impl<K, L: NodeLock> fmt::Debug for Acquire<K, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Acquire")
             .field("counted", &self.node.is_some())
@@ -186,197 +205,271 @@ impl<K> fmt::Debug for Acquire<K> {
     }
 }
 
-/// The future of [`KeyedLocks::lock`]; resolves to a [`KeyGuard`]. Needs
-/// the `keyed` feature.
+/// Takes `node`'s lock in `mode` if it may be taken right now; otherwise
+/// gives the count back and returns `None`.
 ///
-/// Lazy: the key gets an entry when the future is first polled. Dropping it
-/// at any point gives up cleanly; if it was the key's last user, the entry
-/// goes.
+/// # Safety
 ///
-/// ```
-/// use turnlock::{KeyedLocks, futures::KeyLockFuture};
+/// The caller holds a count on `node`, a node of `map`, and gives it to the
+/// result (or up).
+#[inline]
+pub(super) unsafe fn try_take<K, L: NodeLock>(
+    map: &Map<K, L>,
+    node: NodePtr<K, L>,
+    mode: L::Mode,
+) -> Option<NodePtr<K, L>> {
+    // SAFETY: the caller holds a count on `node`.
+    if unsafe { node.get() }.raw.try_acquire(mode) {
+        Some(node)
+    } else {
+        // SAFETY: the caller's count; we never waited and hold no lock.
+        unsafe { map.release(node) };
+        None
+    }
+}
+
+/// Blocks the thread until `node`'s lock is held in `mode`.
 ///
-/// # futures_lite::future::block_on(async {
-/// let locks = KeyedLocks::new();
-/// let future: KeyLockFuture<'_, u32> = locks.lock(7);
-/// assert_eq!(locks.len(), 0); // not polled yet
-/// let guard = future.await;
-/// assert_eq!(locks.len(), 1);
-/// # drop(guard);
-/// # });
-/// ```
-#[must_use = "futures do nothing unless polled"]
-pub struct KeyLockFuture<'a, K, S = DefaultHashBuilder> {
-    locks: &'a KeyedLocks<K, S>,
+/// # Safety
+///
+/// The caller holds a count on `node` and gives it to the result.
+#[cfg(feature = "std")]
+pub(super) unsafe fn take_blocking<K, L: NodeLock>(
+    node: NodePtr<K, L>,
+    mode: L::Mode,
+) -> NodePtr<K, L> {
+    // SAFETY: the caller holds a count on `node`.
+    let acquired = acquire_blocking(&unsafe { node.get() }.raw, mode, None);
+    debug_assert!(
+        acquired,
+        "a blocking wait without a deadline returned empty"
+    );
+    node
+}
+
+/// Like [`take_blocking`], but gives up after `timeout`: then gives the
+/// count back.
+///
+/// # Safety
+///
+/// As for [`try_take`].
+#[cfg(all(feature = "std", not(loom)))]
+pub(super) unsafe fn take_blocking_timeout<K, L: NodeLock>(
+    map: &Map<K, L>,
+    node: NodePtr<K, L>,
+    mode: L::Mode,
+    timeout: Duration,
+) -> Result<NodePtr<K, L>, TimedOut> {
+    // SAFETY: the caller holds a count on `node`.
+    if acquire_blocking_timeout(&unsafe { node.get() }.raw, mode, timeout) {
+        Ok(node)
+    } else {
+        // SAFETY: the caller's count; the blocking wait left the line.
+        unsafe { map.release(node) };
+        Err(TimedOut::after(timeout))
+    }
+}
+
+/// A map that a key's acquisition counts in on, borrowed or owned, with
+/// the access it asks for and the guard a held key becomes.
+pub(crate) trait KeyHolder: Sized {
+    /// The map's key.
+    type Key;
+    /// The lock of the map's nodes.
+    type Lock: NodeLock;
+    /// What a held key becomes.
+    type Guard;
+    /// What the acquisition asks the node's lock for.
+    const MODE: <Self::Lock as Protocol>::Mode;
+
+    /// The map.
+    fn map(&self) -> &Map<Self::Key, Self::Lock>;
+
+    /// Turns a held key into its guard.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds a count on `node`, a node of this map, and its lock
+    /// in [`MODE`](KeyHolder::MODE), and hands both to the guard.
+    unsafe fn guard(self, node: NodePtr<Self::Key, Self::Lock>) -> Self::Guard;
+}
+
+/// A [`KeyHolder`] whose keys can be hashed: it counts them in.
+pub(crate) trait CountIn: KeyHolder {
+    /// Counts in on the node of `key` (see the module docs of `keyed`).
+    fn count_in(&self, key: Self::Key) -> NodePtr<Self::Key, Self::Lock>;
+}
+
+/// Implements [`KeyHolder`] and [`CountIn`] for a borrowed and an owned map
+/// type, with the mode and the guards.
+macro_rules! key_holder {
+    (
+        $holder:ident<$map:ident>, $lock:ty, $mode:expr,
+        $guard:ident, $owned_guard:ident $(,)?
+    ) => {
+        impl<'a, K, S> $crate::keyed::acquire::KeyHolder for $holder<&'a $map<K, S>> {
+            type Key = K;
+            type Lock = $lock;
+            type Guard = $guard<'a, K, S>;
+            const MODE: <$lock as $crate::raw::Protocol>::Mode = $mode;
+
+            #[inline]
+            fn map(&self) -> &$crate::keyed::map::Map<K, $lock> {
+                &self.0.map
+            }
+
+            #[inline]
+            unsafe fn guard(self, node: $crate::keyed::map::NodePtr<K, $lock>) -> Self::Guard {
+                // SAFETY: the caller holds a count and the lock in `MODE`.
+                unsafe { $guard::new(self.0, node) }
+            }
+        }
+
+        impl<K: Eq + core::hash::Hash, S: core::hash::BuildHasher> $crate::keyed::acquire::CountIn
+            for $holder<&$map<K, S>>
+        {
+            #[inline]
+            fn count_in(&self, key: K) -> $crate::keyed::map::NodePtr<K, $lock> {
+                self.0.count_in(key)
+            }
+        }
+
+        #[cfg(target_has_atomic = "ptr")]
+        impl<K, S> $crate::keyed::acquire::KeyHolder for $holder<alloc::sync::Arc<$map<K, S>>> {
+            type Key = K;
+            type Lock = $lock;
+            type Guard = $owned_guard<K, S>;
+            const MODE: <$lock as $crate::raw::Protocol>::Mode = $mode;
+
+            #[inline]
+            fn map(&self) -> &$crate::keyed::map::Map<K, $lock> {
+                &self.0.map
+            }
+
+            #[inline]
+            unsafe fn guard(self, node: $crate::keyed::map::NodePtr<K, $lock>) -> Self::Guard {
+                // SAFETY: the caller holds a count and the lock in `MODE`.
+                unsafe { $owned_guard::new(self.0, node) }
+            }
+        }
+
+        #[cfg(target_has_atomic = "ptr")]
+        impl<K: Eq + core::hash::Hash, S: core::hash::BuildHasher> $crate::keyed::acquire::CountIn
+            for $holder<alloc::sync::Arc<$map<K, S>>>
+        {
+            #[inline]
+            fn count_in(&self, key: K) -> $crate::keyed::map::NodePtr<K, $lock> {
+                self.0.count_in(key)
+            }
+        }
+    };
+}
+pub(super) use key_holder;
+
+/// The exclusive lock of a key of the `KeyedLocks` behind `H`.
+pub(crate) struct Locking<H>(pub(super) H);
+
+key_holder!(Locking<KeyedLocks>, RawLock, (), KeyGuard, OwnedKeyGuard);
+
+/// A key's acquisition as a future: the map until the guard takes it, the
+/// key until the first poll counts it in, and the acquisition.
+pub(crate) struct KeyFuture<H: KeyHolder> {
+    /// `None` once the future has completed.
+    holder: Option<H>,
     /// The key, until the first poll counts it in.
-    key: Option<K>,
-    acquire: Acquire<K>,
+    key: Option<H::Key>,
+    acquire: Acquire<H::Key, H::Lock>,
 }
 
 // The key is never pinned: it moves into the map on the first poll.
-impl<K, S> Unpin for KeyLockFuture<'_, K, S> {}
+impl<H: KeyHolder> Unpin for KeyFuture<H> {}
 
-impl<'a, K, S> KeyLockFuture<'a, K, S> {
+impl<H: KeyHolder> KeyFuture<H> {
     #[inline]
-    pub(super) fn new(locks: &'a KeyedLocks<K, S>, key: K) -> Self {
+    pub(crate) fn new(holder: H, key: H::Key) -> Self {
         Self {
-            locks,
+            holder: Some(holder),
             key: Some(key),
-            acquire: Acquire::new(),
+            acquire: Acquire::new(H::MODE),
         }
     }
-}
 
-impl<'a, K: Eq + Hash, S: BuildHasher> Future for KeyLockFuture<'a, K, S> {
-    type Output = KeyGuard<'a, K, S>;
-
-    #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        if let Some(key) = this.key.take() {
-            this.acquire.start(this.locks, key);
-        }
-        let node = ready!(this.acquire.poll(cx));
-        // SAFETY: `poll` handed us a count on `node` and its lock.
-        Poll::Ready(unsafe { KeyGuard::new(this.locks, node) })
+    /// Polls with `deadline`: `Ready(None)` when it completed first (the
+    /// count is given back and the waiter has left the line).
+    fn poll_until<D: Future>(
+        &mut self,
+        deadline: Pin<&mut D>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<H::Guard>>
+    where
+        H: CountIn,
+    {
+        self.start();
+        let holder = self.holder.as_ref().expect("checked in `start`");
+        let held = ready!(self.acquire.poll_until(holder.map(), deadline, cx));
+        let holder = self.holder.take().expect("checked in `start`");
+        // SAFETY: `poll_until` handed us a count on `node` and its lock.
+        Poll::Ready(held.map(|node| unsafe { holder.guard(node) }))
     }
-}
 
-impl<K, S> KeyLockFuture<'_, K, S> {
-    /// `true` once the future has returned `Ready`: the key was counted in
-    /// and handed on with the lock.
-    #[cfg(feature = "futures-core")]
+    /// Counts the key in at the first poll.
     #[inline]
-    pub(crate) fn finished(&self) -> bool {
-        self.key.is_none() && !self.acquire.is_counted()
-    }
-}
-
-impl<K, S> Drop for KeyLockFuture<'_, K, S> {
-    #[inline]
-    fn drop(&mut self) {
-        self.acquire.cancel(&self.locks.map);
-    }
-}
-
-impl<K, S> fmt::Debug for KeyLockFuture<'_, K, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyLockFuture")
-            .field("acquire", &self.acquire)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The future of [`KeyedLocks::lock_owned`]; resolves to an
-/// [`OwnedKeyGuard`]. Needs the `keyed` feature.
-///
-/// ```
-/// use std::sync::Arc;
-/// use turnlock::{KeyedLocks, futures::OwnedKeyLockFuture};
-///
-/// # futures_lite::future::block_on(async {
-/// let locks = Arc::new(KeyedLocks::new());
-/// let future: OwnedKeyLockFuture<&str> = locks.lock_owned("job");
-/// let guard = future.await;
-/// assert!(locks.is_locked("job"));
-/// # drop(guard);
-/// # });
-/// ```
-#[cfg(target_has_atomic = "ptr")]
-#[must_use = "futures do nothing unless polled"]
-pub struct OwnedKeyLockFuture<K, S = DefaultHashBuilder> {
-    /// `None` once the guard has taken it.
-    locks: Option<Arc<KeyedLocks<K, S>>>,
-    key: Option<K>,
-    acquire: Acquire<K>,
-}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<K, S> Unpin for OwnedKeyLockFuture<K, S> {}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<K, S> OwnedKeyLockFuture<K, S> {
-    #[inline]
-    pub(super) fn new(locks: Arc<KeyedLocks<K, S>>, key: K) -> Self {
-        Self {
-            locks: Some(locks),
-            key: Some(key),
-            acquire: Acquire::new(),
-        }
-    }
-}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<K: Eq + Hash, S: BuildHasher> Future for OwnedKeyLockFuture<K, S> {
-    type Output = OwnedKeyGuard<K, S>;
-
-    #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let locks = this
-            .locks
+    fn start(&mut self)
+    where
+        H: CountIn,
+    {
+        let holder = self
+            .holder
             .as_ref()
             .expect("key lock future polled after completion");
-        if let Some(key) = this.key.take() {
-            this.acquire.start(locks, key);
+        if let Some(key) = self.key.take() {
+            self.acquire.start(holder.count_in(key));
         }
-        let node = ready!(this.acquire.poll(cx));
-        let locks = this.locks.take().expect("checked above");
-        // SAFETY: `poll` handed us a count on `node` and its lock.
-        Poll::Ready(unsafe { OwnedKeyGuard::new(locks, node) })
     }
 }
 
-#[cfg(target_has_atomic = "ptr")]
-impl<K, S> OwnedKeyLockFuture<K, S> {
-    /// `true` once the future has returned `Ready`.
-    #[cfg(feature = "futures-core")]
+impl<H: CountIn> Future for KeyFuture<H> {
+    type Output = H::Guard;
+
     #[inline]
-    pub(crate) fn finished(&self) -> bool {
-        self.key.is_none() && !self.acquire.is_counted()
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<H::Guard> {
+        let this = self.get_mut();
+        this.start();
+        let node = ready!(this.acquire.poll(cx));
+        let holder = this.holder.take().expect("checked in `start`");
+        // SAFETY: `poll` handed us a count on `node` and its lock.
+        Poll::Ready(unsafe { holder.guard(node) })
     }
 }
 
-#[cfg(target_has_atomic = "ptr")]
-impl<K, S> Drop for OwnedKeyLockFuture<K, S> {
+#[cfg(feature = "futures-core")]
+impl<H: CountIn> futures_core::future::FusedFuture for KeyFuture<H> {
+    #[inline]
+    fn is_terminated(&self) -> bool {
+        self.holder.is_none()
+    }
+}
+
+impl<H: KeyHolder> Drop for KeyFuture<H> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(locks) = &self.locks {
-            self.acquire.cancel(&locks.map);
+        if let Some(holder) = &self.holder {
+            self.acquire.cancel(holder.map());
         }
     }
 }
 
-#[cfg(target_has_atomic = "ptr")]
-impl<K, S> fmt::Debug for OwnedKeyLockFuture<K, S> {
+impl<H: KeyHolder> fmt::Debug for KeyFuture<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedKeyLockFuture")
+        f.debug_struct("KeyFuture")
             .field("acquire", &self.acquire)
             .finish_non_exhaustive()
     }
 }
 
-/// The future of [`KeyedLocks::lock_until`]; resolves to `Ok(KeyGuard)`, or
-/// `Err(TimedOut)` when the deadline completes first. Needs the `keyed`
-/// feature.
-///
-/// A waiter that gives up leaves no entry behind unless someone else still
-/// holds or waits for the key.
-///
-/// ```
-/// use turnlock::{KeyedLocks, futures::KeyLockUntil};
-///
-/// # futures_lite::future::block_on(async {
-/// let locks = KeyedLocks::new();
-/// let future: KeyLockUntil<'_, u8, _> = locks.lock_until(1, std::future::pending::<()>());
-/// assert!(future.await.is_ok());
-/// # });
-/// ```
-#[must_use = "futures do nothing unless polled"]
-pub struct KeyLockUntil<'a, K, D, S = DefaultHashBuilder> {
-    locks: &'a KeyedLocks<K, S>,
-    key: Option<K>,
-    acquire: Acquire<K>,
+/// A key's acquisition with a deadline, which is structurally pinned.
+pub(crate) struct KeyUntil<H: KeyHolder, D> {
+    future: KeyFuture<H>,
     /// Structurally pinned: never moved once `self` is pinned.
     deadline: D,
     /// The timeout that made the deadline, for the error message.
@@ -384,28 +477,21 @@ pub struct KeyLockUntil<'a, K, D, S = DefaultHashBuilder> {
 }
 
 // Only the deadline is pinned structurally.
-impl<K, D: Unpin, S> Unpin for KeyLockUntil<'_, K, D, S> {}
+impl<H: KeyHolder, D: Unpin> Unpin for KeyUntil<H, D> {}
 
-impl<'a, K, D, S> KeyLockUntil<'a, K, D, S> {
+impl<H: KeyHolder, D> KeyUntil<H, D> {
     #[inline]
-    pub(super) fn new(
-        locks: &'a KeyedLocks<K, S>,
-        key: K,
-        deadline: D,
-        after: Option<Duration>,
-    ) -> Self {
+    pub(crate) fn new(holder: H, key: H::Key, deadline: D, after: Option<Duration>) -> Self {
         Self {
-            locks,
-            key: Some(key),
-            acquire: Acquire::new(),
+            future: KeyFuture::new(holder, key),
             deadline,
             after,
         }
     }
 }
 
-impl<'a, K: Eq + Hash, D: Future, S: BuildHasher> Future for KeyLockUntil<'a, K, D, S> {
-    type Output = Result<KeyGuard<'a, K, S>, TimedOut>;
+impl<H: CountIn, D: Future> Future for KeyUntil<H, D> {
+    type Output = Result<H::Guard, TimedOut>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `deadline` is the only structurally pinned field; it is
@@ -414,62 +500,108 @@ impl<'a, K: Eq + Hash, D: Future, S: BuildHasher> Future for KeyLockUntil<'a, K,
         // SAFETY: `this.deadline` lives inside a pinned `Self` and is never
         // moved out of it (not even by `Drop`, which leaves it alone).
         let deadline = unsafe { Pin::new_unchecked(&mut this.deadline) };
-        if let Some(key) = this.key.take() {
-            this.acquire.start(this.locks, key);
-        }
-        match ready!(this.acquire.poll_until(&this.locks.map, deadline, cx)) {
-            // SAFETY: `poll_until` handed us a count on `node` and its lock.
-            Some(node) => Poll::Ready(Ok(unsafe { KeyGuard::new(this.locks, node) })),
-            None => Poll::Ready(Err(TimedOut::new(this.after))),
-        }
+        let after = this.after;
+        this.future
+            .poll_until(deadline, cx)
+            .map(|held| held.ok_or(TimedOut::new(after)))
     }
 }
 
-impl<K, D, S> KeyLockUntil<'_, K, D, S> {
-    /// `true` once the future has returned `Ready` (the guard or `TimedOut`).
-    #[cfg(feature = "futures-core")]
+#[cfg(feature = "futures-core")]
+impl<H: CountIn, D: Future> futures_core::future::FusedFuture for KeyUntil<H, D> {
     #[inline]
-    pub(crate) fn finished(&self) -> bool {
-        self.key.is_none() && !self.acquire.is_counted()
+    fn is_terminated(&self) -> bool {
+        self.future.holder.is_none()
     }
 }
 
-impl<K, D, S> Drop for KeyLockUntil<'_, K, D, S> {
-    #[inline]
-    fn drop(&mut self) {
-        self.acquire.cancel(&self.locks.map);
-    }
-}
-
-impl<K, D, S> fmt::Debug for KeyLockUntil<'_, K, D, S> {
+impl<H: KeyHolder, D> fmt::Debug for KeyUntil<H, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyLockUntil")
-            .field("acquire", &self.acquire)
+        f.debug_struct("KeyUntil")
+            .field("future", &self.future)
             .field("after", &self.after)
             .finish_non_exhaustive()
     }
 }
 
-#[cfg(feature = "async-io")]
-pub use self::timer::KeyLockTimeout;
+lock_future! {
+    /// The future of [`KeyedLocks::lock`]; resolves to a [`KeyGuard`]. Needs
+    /// the `keyed` feature.
+    ///
+    /// Lazy: the key gets an entry when the future is first polled. Dropping
+    /// it at any point gives up cleanly; if it was the key's last user, the
+    /// entry goes.
+    ///
+    /// ```
+    /// use turnlock::{KeyedLocks, futures::KeyLockFuture};
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let locks = KeyedLocks::new();
+    /// let future: KeyLockFuture<'_, u32> = locks.lock(7);
+    /// assert_eq!(locks.len(), 0); // not polled yet
+    /// let guard = future.await;
+    /// assert_eq!(locks.len(), 1);
+    /// # drop(guard);
+    /// # });
+    /// ```
+    pub struct KeyLockFuture
+        decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S]
+        (KeyFuture<Locking<&'a KeyedLocks<K, S>>>) -> KeyGuard<'a, K, S>;
+    where[K: Eq + Hash, S: BuildHasher];
+    new(locks: &'a KeyedLocks<K, S>, key: K) => KeyFuture::new(Locking(locks), key);
+}
+
+#[cfg(target_has_atomic = "ptr")]
+lock_future! {
+    /// The future of [`KeyedLocks::lock_owned`]; resolves to an
+    /// [`OwnedKeyGuard`]. Needs the `keyed` feature.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use turnlock::{KeyedLocks, futures::OwnedKeyLockFuture};
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let locks = Arc::new(KeyedLocks::new());
+    /// let future: OwnedKeyLockFuture<&str> = locks.lock_owned("job");
+    /// let guard = future.await;
+    /// assert!(locks.is_locked("job"));
+    /// # drop(guard);
+    /// # });
+    /// ```
+    pub struct OwnedKeyLockFuture
+        decl[K, S = DefaultHashBuilder][K, S][K, S]
+        (KeyFuture<Locking<Arc<KeyedLocks<K, S>>>>) -> OwnedKeyGuard<K, S>;
+    where[K: Eq + Hash, S: BuildHasher];
+    new(locks: Arc<KeyedLocks<K, S>>, key: K) => KeyFuture::new(Locking(locks), key);
+}
+
+lock_future! {
+    /// The future of [`KeyedLocks::lock_until`]; resolves to `Ok(KeyGuard)`,
+    /// or `Err(TimedOut)` when the deadline completes first. Needs the
+    /// `keyed` feature.
+    ///
+    /// A waiter that gives up leaves no entry behind unless someone else
+    /// still holds or waits for the key.
+    ///
+    /// ```
+    /// use turnlock::{KeyedLocks, futures::KeyLockUntil};
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let locks = KeyedLocks::new();
+    /// let future: KeyLockUntil<'_, u8, _> = locks.lock_until(1, std::future::pending::<()>());
+    /// assert!(future.await.is_ok());
+    /// # });
+    /// ```
+    pub struct KeyLockUntil
+        decl['a, K, D, S = DefaultHashBuilder]['a, K, D, S]['a, K, D, S]
+        (KeyUntil<Locking<&'a KeyedLocks<K, S>>, D>) -> Result<KeyGuard<'a, K, S>, TimedOut>;
+    where[K: Eq + Hash, D: Future, S: BuildHasher];
+    new(locks: &'a KeyedLocks<K, S>, key: K, deadline: D, after: Option<Duration>) =>
+        KeyUntil::new(Locking(locks), key, deadline, after);
+}
 
 #[cfg(feature = "async-io")]
-mod timer {
-    use core::fmt;
-    use core::future::Future;
-    use core::hash::{BuildHasher, Hash};
-    use core::pin::Pin;
-    use core::task::{Context, Poll};
-    use core::time::Duration;
-
-    use async_io::Timer;
-
-    use super::KeyLockUntil;
-    use crate::keyed::hash::DefaultHashBuilder;
-    use crate::keyed::locks::{KeyGuard, KeyedLocks};
-    use crate::timeout::TimedOut;
-    use crate::timer::Deadline;
-
+lock_future! {
     /// The future of [`KeyedLocks::lock_timeout`]; resolves to
     /// `Ok(KeyGuard)`, or `Err(TimedOut)` after the timeout. Needs the
     /// `keyed` and `async-io` features.
@@ -484,70 +616,45 @@ mod timer {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    #[must_use = "futures do nothing unless polled"]
-    pub struct KeyLockTimeout<'a, K, S = DefaultHashBuilder>(KeyLockUntil<'a, K, Deadline, S>);
+    pub struct KeyLockTimeout
+        decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S]
+        (KeyLockUntil<'a, K, Deadline, S>) -> Result<KeyGuard<'a, K, S>, TimedOut>;
+    where[K: Eq + Hash, S: BuildHasher];
+    new(locks: &'a KeyedLocks<K, S>, key: K, timeout: Duration) =>
+        KeyLockUntil::new(locks, key, Deadline::after(timeout), Some(timeout));
+}
 
-    impl<'a, K: Eq + Hash, S: BuildHasher> Future for KeyLockTimeout<'a, K, S> {
-        type Output = Result<KeyGuard<'a, K, S>, TimedOut>;
-
-        #[inline]
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            // `KeyLockUntil<_, Deadline, _>` is `Unpin`: `Deadline` is.
-            Pin::new(&mut self.0).poll(cx)
-        }
-    }
-
-    impl<K, S> KeyLockTimeout<'_, K, S> {
-        /// `true` once the future has returned `Ready`.
-        #[cfg(feature = "futures-core")]
-        #[inline]
-        pub(crate) fn finished(&self) -> bool {
-            self.0.finished()
-        }
-    }
-
-    impl<K, S> fmt::Debug for KeyLockTimeout<'_, K, S> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_tuple("KeyLockTimeout").field(&self.0).finish()
-        }
-    }
-
-    impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
-        /// Locks `key`, or gives up after `timeout` with [`TimedOut`].
-        ///
-        /// As [`Lock::lock_timeout`](crate::Lock::lock_timeout): the clock
-        /// starts when this method is called, a free key is always taken,
-        /// `Duration::ZERO` means "only if free right now", and a timeout
-        /// too large to represent means no timeout. A waiter that times out
-        /// leaves the key's entry only if others still hold or wait for it.
-        ///
-        /// Needs the `async-io` feature. Without it, use
-        /// [`lock_until`](KeyedLocks::lock_until) with any timer future (not
-        /// `lock_blocking_timeout`, which blocks the thread).
-        ///
-        /// ```
-        /// use std::time::Duration;
-        ///
-        /// # futures_lite::future::block_on(async {
-        /// let files = turnlock::KeyedLocks::new();
-        /// let writing = files.lock("log.txt").await;
-        /// let err = files
-        ///     .lock_timeout("log.txt", Duration::from_millis(10))
-        ///     .await
-        ///     .unwrap_err();
-        /// assert_eq!(err.to_string(), "timed out waiting for lock after 10ms");
-        /// assert_eq!(files.len(), 1); // the holder's entry stays
-        /// drop(writing);
-        /// assert!(files.is_empty());
-        /// # });
-        /// ```
-        pub fn lock_timeout(&self, key: K, timeout: Duration) -> KeyLockTimeout<'_, K, S> {
-            let deadline = if timeout.is_zero() {
-                Deadline::Now
-            } else {
-                Deadline::Timer(Timer::after(timeout))
-            };
-            KeyLockTimeout(KeyLockUntil::new(self, key, deadline, Some(timeout)))
-        }
+#[cfg(feature = "async-io")]
+impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
+    /// Locks `key`, or gives up after `timeout` with [`TimedOut`].
+    ///
+    /// As [`Lock::lock_timeout`](crate::Lock::lock_timeout): the clock
+    /// starts when this method is called, a free key is always taken,
+    /// `Duration::ZERO` means "only if free right now", and a timeout too
+    /// large to represent means no timeout. A waiter that times out leaves
+    /// the key's entry only if others still hold or wait for it.
+    ///
+    /// Needs the `async-io` feature. Without it, use
+    /// [`lock_until`](KeyedLocks::lock_until) with any timer future (not
+    /// `lock_blocking_timeout`, which blocks the thread).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let files = turnlock::KeyedLocks::new();
+    /// let writing = files.lock("log.txt").await;
+    /// let err = files
+    ///     .lock_timeout("log.txt", Duration::from_millis(10))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "timed out waiting for lock after 10ms");
+    /// assert_eq!(files.len(), 1); // the holder's entry stays
+    /// drop(writing);
+    /// assert!(files.is_empty());
+    /// # });
+    /// ```
+    pub fn lock_timeout(&self, key: K, timeout: Duration) -> KeyLockTimeout<'_, K, S> {
+        KeyLockTimeout::new(self, key, timeout)
     }
 }

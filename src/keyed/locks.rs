@@ -11,8 +11,16 @@ use core::hash::{BuildHasher, Hash};
 #[cfg(feature = "std")]
 use core::time::Duration;
 
+#[cfg(target_has_atomic = "ptr")]
+use super::OwnedKeyGuard;
+#[cfg(feature = "std")]
+use super::acquire::take_blocking;
+#[cfg(all(feature = "std", not(loom)))]
+use super::acquire::take_blocking_timeout;
+use super::acquire::try_take;
+use super::guard::KeyGuard;
 use super::hash::DefaultHashBuilder;
-use super::map::{Map, NodePtr};
+use super::map::{Map, NodeLock, NodePtr};
 #[cfg(feature = "std")]
 use crate::timeout::TimedOut;
 
@@ -335,16 +343,10 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock(&self, key: K) -> Option<KeyGuard<'_, K, S>> {
-        let node = self.count_in(key);
-        // SAFETY: we hold a count on `node`.
-        if unsafe { node.get() }.raw.try_lock() {
-            // SAFETY: we own the lock and the count, and hand both over.
-            Some(unsafe { KeyGuard::new(self, node) })
-        } else {
-            // SAFETY: our count; we never waited and own no lock.
-            unsafe { self.map.release(node) };
-            None
-        }
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { try_take(&self.map, self.count_in(key), ()) }?;
+        // SAFETY: we own the lock and the count, and hand both over.
+        Some(unsafe { KeyGuard::new(self, node) })
     }
 
     /// Like [`try_lock`](KeyedLocks::try_lock), through an `Arc`.
@@ -369,16 +371,10 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     #[must_use = "if unused, a lock it took is released at once"]
     #[inline]
     pub fn try_lock_owned(self: &Arc<Self>, key: K) -> Option<OwnedKeyGuard<K, S>> {
-        let node = self.count_in(key);
-        // SAFETY: we hold a count on `node`.
-        if unsafe { node.get() }.raw.try_lock() {
-            // SAFETY: we own the lock and the count, and hand both over.
-            Some(unsafe { OwnedKeyGuard::new(self.clone(), node) })
-        } else {
-            // SAFETY: our count; we never waited and own no lock.
-            unsafe { self.map.release(node) };
-            None
-        }
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { try_take(&self.map, self.count_in(key), ()) }?;
+        // SAFETY: we own the lock and the count, and hand both over.
+        Some(unsafe { OwnedKeyGuard::new(self.clone(), node) })
     }
 
     /// Locks `key`, blocking the current thread while waiting.
@@ -396,12 +392,9 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// ```
     #[cfg(feature = "std")]
     pub fn lock_blocking(&self, key: K) -> KeyGuard<'_, K, S> {
-        let node = self.count_in(key);
-        // SAFETY: we hold a count on `node`.
-        let acquired = unsafe { node.get() }.raw.lock_blocking(None);
-        debug_assert!(acquired);
-        // SAFETY: `lock_blocking` without a deadline returns only as owner;
-        // the count goes to the guard.
+        // SAFETY: a count we just took.
+        let node = unsafe { take_blocking(self.count_in(key), ()) };
+        // SAFETY: we own the lock and the count, and hand both over.
         unsafe { KeyGuard::new(self, node) }
     }
 
@@ -422,12 +415,9 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// ```
     #[cfg(all(feature = "std", target_has_atomic = "ptr"))]
     pub fn lock_owned_blocking(self: &Arc<Self>, key: K) -> OwnedKeyGuard<K, S> {
-        let node = self.count_in(key);
-        // SAFETY: we hold a count on `node`.
-        let acquired = unsafe { node.get() }.raw.lock_blocking(None);
-        debug_assert!(acquired);
-        // SAFETY: `lock_blocking` without a deadline returns only as owner;
-        // the count goes to the guard.
+        // SAFETY: a count we just took.
+        let node = unsafe { take_blocking(self.count_in(key), ()) };
+        // SAFETY: we own the lock and the count, and hand both over.
         unsafe { OwnedKeyGuard::new(self.clone(), node) }
     }
 
@@ -457,24 +447,10 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
         key: K,
         timeout: Duration,
     ) -> Result<KeyGuard<'_, K, S>, TimedOut> {
-        let node = self.count_in(key);
-        // SAFETY: we hold a count on `node`.
-        let raw = &unsafe { node.get() }.raw;
-        let acquired = if timeout.is_zero() {
-            raw.try_lock()
-        } else {
-            raw.lock_blocking(std::time::Instant::now().checked_add(timeout))
-        };
-        if acquired {
-            // SAFETY: the raw lock reported that we own it; the count goes to
-            // the guard.
-            Ok(unsafe { KeyGuard::new(self, node) })
-        } else {
-            // SAFETY: our count; the blocking wait left the line and we own
-            // no lock.
-            unsafe { self.map.release(node) };
-            Err(TimedOut::after(timeout))
-        }
+        // SAFETY: a count we just took on a node of our map.
+        let node = unsafe { take_blocking_timeout(&self.map, self.count_in(key), (), timeout) }?;
+        // SAFETY: we own the lock and the count, and hand both over.
+        Ok(unsafe { KeyGuard::new(self, node) })
     }
 
     /// Runs `f` with `key` locked and returns its result.
@@ -516,7 +492,9 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
         Q: ?Sized + Hash + Eq,
     {
         let hash = self.hasher.hash_one(key);
-        self.map.is_locked(hash, |k| k.borrow() == key)
+        self.map
+            .inspect(hash, |k| k.borrow() == key, NodeLock::is_locked)
+            .unwrap_or(false)
     }
 }
 
@@ -533,202 +511,5 @@ impl<K, S> fmt::Debug for KeyedLocks<K, S> {
             .field("len", &self.len())
             .field("fifo", &self.is_fifo())
             .finish_non_exhaustive()
-    }
-}
-
-/// Holds the lock of one key of a [`KeyedLocks`]; the key is released when
-/// it is dropped. Needs the `keyed` feature.
-///
-/// Protects no value of its own (the map holds none): what it guards is
-/// whatever the key stands for. [`KeyGuard::key`] tells which key.
-///
-/// ```
-/// let locks = turnlock::KeyedLocks::new();
-/// let guard = locks.try_lock(7).unwrap();
-/// assert_eq!(*turnlock::KeyGuard::key(&guard), 7);
-/// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
-/// ```
-///
-/// A guard cannot outlive its map:
-///
-/// ```compile_fail
-/// let guard = {
-///     let locks = turnlock::KeyedLocks::new();
-///     locks.try_lock(1).unwrap()
-/// };
-/// ```
-#[must_use = "if unused the key is released at once"]
-pub struct KeyGuard<'a, K, S = DefaultHashBuilder> {
-    locks: &'a KeyedLocks<K, S>,
-    node: HeldNode<K>,
-}
-
-impl<'a, K, S> KeyGuard<'a, K, S> {
-    /// # Safety
-    ///
-    /// As for [`HeldNode::new`]; `node` is a node of `locks`.
-    #[inline]
-    pub(super) unsafe fn new(locks: &'a KeyedLocks<K, S>, node: NodePtr<K>) -> Self {
-        // SAFETY: the caller's promise.
-        let node = unsafe { HeldNode::new(node) };
-        Self { locks, node }
-    }
-
-    /// The key this guard holds.
-    ///
-    /// An associated function, like [`Guard::source`](crate::Guard::source).
-    ///
-    /// ```
-    /// let locks = turnlock::KeyedLocks::new();
-    /// let guard = locks.try_lock("inbox").unwrap();
-    /// assert_eq!(*turnlock::KeyGuard::key(&guard), "inbox");
-    /// ```
-    #[inline]
-    pub fn key(this: &Self) -> &K {
-        this.node.key()
-    }
-
-    /// The map this guard's key belongs to.
-    ///
-    /// ```
-    /// let locks = turnlock::KeyedLocks::new();
-    /// let guard = locks.try_lock(0).unwrap();
-    /// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
-    /// ```
-    #[inline]
-    pub fn source(this: &Self) -> &'a KeyedLocks<K, S> {
-        this.locks
-    }
-}
-
-impl<K, S> Drop for KeyGuard<'_, K, S> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: the node is one of `locks`, and this is its only release.
-        unsafe { self.node.release(&self.locks.map) };
-    }
-}
-
-impl<K: fmt::Debug, S> fmt::Debug for KeyGuard<'_, K, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyGuard")
-            .field("key", &KeyGuard::key(self))
-            .finish()
-    }
-}
-
-/// Holds the lock of one key of an `Arc<KeyedLocks>`; `'static`, so it can
-/// move into spawned tasks and threads. Needs the `keyed` feature.
-///
-/// Made by [`KeyedLocks::lock_owned`], [`KeyedLocks::try_lock_owned`] and
-/// `KeyedLocks::lock_owned_blocking` (feature `std`).
-///
-/// ```
-/// use std::sync::Arc;
-///
-/// let locks = Arc::new(turnlock::KeyedLocks::new());
-/// let guard = locks.try_lock_owned("k").unwrap();
-/// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), "k");
-/// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
-/// ```
-#[cfg(target_has_atomic = "ptr")]
-#[must_use = "if unused the key is released at once"]
-pub struct OwnedKeyGuard<K, S = DefaultHashBuilder> {
-    locks: Arc<KeyedLocks<K, S>>,
-    node: HeldNode<K>,
-}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<K, S> OwnedKeyGuard<K, S> {
-    /// The map this guard's key belongs to, through the `Arc` the guard
-    /// keeps, and the key it holds:
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// let locks = Arc::new(turnlock::KeyedLocks::new());
-    /// let guard = locks.try_lock_owned(9).unwrap();
-    /// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
-    /// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), 9);
-    /// ```
-    #[inline]
-    pub fn source(this: &Self) -> &Arc<KeyedLocks<K, S>> {
-        &this.locks
-    }
-
-    /// The key this guard holds (see [`OwnedKeyGuard::source`] for an
-    /// example).
-    #[inline]
-    pub fn key(this: &Self) -> &K {
-        this.node.key()
-    }
-
-    /// # Safety
-    ///
-    /// As for [`KeyGuard::new`].
-    #[inline]
-    pub(super) unsafe fn new(locks: Arc<KeyedLocks<K, S>>, node: NodePtr<K>) -> Self {
-        Self {
-            locks,
-            // SAFETY: the caller's promise.
-            node: unsafe { HeldNode::new(node) },
-        }
-    }
-}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<K, S> Drop for OwnedKeyGuard<K, S> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: as for `KeyGuard`.
-        unsafe { self.node.release(&self.locks.map) };
-    }
-}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<K: fmt::Debug, S> fmt::Debug for OwnedKeyGuard<K, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedKeyGuard")
-            .field("key", &OwnedKeyGuard::key(self))
-            .finish()
-    }
-}
-
-/// The node of a key guard: the guard owns its lock and one count on it.
-struct HeldNode<K>(NodePtr<K>);
-
-impl<K> HeldNode<K> {
-    /// # Safety
-    ///
-    /// The caller holds a count on `node` and owns its lock; it hands both
-    /// to the new value.
-    #[inline]
-    unsafe fn new(node: NodePtr<K>) -> Self {
-        // SAFETY: the caller holds a count.
-        debug_assert!(unsafe { node.get() }.raw.is_locked());
-        Self(node)
-    }
-
-    /// The node's key.
-    #[inline]
-    fn key(&self) -> &K {
-        // SAFETY: we hold a count on the node.
-        unsafe { self.0.get() }.key()
-    }
-
-    /// Releases the lock, then the count.
-    ///
-    /// # Safety
-    ///
-    /// `map` is the node's map, and this is the only release (the guard's
-    /// drop).
-    #[inline]
-    unsafe fn release(&self, map: &Map<K>) {
-        // SAFETY: we own the lock and a count on the node, both given up
-        // here once: first the lock, then the count.
-        unsafe {
-            self.0.get().raw.unlock();
-            map.release(self.0);
-        }
     }
 }

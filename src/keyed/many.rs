@@ -10,25 +10,175 @@ use core::task::{Context, Poll, ready};
 use super::acquire::Acquire;
 use super::hash::DefaultHashBuilder;
 use super::locks::KeyedLocks;
-use super::map::{NodePtr, for_each_despite_panics};
+use super::map::{Map, NodeLock, NodePtr, for_each_despite_panics};
+use crate::raw::RawLock;
 
-/// One key of a `lock_many` call.
-enum ManyKey<K> {
+/// One key of a many-key acquisition, with the mode it is taken in.
+pub(super) enum ManyKey<K, L: NodeLock> {
     /// Not reached yet.
-    Key(K),
-    /// Being acquired: the key moved into the in-progress [`Acquire`].
-    Taking,
-    /// Counted and locked.
-    Held(NodePtr<K>),
+    Key(K, L::Mode),
+    /// Being acquired (the key moved into the in-progress [`Acquire`]), or
+    /// released.
+    Taking(L::Mode),
+    /// Counted and locked in its mode.
+    Held(NodePtr<K, L>, L::Mode),
 }
 
-impl<K> ManyKey<K> {
+impl<K, L: NodeLock> ManyKey<K, L> {
     /// A key that has not been reached.
     fn pending_key(&self) -> &K {
         match self {
-            ManyKey::Key(key) => key,
+            ManyKey::Key(key, _) => key,
             _ => unreachable!("keys are sorted before any is locked"),
         }
+    }
+
+    /// The key and mode of a held key.
+    pub(super) fn held(&self) -> (&K, L::Mode) {
+        match self {
+            // SAFETY: a held key has a count on its node.
+            ManyKey::Held(node, mode) => (unsafe { node.get() }.key(), *mode),
+            _ => unreachable!("a guard holds all its keys"),
+        }
+    }
+}
+
+/// The acquisition of several keys in `Ord` order, for both maps: the keys
+/// still to take, the ones held, and the one in progress.
+pub(super) struct Many<K, L: NodeLock> {
+    /// Sorted, without duplicates. `sorted[..next]` are held;
+    /// `sorted[next]` is being taken once `acquire` has started.
+    sorted: Vec<ManyKey<K, L>>,
+    next: usize,
+    acquire: Acquire<K, L>,
+    done: bool,
+}
+
+impl<K: Ord, L: NodeLock> Many<K, L> {
+    /// Collects and sorts the keys; a key named twice is taken once, in
+    /// the mode `merge` picks from the two.
+    pub(super) fn new(
+        keys: impl IntoIterator<Item = (K, L::Mode)>,
+        merge: impl Fn(L::Mode, L::Mode) -> L::Mode,
+        first_mode: L::Mode,
+    ) -> Self {
+        let mut sorted: Vec<ManyKey<K, L>> = keys
+            .into_iter()
+            .map(|(key, mode)| ManyKey::Key(key, mode))
+            .collect();
+        sorted.sort_unstable_by(|a, b| a.pending_key().cmp(b.pending_key()));
+        sorted.dedup_by(|later, earlier| {
+            let (ManyKey::Key(later, later_mode), ManyKey::Key(earlier, earlier_mode)) =
+                (later, earlier)
+            else {
+                unreachable!("keys are sorted before any is locked");
+            };
+            let same = later == earlier;
+            if same {
+                *earlier_mode = merge(*earlier_mode, *later_mode);
+            }
+            same
+        });
+        Self {
+            sorted,
+            next: 0,
+            acquire: Acquire::new(first_mode),
+            done: false,
+        }
+    }
+}
+
+impl<K, L: NodeLock> Many<K, L> {
+    /// Takes the keys in order; `Ready` with all of them held (their
+    /// keys move to the caller).
+    pub(super) fn poll(
+        &mut self,
+        count_in: impl Fn(K) -> NodePtr<K, L>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Vec<ManyKey<K, L>>> {
+        assert!(!self.done, "lock_many future polled after completion");
+        while let Some(item) = self.sorted.get_mut(self.next) {
+            if let ManyKey::Key(..) = item {
+                let ManyKey::Key(key, mode) =
+                    core::mem::replace(item, ManyKey::Taking(mode_of(item)))
+                else {
+                    unreachable!("matched above");
+                };
+                self.acquire.start_in(count_in(key), mode);
+            }
+            let node = ready!(self.acquire.poll(cx));
+            let ManyKey::Taking(mode) = self.sorted[self.next] else {
+                unreachable!("the key in progress is being taken");
+            };
+            self.sorted[self.next] = ManyKey::Held(node, mode);
+            self.next += 1;
+        }
+        self.done = true;
+        self.next = 0;
+        Poll::Ready(core::mem::take(&mut self.sorted))
+    }
+
+    /// `true` once the keys have been handed over.
+    #[cfg(feature = "futures-core")]
+    #[inline]
+    pub(super) fn is_terminated(&self) -> bool {
+        self.done
+    }
+
+    /// Gives up: gives up the key being waited for and releases the held
+    /// ones (also if giving up panics: its last count drops a key).
+    pub(super) fn cancel(&mut self, map: &Map<K, L>) {
+        /// Releases the held keys when dropped.
+        struct Held<'x, K, L: NodeLock> {
+            map: &'x Map<K, L>,
+            sorted: &'x mut [ManyKey<K, L>],
+        }
+
+        impl<K, L: NodeLock> Drop for Held<'_, K, L> {
+            fn drop(&mut self) {
+                release_held(self.map, self.sorted);
+            }
+        }
+
+        let _held = Held {
+            map,
+            sorted: &mut self.sorted[..self.next],
+        };
+        self.acquire.cancel(map);
+    }
+
+    /// The number of keys to take.
+    pub(super) fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// The number of keys held so far.
+    pub(super) fn held(&self) -> usize {
+        self.next
+    }
+}
+
+/// Releases the held keys, last first. A key whose `Drop` panics does not
+/// keep the others locked: they are released while the panic unwinds.
+pub(super) fn release_held<K, L: NodeLock>(map: &Map<K, L>, sorted: &mut [ManyKey<K, L>]) {
+    for_each_despite_panics(sorted.iter_mut().rev(), |item| {
+        if let ManyKey::Held(node, mode) = *item {
+            *item = ManyKey::Taking(mode);
+            // SAFETY: a held key owns the node's lock in `mode` and a
+            // count; this is their only release (the item is no longer
+            // `Held`): first the lock, then the count.
+            unsafe {
+                node.get().raw.release(mode);
+                map.release(node);
+            }
+        }
+    });
+}
+
+/// The mode a key is taken in.
+fn mode_of<K, L: NodeLock>(item: &ManyKey<K, L>) -> L::Mode {
+    match *item {
+        ManyKey::Key(_, mode) | ManyKey::Taking(mode) | ManyKey::Held(_, mode) => mode,
     }
 }
 
@@ -61,15 +211,9 @@ impl<K: Ord + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// # });
     /// ```
     pub fn lock_many(&self, keys: impl IntoIterator<Item = K>) -> LockManyFuture<'_, K, S> {
-        let mut sorted: Vec<ManyKey<K>> = keys.into_iter().map(ManyKey::Key).collect();
-        sorted.sort_unstable_by(|a, b| a.pending_key().cmp(b.pending_key()));
-        sorted.dedup_by(|a, b| a.pending_key() == b.pending_key());
         LockManyFuture {
             locks: self,
-            sorted,
-            next: 0,
-            acquire: Acquire::new(),
-            done: false,
+            many: Many::new(keys.into_iter().map(|key| (key, ())), |(), ()| (), ()),
         }
     }
 }
@@ -90,12 +234,7 @@ impl<K: Ord + Hash, S: BuildHasher> KeyedLocks<K, S> {
 #[must_use = "futures do nothing unless polled"]
 pub struct LockManyFuture<'a, K, S = DefaultHashBuilder> {
     locks: &'a KeyedLocks<K, S>,
-    /// Sorted, without duplicates. `sorted[..next]` are held;
-    /// `sorted[next]` is being taken once `acquire` has started.
-    sorted: Vec<ManyKey<K>>,
-    next: usize,
-    acquire: Acquire<K>,
-    done: bool,
+    many: Many<K, RawLock>,
 }
 
 // Keys are never pinned: they move into the map one by one.
@@ -106,81 +245,31 @@ impl<'a, K: Eq + Hash, S: BuildHasher> Future for LockManyFuture<'a, K, S> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        assert!(!this.done, "lock_many future polled after completion");
-        while let Some(item) = this.sorted.get_mut(this.next) {
-            if let ManyKey::Key(_) = item {
-                let ManyKey::Key(key) = core::mem::replace(item, ManyKey::Taking) else {
-                    unreachable!("matched above");
-                };
-                this.acquire.start(this.locks, key);
-            }
-            let node = ready!(this.acquire.poll(cx));
-            this.sorted[this.next] = ManyKey::Held(node);
-            this.next += 1;
-        }
-        this.done = true;
-        this.next = 0;
-        Poll::Ready(ManyGuard {
-            locks: this.locks,
-            sorted: core::mem::take(&mut this.sorted),
-        })
+        let locks = this.locks;
+        let sorted = ready!(this.many.poll(|key| locks.count_in(key), cx));
+        Poll::Ready(ManyGuard { locks, sorted })
     }
 }
 
-impl<K, S> LockManyFuture<'_, K, S> {
-    /// `true` once the future has returned `Ready`.
-    #[cfg(feature = "futures-core")]
+#[cfg(feature = "futures-core")]
+impl<K: Eq + Hash, S: BuildHasher> futures_core::future::FusedFuture for LockManyFuture<'_, K, S> {
     #[inline]
-    pub(crate) fn finished(&self) -> bool {
-        self.done
+    fn is_terminated(&self) -> bool {
+        self.many.is_terminated()
     }
 }
 
 impl<K, S> Drop for LockManyFuture<'_, K, S> {
     fn drop(&mut self) {
-        /// Releases the held keys when dropped: also if giving up the key
-        /// being waited for panics (its last count drops a key).
-        struct Held<'x, K, S> {
-            locks: &'x KeyedLocks<K, S>,
-            sorted: &'x mut [ManyKey<K>],
-        }
-
-        impl<K, S> Drop for Held<'_, K, S> {
-            fn drop(&mut self) {
-                release_held(self.locks, self.sorted);
-            }
-        }
-
-        let _held = Held {
-            locks: self.locks,
-            sorted: &mut self.sorted[..self.next],
-        };
-        self.acquire.cancel(&self.locks.map);
+        self.many.cancel(&self.locks.map);
     }
-}
-
-/// Releases the held keys, last first. A key whose `Drop` panics does not
-/// keep the others locked: they are released while the panic unwinds.
-fn release_held<K, S>(locks: &KeyedLocks<K, S>, sorted: &mut [ManyKey<K>]) {
-    for_each_despite_panics(sorted.iter_mut().rev(), |item| {
-        if let ManyKey::Held(node) = core::mem::replace(item, ManyKey::Taking) {
-            // SAFETY: a held item owns the node's lock and a count; this is
-            // their only release (the item is no longer `Held`): first the
-            // lock, then the count.
-            unsafe {
-                node.get().raw.unlock();
-                locks.map.release(node);
-            }
-        }
-    });
 }
 
 impl<K, S> fmt::Debug for LockManyFuture<'_, K, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LockManyFuture")
-            .field("keys", &self.sorted.len())
-            .field("held", &self.next)
-            .field("acquire", &self.acquire)
+            .field("keys", &self.many.len())
+            .field("held", &self.many.held())
             .finish_non_exhaustive()
     }
 }
@@ -202,7 +291,7 @@ impl<K, S> fmt::Debug for LockManyFuture<'_, K, S> {
 pub struct ManyGuard<'a, K, S = DefaultHashBuilder> {
     locks: &'a KeyedLocks<K, S>,
     /// All `ManyKey::Held`, sorted by key.
-    sorted: Vec<ManyKey<K>>,
+    sorted: Vec<ManyKey<K, RawLock>>,
 }
 
 impl<'a, K, S> ManyGuard<'a, K, S> {
@@ -216,11 +305,7 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
     /// # });
     /// ```
     pub fn keys<'g>(this: &'g Self) -> impl ExactSizeIterator<Item = &'g K> + 'g {
-        this.sorted.iter().map(|item| match item {
-            // SAFETY: a held item has a count on its node.
-            ManyKey::Held(node) => unsafe { node.get() }.key(),
-            _ => unreachable!("a guard holds all its keys"),
-        })
+        this.sorted.iter().map(|item| item.held().0)
     }
 
     /// The number of keys held.
@@ -254,7 +339,7 @@ impl<'a, K, S> ManyGuard<'a, K, S> {
 
 impl<K, S> Drop for ManyGuard<'_, K, S> {
     fn drop(&mut self) {
-        release_held(self.locks, &mut self.sorted);
+        release_held(&self.locks.map, &mut self.sorted);
     }
 }
 

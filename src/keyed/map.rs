@@ -12,8 +12,66 @@ use core::ptr::NonNull;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
-use crate::raw::RawLock;
+use crate::raw::{Protocol, RawLock, RawRwLock};
 use crate::sync::ShardMutex;
+
+/// The lock inside a node: [`RawLock`] for `KeyedLocks`, [`RawRwLock`] for
+/// `KeyedRwLocks`. The map needs only these snapshots and a constructor;
+/// the acquisitions go through [`Protocol`].
+pub(crate) trait NodeLock: Protocol + Sync {
+    /// A free lock with the given policy.
+    fn with_policy(fifo: bool) -> Self;
+    /// `true` for the strict FIFO policy.
+    fn is_fifo(&self) -> bool;
+    /// Nobody holds or waits for it (a snapshot).
+    fn is_idle(&self) -> bool;
+    /// Somebody holds it (a snapshot).
+    fn is_locked(&self) -> bool;
+}
+
+impl NodeLock for RawLock {
+    #[inline]
+    fn with_policy(fifo: bool) -> Self {
+        RawLock::new(fifo)
+    }
+
+    #[inline]
+    fn is_fifo(&self) -> bool {
+        RawLock::is_fifo(self)
+    }
+
+    #[inline]
+    fn is_idle(&self) -> bool {
+        RawLock::is_idle(self)
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        RawLock::is_locked(self)
+    }
+}
+
+impl NodeLock for RawRwLock {
+    #[inline]
+    fn with_policy(fifo: bool) -> Self {
+        RawRwLock::new(fifo)
+    }
+
+    #[inline]
+    fn is_fifo(&self) -> bool {
+        RawRwLock::is_fifo(self)
+    }
+
+    #[inline]
+    fn is_idle(&self) -> bool {
+        RawRwLock::is_idle(self)
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        RawRwLock::is_locked(self)
+    }
+}
 
 /// Number of shards: a power of two. Under loom, two keep the models small
 /// while still covering keys in different shards.
@@ -39,9 +97,9 @@ const KEPT_CAPACITY: usize = 14;
 const KEPT_BUCKETS: usize = 16;
 
 /// The lock of one key, allocated on the heap and addressed by [`NodePtr`].
-pub(super) struct Node<K> {
+pub(super) struct Node<K, L = RawLock> {
     /// The key's lock. Free and without waiters whenever the node is pooled.
-    pub(super) raw: RawLock,
+    pub(super) raw: L,
     /// The key's hash, as computed by the map's hasher. Written only while
     /// the node is pooled (owned by its shard).
     hash: u64,
@@ -49,7 +107,7 @@ pub(super) struct Node<K> {
     key: MaybeUninit<K>,
 }
 
-impl<K> Node<K> {
+impl<K, L> Node<K, L> {
     /// The key of a node in the table.
     ///
     /// Every `&Node` that leaves this module comes from [`NodePtr::get`] on
@@ -68,33 +126,33 @@ impl<K> Node<K> {
 /// Copying it is free; *using* it is what needs a reason (see
 /// [`NodePtr::get`]). Whoever took a count with [`Map::acquire`] holds the
 /// pointer until it gives the count back with [`Map::release`].
-pub(super) struct NodePtr<K>(NonNull<Node<K>>);
+pub(super) struct NodePtr<K, L = RawLock>(NonNull<Node<K, L>>);
 
 // SAFETY: a `NodePtr` is a shared reference to a node in all but name: other
-// threads reach the node's `RawLock` (which is `Sync`) and its key through
-// it (`&K` on several threads: `K: Sync`), and the last count released on
-// any thread moves the key out and drops it (`K: Send`).
-unsafe impl<K: Send + Sync> Send for NodePtr<K> {}
+// threads reach the node's lock (`L: Sync`) and its key through it (`&K` on
+// several threads: `K: Sync`), and the last count released on any thread
+// moves the key out and drops it (`K: Send`).
+unsafe impl<K: Send + Sync, L: Sync> Send for NodePtr<K, L> {}
 // SAFETY: as above; `&NodePtr` gives no more than `NodePtr` does.
-unsafe impl<K: Send + Sync> Sync for NodePtr<K> {}
+unsafe impl<K: Send + Sync, L: Sync> Sync for NodePtr<K, L> {}
 
-impl<K> Clone for NodePtr<K> {
+impl<K, L> Clone for NodePtr<K, L> {
     #[inline]
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<K> Copy for NodePtr<K> {}
+impl<K, L> Copy for NodePtr<K, L> {}
 
-impl<K> PartialEq for NodePtr<K> {
+impl<K, L> PartialEq for NodePtr<K, L> {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.0 == other.0
     }
 }
 
-impl<K> NodePtr<K> {
+impl<K, L> NodePtr<K, L> {
     /// The node.
     ///
     /// # Safety
@@ -103,7 +161,7 @@ impl<K> NodePtr<K> {
     /// the caller holds a count on it (see [`Map::acquire`]), or holds the
     /// shard's lock and found the pointer in the table.
     #[inline]
-    pub(super) unsafe fn get(&self) -> &Node<K> {
+    pub(super) unsafe fn get(&self) -> &Node<K, L> {
         // SAFETY: the caller guarantees that the node is in the table, and a
         // node in the table is a live allocation that only its shard frees,
         // after removing it from the table.
@@ -113,23 +171,23 @@ impl<K> NodePtr<K> {
 
 /// A key's entry in its shard's table: its node and its count of holders
 /// and waiters.
-struct KeyEntry<K> {
-    node: NodePtr<K>,
+struct KeyEntry<K, L> {
+    node: NodePtr<K, L>,
     /// Counts handed out by `acquire` and not yet given back. Never 0 while
     /// the entry is in the table.
     refs: usize,
 }
 
 /// One shard: the nodes of the keys that hash here, and spare nodes.
-struct Shard<K> {
-    table: HashTable<KeyEntry<K>>,
+struct Shard<K, L> {
+    table: HashTable<KeyEntry<K, L>>,
     /// Free nodes, each free and without waiters, its key uninitialized. At
     /// most [`POOL`]; a node of the other policy (left from before
     /// [`Map::set_fifo`]) is freed instead of reused.
-    pool: Vec<Box<Node<K>>>,
+    pool: Vec<Box<Node<K, L>>>,
 }
 
-impl<K> Shard<K> {
+impl<K, L> Shard<K, L> {
     crate::sync::loom_const_fn! {
         /// An empty shard; allocates nothing.
         const fn new() -> Self {
@@ -168,7 +226,7 @@ impl<K> Shard<K> {
     /// any 2 buckets): the power of two at or below `size / bytes per
     /// bucket` is the count.
     fn buckets(&self) -> usize {
-        let estimate = self.table.allocation_size() / (mem::size_of::<KeyEntry<K>>() + 1);
+        let estimate = self.table.allocation_size() / (mem::size_of::<KeyEntry<K, L>>() + 1);
         match estimate.checked_ilog2() {
             Some(log) => 1 << log,
             None => 0,
@@ -213,15 +271,15 @@ struct Padded<T>(T);
 /// first arrive. Each shard fills its own cache line(s): 8 KiB in all with
 /// 64 shards of 128 bytes (64-bit targets), 512 bytes with 8 shards of 64
 /// bytes (32-bit targets).
-pub(super) struct Map<K> {
-    shards: [Padded<ShardMutex<Shard<K>>>; SHARDS],
+pub(super) struct Map<K, L = RawLock> {
+    shards: [Padded<ShardMutex<Shard<K, L>>>; SHARDS],
     /// The policy of every node this map creates.
     fifo: bool,
     /// The map owns keys (inside its nodes) and drops them.
-    _keys: PhantomData<K>,
+    _keys: PhantomData<(K, L)>,
 }
 
-impl<K> Map<K> {
+impl<K, L: NodeLock> Map<K, L> {
     /// An empty map whose nodes have the given policy. Allocates nothing.
     #[cfg(not(loom))]
     pub(super) const fn new(fifo: bool) -> Self {
@@ -261,7 +319,7 @@ impl<K> Map<K> {
     /// inside the shard (the low bits for the bucket, the top seven for the
     /// tag), and hashers that fill only the low 32 bits still spread.
     #[inline]
-    fn shard(&self, hash: u64) -> &ShardMutex<Shard<K>> {
+    fn shard(&self, hash: u64) -> &ShardMutex<Shard<K, L>> {
         let index = hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (u64::BITS - SHARD_BITS);
         // `index < SHARDS`, so the cast is lossless.
         &self.shards[index as usize].0
@@ -270,7 +328,7 @@ impl<K> Map<K> {
     /// Takes a count on the node of `key`, creating it (from the pool if
     /// possible) if the key has none. The node stays in the table until the
     /// count is given back to [`Map::release`].
-    pub(super) fn acquire(&self, key: K, hash: u64) -> NodePtr<K>
+    pub(super) fn acquire(&self, key: K, hash: u64) -> NodePtr<K, L>
     where
         K: Eq,
     {
@@ -305,7 +363,7 @@ impl<K> Map<K> {
                         // A node of the old policy (see `set_fifo`) is freed
                         // here: rare, and only after a policy switch.
                         _ => Box::new(Node {
-                            raw: RawLock::new(self.fifo),
+                            raw: L::with_policy(self.fifo),
                             hash,
                             key: MaybeUninit::new(key),
                         }),
@@ -334,7 +392,7 @@ impl<K> Map<K> {
     /// The caller holds a count on `node`, gives it up here and does not use
     /// `node` afterwards. If it owned the node's lock, it released it first;
     /// if it waited for the lock, it abandoned the wait first.
-    pub(super) unsafe fn release(&self, node: NodePtr<K>) {
+    pub(super) unsafe fn release(&self, node: NodePtr<K, L>) {
         // SAFETY: the caller's count keeps the node in the table, and `hash`
         // does not change while it is there.
         let hash = unsafe { node.get() }.hash;
@@ -377,9 +435,14 @@ impl<K> Map<K> {
         drop(spare);
     }
 
-    /// Whether the node of the key that `eq` matches is locked; `false` if
-    /// the key has no node.
-    pub(super) fn is_locked(&self, hash: u64, mut eq: impl FnMut(&K) -> bool) -> bool {
+    /// `look` at the lock of the key that `eq` matches, under the shard
+    /// lock; `None` if the key has no node.
+    pub(super) fn inspect<R>(
+        &self,
+        hash: u64,
+        mut eq: impl FnMut(&K) -> bool,
+        look: impl FnOnce(&L) -> R,
+    ) -> Option<R> {
         let shard = self.shard(hash).lock();
         shard
             .table
@@ -389,7 +452,7 @@ impl<K> Map<K> {
                 node.hash == hash && eq(node.key())
             })
             // SAFETY: as above, and the lock is still held.
-            .is_some_and(|entry| unsafe { entry.node.get() }.raw.is_locked())
+            .map(|entry| look(&unsafe { entry.node.get() }.raw))
     }
 
     /// The number of nodes in the table (a snapshot: shards are counted one
@@ -402,7 +465,7 @@ impl<K> Map<K> {
     }
 }
 
-impl<K> Drop for Map<K> {
+impl<K, L> Drop for Map<K, L> {
     fn drop(&mut self) {
         // Only nodes of leaked guards or futures (`mem::forget`) can still be
         // in a table: everything else that counts a node borrows or owns the
@@ -424,13 +487,13 @@ impl<K> Drop for Map<K> {
 
 /// A count on a node, given back when dropped: the clean-up of a count
 /// whose holder panics before it can pass the count on.
-struct Count<'a, K> {
-    map: &'a Map<K>,
+struct Count<'a, K, L: NodeLock> {
+    map: &'a Map<K, L>,
     /// Counted, and nobody waits for or owns its lock through this count.
-    node: NodePtr<K>,
+    node: NodePtr<K, L>,
 }
 
-impl<K> Drop for Count<'_, K> {
+impl<K, L: NodeLock> Drop for Count<'_, K, L> {
     fn drop(&mut self) {
         // SAFETY: the count is ours; we never waited and own no lock.
         unsafe { self.map.release(self.node) };

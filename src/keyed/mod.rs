@@ -1,9 +1,15 @@
-//! [`KeyedLocks`]: one lock per key, created on demand, gone when unused.
+//! [`KeyedLocks`]: one lock per key, created on demand, gone when unused;
+//! and [`KeyedRwLocks`], a reader-writer lock per key, on the same map.
 //!
 //! # Shape
 //!
-//! Every key with a holder or a waiter has a *node* on the heap: its
-//! [`RawLock`](crate::raw::RawLock), its key and its hash. The map
+//! Every key with a holder or a waiter has a *node* on the heap: its lock
+//! (a [`RawLock`](crate::raw::RawLock) for `KeyedLocks`, a
+//! [`RawRwLock`](crate::raw::RawRwLock) for `KeyedRwLocks`), its key and its
+//! hash. Everything below is generic over the node's lock
+//! ([`map::NodeLock`]): the map, the acquisition and its futures
+//! (`acquire.rs`), the guards (`guard.rs`) and the many-key form
+//! (`many.rs`); `locks.rs` and `rw.rs` add each map's public methods. The map
 //! ([`map::Map`]) is split into shards by hash; each shard is a short
 //! critical section ([`ShardMutex`](crate::sync::ShardMutex)) around a hash
 //! table of key entries, `(node pointer, count)`, plus a small pool of free
@@ -74,21 +80,34 @@
 //! drop panics, then lets the panic go on, as dropping a `Vec` does.
 
 mod acquire;
+mod guard;
 mod hash;
 mod locks;
 mod many;
 mod map;
+mod rw;
 
 #[cfg(feature = "async-io")]
 pub use self::acquire::KeyLockTimeout;
 #[cfg(target_has_atomic = "ptr")]
 pub use self::acquire::OwnedKeyLockFuture;
 pub use self::acquire::{KeyLockFuture, KeyLockUntil};
-pub use self::hash::{DefaultHashBuilder, KeyHasher};
+pub use self::guard::KeyGuard;
 #[cfg(target_has_atomic = "ptr")]
-pub use self::locks::OwnedKeyGuard;
-pub use self::locks::{KeyGuard, KeyedLocks};
+pub use self::guard::OwnedKeyGuard;
+pub use self::hash::{DefaultHashBuilder, KeyHasher};
+pub use self::locks::KeyedLocks;
 pub use self::many::{LockManyFuture, ManyGuard};
+pub use self::rw::{
+    KeyReadFuture, KeyReadGuard, KeyReadUntil, KeyWriteFuture, KeyWriteGuard, KeyWriteUntil,
+    KeyedRwLocks, RwManyFuture, RwManyGuard,
+};
+#[cfg(feature = "async-io")]
+pub use self::rw::{KeyReadTimeout, KeyWriteTimeout};
+#[cfg(target_has_atomic = "ptr")]
+pub use self::rw::{
+    OwnedKeyReadFuture, OwnedKeyReadGuard, OwnedKeyWriteFuture, OwnedKeyWriteGuard,
+};
 
 /// Compile-time checks of the auto traits promised in the docs.
 #[allow(dead_code, reason = "only type-checked")]
@@ -110,11 +129,25 @@ pub(crate) fn _assert_auto_traits() {
     unpin::<KeyLockUntil<'_, NotUnpin, core::future::Ready<()>>>();
     send::<LockManyFuture<'_, u8>>();
     unpin::<LockManyFuture<'_, NotUnpin>>();
+    send::<KeyedRwLocks<u8>>();
+    sync::<KeyedRwLocks<u8>>();
+    send::<KeyReadGuard<'_, u8>>();
+    sync::<KeyWriteGuard<'_, u8>>();
+    send::<RwManyGuard<'_, u8>>();
+    send::<KeyReadFuture<'_, u8>>();
+    unpin::<KeyWriteFuture<'_, NotUnpin>>();
+    unpin::<KeyReadUntil<'_, NotUnpin, core::future::Ready<()>>>();
+    send::<RwManyFuture<'_, u8>>();
+    unpin::<RwManyFuture<'_, NotUnpin>>();
     #[cfg(target_has_atomic = "ptr")]
     {
         send::<OwnedKeyGuard<u8>>();
         sync::<OwnedKeyGuard<u8>>();
         send::<OwnedKeyLockFuture<u8>>();
         unpin::<OwnedKeyLockFuture<NotUnpin>>();
+        send::<OwnedKeyReadGuard<i64>>();
+        send::<OwnedKeyWriteGuard<i64>>();
+        send::<OwnedKeyReadFuture<i64>>();
+        unpin::<OwnedKeyWriteFuture<NotUnpin>>();
     }
 }

@@ -1,7 +1,6 @@
-//! Polling an acquisition through its stages, with or without a deadline,
-//! and giving it up at any point.
+//! Polling an acquisition through its stages, and giving it up at any
+//! point (deadlines are `protocol.rs`'s, for every protocol).
 
-use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
@@ -106,40 +105,6 @@ impl RawLock {
                 self.enqueue(waiter, JoinFrom::Hints, state, cx)
             }
         }
-    }
-
-    /// Polls an acquisition that gives up when `deadline` completes.
-    ///
-    /// `Ready(true)`: the caller owns the lock. `Ready(false)`: the deadline
-    /// won and the waiter left the line; nothing else changed. The lock is
-    /// tried before the deadline is polled, so a free lock is taken even past
-    /// the deadline, and an expired deadline never makes the waiter queue.
-    /// A waiter handed the lock just as the deadline fires keeps it.
-    pub(crate) fn poll_until<D: Future>(
-        &self,
-        waiter: &mut Waiter,
-        deadline: Pin<&mut D>,
-        cx: &mut Context<'_>,
-    ) -> Poll<bool> {
-        assert!(!waiter.is_done(), "lock future polled after completion");
-        if waiter.is_idle() {
-            if self.try_lock() {
-                waiter.finish();
-                return Poll::Ready(true);
-            }
-            if deadline.poll(cx).is_ready() {
-                waiter.finish();
-                return Poll::Ready(false);
-            }
-            return self.poll_acquire(waiter, cx).map(|()| true);
-        }
-        if self.poll_acquire(waiter, cx).is_ready() {
-            return Poll::Ready(true);
-        }
-        if deadline.poll(cx).is_ready() {
-            return Poll::Ready(self.abandon(waiter));
-        }
-        Poll::Pending
     }
 
     /// Gives up an acquisition that is in progress, at any point.

@@ -1,12 +1,12 @@
-//! Acquisition that blocks the thread (`lock_blocking` and its timeout):
-//! the same waiter as a lock future's, polled with a waker that unparks the
-//! thread.
+//! Acquisition that blocks the thread (`lock_blocking`, `read_blocking`,
+//! their timeouts, ...), for every protocol: the same waiter as a lock
+//! future's, polled with a waker that unparks the thread.
 
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use core::task::{Context, Waker};
 
-use super::RawLock;
+use super::protocol::Protocol;
 use super::waiter::Waiter;
 use crate::sync::{Thread, current_thread};
 
@@ -17,39 +17,65 @@ pub(crate) type BlockingDeadline = std::time::Instant;
 #[cfg(loom)]
 pub(crate) type BlockingDeadline = core::convert::Infallible;
 
-impl RawLock {
-    /// Blocks the thread until the lock is acquired or `deadline` passes.
-    /// Returns `true` if the caller now owns the lock.
-    pub(crate) fn lock_blocking(&self, deadline: Option<BlockingDeadline>) -> bool {
-        if self.try_lock() {
+/// Blocks the thread until `protocol` is acquired in `mode` or `deadline`
+/// passes. Returns `true` if the caller now holds it.
+pub(crate) fn acquire_blocking<P: Protocol + ?Sized>(
+    protocol: &P,
+    mode: P::Mode,
+    deadline: Option<BlockingDeadline>,
+) -> bool {
+    if protocol.try_acquire(mode) {
+        return true;
+    }
+    acquire_blocking_slow(protocol, mode, deadline)
+}
+
+#[cold]
+fn acquire_blocking_slow<P: Protocol + ?Sized>(
+    protocol: &P,
+    mode: P::Mode,
+    deadline: Option<BlockingDeadline>,
+) -> bool {
+    let waker = thread_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut waiter = Waiter::new();
+    loop {
+        if protocol.poll_acquire(mode, &mut waiter, &mut cx).is_ready() {
             return true;
         }
-        self.lock_blocking_slow(deadline)
-    }
-
-    #[cold]
-    fn lock_blocking_slow(&self, deadline: Option<BlockingDeadline>) -> bool {
-        let waker = thread_waker();
-        let mut cx = Context::from_waker(&waker);
-        let mut waiter = Waiter::new();
-        loop {
-            if self.poll_acquire(&mut waiter, &mut cx).is_ready() {
-                return true;
-            }
-            match deadline {
-                None => crate::sync::park(),
-                #[cfg(not(loom))]
-                Some(deadline) => {
-                    let now = std::time::Instant::now();
-                    if now >= deadline {
-                        return self.abandon(&mut waiter);
-                    }
-                    crate::sync::park_timeout(deadline - now);
+        match deadline {
+            None => crate::sync::park(),
+            #[cfg(not(loom))]
+            Some(deadline) => {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    return protocol.abandon(&mut waiter);
                 }
-                #[cfg(loom)]
-                Some(never) => match never {},
+                crate::sync::park_timeout(deadline - now);
             }
+            #[cfg(loom)]
+            Some(never) => match never {},
         }
+    }
+}
+
+/// A blocking acquisition that gives up after `timeout`; `true` if the
+/// caller now holds the lock. `Duration::ZERO` only tries; a timeout too
+/// large to represent as a point in time means no timeout.
+#[cfg(not(loom))]
+pub(crate) fn acquire_blocking_timeout<P: Protocol + ?Sized>(
+    protocol: &P,
+    mode: P::Mode,
+    timeout: core::time::Duration,
+) -> bool {
+    if timeout.is_zero() {
+        protocol.try_acquire(mode)
+    } else {
+        acquire_blocking(
+            protocol,
+            mode,
+            std::time::Instant::now().checked_add(timeout),
+        )
     }
 }
 

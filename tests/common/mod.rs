@@ -19,6 +19,7 @@ use std::thread;
 
 use smol::Executor;
 
+pub mod rw;
 pub mod storm;
 
 /// `n` in a normal run; a small fraction of it (at least 2) under Miri.

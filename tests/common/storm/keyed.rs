@@ -129,10 +129,27 @@ impl KeyCells {
         mode: Mode,
         guard: G,
     ) -> Held<'a> {
+        let ids = ids.into_iter().map(|id| (id, mode)).collect();
+        // SAFETY: the caller's promise, for every key in its mode.
+        unsafe { self.held_each(ids, guard) }
+    }
+
+    /// Wraps `guard`, which holds each key of `ids` in the mode beside it,
+    /// for a section over their cells (several keys of a reader-writer
+    /// primitive, some read and some written). The section counts as
+    /// exclusive if it writes any key.
+    ///
+    /// # Safety
+    ///
+    /// `guard` holds every key in `ids` in its mode until it is dropped.
+    pub unsafe fn held_each<'a, G: Send + 'a>(
+        &'a self,
+        ids: Vec<(u32, Mode)>,
+        guard: G,
+    ) -> Held<'a> {
         Held::new(KeysHeld {
             cells: self,
             ids,
-            mode,
             _guard: guard,
         })
     }
@@ -158,24 +175,28 @@ impl KeyCells {
 /// Keys held by a guard, for a section over their cells.
 struct KeysHeld<'a, G> {
     cells: &'a KeyCells,
-    ids: Vec<u32>,
-    mode: Mode,
+    /// Each key, with the mode the guard holds it in.
+    ids: Vec<(u32, Mode)>,
     /// Released after the section left every cell.
     _guard: G,
 }
 
 impl<G: Send> Hold for KeysHeld<'_, G> {
     fn mode(&self) -> Mode {
-        self.mode
+        if self.ids.iter().any(|(_, mode)| *mode == Mode::Exclusive) {
+            Mode::Exclusive
+        } else {
+            Mode::Shared
+        }
     }
 
     fn enter(&mut self) {
-        for &id in &self.ids {
+        for &(id, mode) in &self.ids {
             let Some(cell) = self.cells.cells.get(id as usize) else {
                 continue;
             };
             self.cells.model[id as usize].fetch_add(1, Relaxed);
-            match self.mode {
+            match mode {
                 // SAFETY: the guard holds `id` alone (the promise of `held`).
                 Mode::Exclusive => unsafe { (*cell.get()).enter() },
                 // SAFETY: the guard holds `id` beside other readers at most.
@@ -185,11 +206,11 @@ impl<G: Send> Hold for KeysHeld<'_, G> {
     }
 
     fn leave(&mut self) {
-        for &id in &self.ids {
+        for &(id, mode) in &self.ids {
             let Some(cell) = self.cells.cells.get(id as usize) else {
                 continue;
             };
-            match self.mode {
+            match mode {
                 // SAFETY: as in `enter`; the guard is dropped after this.
                 Mode::Exclusive => unsafe { (*cell.get()).leave() },
                 // SAFETY: as in `enter`.

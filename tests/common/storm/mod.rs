@@ -55,7 +55,9 @@
 //! lock future is always polled again or dropped.
 
 pub mod keyed;
+pub mod keyed_rw;
 pub mod lock;
+pub mod rwlock;
 
 use core::future::Future;
 use core::ops::Range;
@@ -413,6 +415,10 @@ pub enum Style {
     WithLock,
     /// Several at once (`lock_many`), for a primitive with keys.
     Many,
+    /// An upgradable read (`upgradable_read().await`), for a reader-writer
+    /// lock: held as it is in [`Mode::Shared`], upgraded to the write
+    /// (`upgrade().await` or its siblings) in [`Mode::Exclusive`].
+    Upgradable,
     /// `lock_blocking()` (a blocking thread only).
     Blocking,
     /// `lock_blocking_timeout(short)` (a blocking thread only).

@@ -1,0 +1,717 @@
+//! The reader-writer protocol: one atomic state word, one `event-listener`
+//! line, a one-waiter slot at its front, and a wake-up for an upgrade.
+//!
+//! [`RawRwLock`] knows nothing about the protected value; `RwLock<T>` and
+//! the keyed read/write map add the data and the guards. Every atomic
+//! operation of the reader-writer locks lives in this module and its two
+//! children (`wait.rs`: waiting in the line and the slot; `upgrade.rs`:
+//! an upgradable reader becoming the writer).
+//!
+//! # Three kinds of access
+//!
+//! A *reader* shares the lock with other readers and with one *upgradable
+//! reader*; a *writer* holds it alone. The upgradable reader excludes
+//! writers and other upgradable readers, and may *upgrade*: once the plain
+//! readers are gone it becomes the writer, with no other writer in between.
+//!
+//! # The state word
+//!
+//! ```text
+//!  usize::BITS-1                                        8   7   6   5   4   3   2   1   0
+//! +-----------------+-----------------+-----------------+---+---+---+---+---+---+---+---+
+//! |  readers        |  queued waiters |                 |PU |PW | T | G | U | H | R | P | W |
+//! +-----------------+-----------------+-----------------+---+---+---+---+---+---+---+---+
+//! ```
+//!
+//! (9 flag bits: `W` is bit 0, `PU` bit 8.)
+//!
+//! * `W` ([`WRITER`]): a writer holds the lock (a guard, or a waiter that has
+//!   been handed the lock and has not observed it yet).
+//! * readers ([`READER_ONE`]): plain readers holding the lock, likewise.
+//! * `U` ([`UPGRADABLE`]): the upgradable reader holds the lock.
+//! * `G` ([`UPGRADING`]): the upgradable reader waits to become the writer
+//!   ([`RawRwLock::drained`] wakes it). Set only with `U`. No new reader
+//!   enters while it is set, so the readers drain, and the last one out
+//!   hands the lock over: it clears `G` and `U` and sets `W`.
+//! * queued waiters ([`QUEUED_ONE`]): waiters in the line
+//!   ([`RawRwLock::queue`]), in order of arrival.
+//! * `T` ([`TURN`]): the *turn* is out: the oldest queued waiter has been
+//!   notified and is on its way to the front. At most one turn is out.
+//! * `P` ([`SLOT`]) with `PW` / `PU` ([`SLOT_WRITE`], [`SLOT_UPGRADABLE`];
+//!   neither for a reader): the *front*: one waiter that must wait for the
+//!   holders it conflicts with waits in the slot, with its waker in
+//!   [`RawRwLock::slot`] and no listener. `R` ([`READY`]) and `H`
+//!   ([`HANDED`]) pass the waker cell between it and the releasers (see
+//!   "The slot").
+//!
+//! # The line, the turn and the front
+//!
+//! A waiter that cannot take the lock goes to the front if the line is
+//! empty (no `P`, no `T`, nobody queued), and otherwise joins the line. A
+//! waiter at the front blocks every newcomer; when the holders it waits
+//! for are gone, the release that made it so hands it the lock (sets its
+//! kind's bits and `H`) and wakes it.
+//!
+//! The line moves by turns. Whenever the front is free (no `W`, `P` or `G`)
+//! and somebody is queued, a turn is out: the release that frees the front
+//! sets `T` and notifies the oldest listener of the line. The waiter that
+//! receives the turn takes the lock if its kind allows it, or else moves to
+//! the front. A reader or an upgradable reader that takes the lock passes
+//! the turn straight on, so consecutive readers at the head of the line
+//! are admitted one after another without waiting for any release; a
+//! writer's turn ends the run. A waiter that leaves with the turn passes it
+//! on. So:
+//!
+//! > **I1.** Nobody is queued without a turn out unless the front is busy:
+//! > `queued > 0 && !T` implies `W || P || G`.
+//!
+//! Every transition that could break it (a release of the writer, a claim
+//! or departure of the slot's waiter, an abandoned upgrade) sets `T` in the
+//! same compare-and-swap and then notifies the line.
+//!
+//! # The two policies
+//!
+//! A newcomer (a waiter at its first poll, or a `try_*` call) takes the
+//! lock when its kind is compatible with the holders and nobody is at the
+//! front (`P`) or upgrading (`G`):
+//!
+//! * `new_fifo` also asks that the line be empty and no turn be out. So
+//!   nobody overtakes a waiter: the lock is served strictly in order of
+//!   arrival, readers at the head of the line together.
+//! * `new` lets a newcomer in while a turn is out (barging): the lock
+//!   stays busy while the notified waiter's task is being scheduled. That
+//!   waiter may then find the lock taken: it moves to the front, where
+//!   nobody overtakes it.
+//!
+//! # Starvation bounds
+//!
+//! A waiter in the line is served after the waiters ahead of it, in order.
+//! At the front it waits only for the holders present when it got there:
+//! no newcomer enters while it is there. So a stream of readers never
+//! starves a writer (it waits for the readers holding the lock when it
+//! reached the front, no others), and a stream of writers never starves a
+//! reader (the writers that arrive after it queue behind it). Under
+//! `new_fifo` nothing else comes first. Under `new`, newcomers may
+//! additionally take the lock while a turn ahead of the waiter is in flight
+//! (between the notification and the notified task's poll): one lost race
+//! per waiter ahead, a bound in hand-offs, with no clock. The loom models
+//! `loom-tests/tests/rw_starvation.rs` check both directions under both
+//! policies.
+//!
+//! # States and transitions
+//!
+//! | state | meaning | left by |
+//! |---|---|---|
+//! | 0 | free, nobody waits | any acquisition (one CAS) |
+//! | `r` readers | shared | more readers; the last release (one CAS back to 0 when it is the only one) |
+//! | `W` | written | its release (one CAS to 0 when nobody waits) |
+//! | `U` (+ readers) | upgradable read | readers come and go; `upgrade` sets `W` if no readers, else `G` |
+//! | `U G` + readers | upgrading | the last reader out sets `W`, clears `U G`, wakes [`RawRwLock::drained`] |
+//! | `P` + holders | a waiter at the front, blocked by the holders | the release that removes the last conflicting holder grants it (`H`) |
+//! | `P H` + its grant | granted, not yet claimed | the waiter claims: clears `P H PW PU`, and passes a turn if due |
+//! | `T` + `q` queued | a turn in flight | the notified waiter takes the lock or moves to the front |
+//! | `q > 0`, no `T W P G` | **never** (I1) | — |
+//!
+//! # The slot
+//!
+//! The front waiter's waker lives in a cell that `R` and `H` pass around:
+//!
+//! | flags | the cell belongs to | next |
+//! |---|---|---|
+//! | `P` | the waiter, writing its waker | it publishes (`R`), or sees `H` and owns the lock |
+//! | `P R` | readable by a releaser | a grant sets `H` (the cell goes to that releaser); the waiter may clear `R` to write a new waker |
+//! | `P R H` | the granting releaser, a few instructions | it takes the waker, clears `R`, wakes it; the waiter spins until then |
+//! | `P H` | the waiter, which owns its grant | it empties the cell and claims |
+//!
+//! Unlike [`RawLock`](super::RawLock)'s slot, several threads may release
+//! (readers), so the grant sets `H` in the same compare-and-swap that gives
+//! the waiter its access: a second releaser sees `H` and grants nothing.
+//!
+//! # Lock futures that are set aside
+//!
+//! A waiter that receives the turn, or is granted the lock at the front,
+//! holds what it received from that moment on, polled or not, as with
+//! [`RawLock`](super::RawLock) (crate docs, "Lock futures that are set
+//! aside"). The debug mirror of `check.rs` follows the line (the turn is
+//! its hand-off) and the slot, and names a task that waits for itself.
+
+use core::fmt;
+use core::task::Waker;
+
+use event_listener::Event;
+
+use super::check::Check;
+use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::sync::{AtomicUsize, UnsafeCell};
+
+mod upgrade;
+mod wait;
+
+pub(crate) use self::upgrade::Upgrade;
+
+/// Bit 0: a writer holds the lock.
+const WRITER: usize = 1;
+/// A waiter waits at the front, in the slot.
+const SLOT: usize = 1 << 1;
+/// The slot's waker is published: a releaser that grants the lock may take it.
+const READY: usize = 1 << 2;
+/// A release granted the slot's waiter its access; it has not claimed it yet.
+const HANDED: usize = 1 << 3;
+/// The upgradable reader holds the lock.
+const UPGRADABLE: usize = 1 << 4;
+/// The upgradable reader waits for the readers to leave (implies `U`).
+const UPGRADING: usize = 1 << 5;
+/// A turn is out: the oldest queued waiter was notified.
+const TURN: usize = 1 << 6;
+/// The slot's waiter wants to write.
+const SLOT_WRITE: usize = 1 << 7;
+/// The slot's waiter wants an upgradable read.
+const SLOT_UPGRADABLE: usize = 1 << 8;
+/// A newcomer took the lock while the turn is out (`new` only; implies
+/// `T`): no other newcomer may until the turn is taken.
+const BARGED: usize = 1 << 9;
+/// Bits below the counts.
+const FLAG_BITS: u32 = 10;
+/// Width of the queued count: 2^27 - 1 waiters on 64-bit targets, 2 047 on
+/// 32-bit targets; the readers get the bits left (the same).
+const QUEUED_BITS: u32 = (usize::BITS - FLAG_BITS) / 2;
+/// One waiter in the line.
+const QUEUED_ONE: usize = 1 << FLAG_BITS;
+/// All bits of the queued count.
+const QUEUED_MASK: usize = ((1 << QUEUED_BITS) - 1) * QUEUED_ONE;
+/// One reader holding the lock.
+const READER_ONE: usize = 1 << (FLAG_BITS + QUEUED_BITS);
+/// All bits of the reader count.
+const READER_MASK: usize = !(READER_ONE - 1);
+/// The bits of the slot's waiter, whatever its kind.
+const SLOT_BITS: usize = SLOT | READY | HANDED | SLOT_WRITE | SLOT_UPGRADABLE;
+/// Whatever makes the front busy (see I1).
+const FRONT: usize = WRITER | SLOT | UPGRADING;
+
+/// The access an acquisition asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Shared with other readers and the upgradable reader.
+    Read,
+    /// Alone.
+    Write,
+    /// Shared with readers, alone among writers and upgradable readers.
+    Upgradable,
+}
+
+impl Kind {
+    /// The state bits of a slot waiter of this kind.
+    const fn slot_bits(self) -> usize {
+        match self {
+            Kind::Read => SLOT,
+            Kind::Write => SLOT | SLOT_WRITE,
+            Kind::Upgradable => SLOT | SLOT_UPGRADABLE,
+        }
+    }
+
+    /// The kind of the waiter in the slot of `state`.
+    const fn in_slot(state: usize) -> Self {
+        if state & SLOT_WRITE != 0 {
+            Kind::Write
+        } else if state & SLOT_UPGRADABLE != 0 {
+            Kind::Upgradable
+        } else {
+            Kind::Read
+        }
+    }
+
+    /// `true` if the holders of `state` (or an upgrade in progress) keep an
+    /// acquisition of this kind out.
+    #[inline]
+    const fn conflicts(self, state: usize) -> bool {
+        match self {
+            Kind::Read => state & (WRITER | UPGRADING) != 0,
+            Kind::Write => state & (WRITER | UPGRADABLE | READER_MASK) != 0,
+            Kind::Upgradable => state & (WRITER | UPGRADABLE) != 0,
+        }
+    }
+
+    /// `state` with one more holder of this kind.
+    #[inline]
+    fn grant(self, state: usize) -> usize {
+        match self {
+            Kind::Read => {
+                assert!(
+                    state & READER_MASK != READER_MASK,
+                    "too many readers on one lock"
+                );
+                state + READER_ONE
+            }
+            Kind::Write => state | WRITER,
+            Kind::Upgradable => state | UPGRADABLE,
+        }
+    }
+}
+
+/// The reader-writer protocol without the protected value.
+pub(crate) struct RawRwLock {
+    /// The state word, laid out as in the module docs.
+    state: AtomicUsize,
+    /// `true` for `new_fifo`: a newcomer never passes the line.
+    fifo: bool,
+    /// The line: a notification here is the turn.
+    queue: Event,
+    /// Wakes the upgradable reader once the last reader has handed it the
+    /// lock (a hint: the state word says whether it happened).
+    drained: Event,
+    /// The waker of the waiter at the front (see "The slot").
+    ///
+    /// # Safety
+    ///
+    /// Owned by the slot's waiter while `SLOT` is set and `READY` is clear;
+    /// by the releaser that granted the lock while `READY` and `HANDED` are
+    /// both set; readable by a releaser that is about to grant while only
+    /// `READY` is set (the grant itself takes it over). Empty while `SLOT`
+    /// is clear.
+    slot: UnsafeCell<Option<Waker>>,
+    /// Every change to the line's listeners and to the slot goes through
+    /// here (see `check.rs`).
+    check: Check,
+}
+
+// SAFETY: the only field that is not `Sync` and `Send` on its own is the
+// slot's waker cell, and the state word's `SLOT`, `READY` and `HANDED` bits
+// give it to one thread at a time (see the field's docs); `Waker` is `Send`
+// and `Sync`.
+unsafe impl Sync for RawRwLock {}
+// SAFETY: as above.
+unsafe impl Send for RawRwLock {}
+
+impl RawRwLock {
+    crate::sync::loom_const_fn! {
+        /// A free lock with the given policy.
+        pub(crate) const fn new(fifo: bool) -> Self {
+            Self {
+                state: AtomicUsize::new(0),
+                fifo,
+                queue: Event::new(),
+                drained: Event::new(),
+                slot: UnsafeCell::new(None),
+                check: Check::new(),
+            }
+        }
+    }
+
+    /// `true` for a `new_fifo` lock.
+    #[inline]
+    pub(crate) fn is_fifo(&self) -> bool {
+        self.fifo
+    }
+
+    /// Whether anyone holds the lock right now (a snapshot).
+    #[inline]
+    pub(crate) fn is_locked(&self) -> bool {
+        // Relaxed: a snapshot that orders nothing.
+        self.state.load(Relaxed) & (WRITER | UPGRADABLE | READER_MASK) != 0
+    }
+
+    /// A snapshot of the holders and waiters, for `Debug` and status queries.
+    #[inline]
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        // Relaxed: a snapshot that orders nothing.
+        Snapshot(self.state.load(Relaxed))
+    }
+
+    /// `true` when nobody holds or waits for the lock (a snapshot): the
+    /// state a keyed node must be in when it goes back to the pool.
+    #[cfg(feature = "keyed")]
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        // Relaxed: a snapshot that orders nothing.
+        self.state.load(Relaxed) == 0
+    }
+
+    /// `true` if a newcomer of `kind` may take the lock in `state`.
+    #[inline]
+    fn admits(&self, state: usize, kind: Kind) -> bool {
+        let blocked = if self.fifo {
+            SLOT | UPGRADING | TURN | QUEUED_MASK
+        } else {
+            // One newcomer may pass a turn in flight, no more.
+            SLOT | UPGRADING | BARGED
+        };
+        state & blocked == 0 && !kind.conflicts(state)
+    }
+
+    /// `state` with a newcomer of `kind` admitted (see [`admits`](Self::admits)).
+    #[inline]
+    fn admit(state: usize, kind: Kind) -> usize {
+        let next = kind.grant(state);
+        if state & TURN != 0 {
+            next | BARGED
+        } else {
+            next
+        }
+    }
+
+    /// Takes the lock as `kind` if a newcomer may. Never waits or queues.
+    #[inline]
+    pub(crate) fn try_acquire(&self, kind: Kind) -> bool {
+        let first = match kind {
+            Kind::Read => READER_ONE,
+            Kind::Write => WRITER,
+            Kind::Upgradable => UPGRADABLE,
+        };
+        // Acquire: the lock, and the last holder's writes with it.
+        match self.state.compare_exchange(0, first, Acquire, Relaxed) {
+            Ok(_) => true,
+            Err(state) => self.try_acquire_slow(kind, state),
+        }
+    }
+
+    /// `try_acquire` when the word was not 0: other readers, or waiters.
+    #[inline(never)]
+    fn try_acquire_slow(&self, kind: Kind, mut state: usize) -> bool {
+        loop {
+            check(state, self.fifo);
+            if !self.admits(state, kind) {
+                return false;
+            }
+            // Acquire: the lock, and the last holder's writes with it.
+            match self.state.compare_exchange_weak(
+                state,
+                Self::admit(state, kind),
+                Acquire,
+                Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Releases one access of `kind`.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds an access of `kind` (acquired and not released
+    /// since), and gives it up here.
+    #[inline]
+    pub(crate) unsafe fn release(&self, kind: Kind) {
+        let only = match kind {
+            Kind::Read => READER_ONE,
+            Kind::Write => WRITER,
+            Kind::Upgradable => UPGRADABLE,
+        };
+        // Release: our critical section, to whoever takes the lock next.
+        if self
+            .state
+            .compare_exchange(only, 0, Release, Relaxed)
+            .is_err()
+        {
+            self.release_slow(kind);
+        }
+    }
+
+    /// Release with other holders or waiters.
+    #[inline(never)]
+    fn release_slow(&self, kind: Kind) {
+        self.update(|state| match kind {
+            Kind::Read => {
+                debug_assert!(state & READER_MASK != 0, "released a read nobody holds");
+                state - READER_ONE
+            }
+            Kind::Write => {
+                debug_assert!(state & WRITER != 0, "released a write nobody holds");
+                state & !WRITER
+            }
+            Kind::Upgradable => {
+                debug_assert!(
+                    state & (UPGRADABLE | UPGRADING) == UPGRADABLE,
+                    "released an upgradable read nobody holds, or during its upgrade"
+                );
+                state & !UPGRADABLE
+            }
+        });
+    }
+
+    /// Turns a write into a read.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the write access and gives it up for a read.
+    pub(crate) unsafe fn downgrade_write(&self) {
+        self.update(|state| {
+            debug_assert!(state & WRITER != 0, "downgraded a write nobody holds");
+            Kind::Read.grant(state & !WRITER)
+        });
+    }
+
+    /// Turns a write into an upgradable read.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the write access and gives it up for an upgradable
+    /// read.
+    pub(crate) unsafe fn downgrade_write_to_upgradable(&self) {
+        self.update(|state| {
+            debug_assert!(state & WRITER != 0, "downgraded a write nobody holds");
+            (state & !WRITER) | UPGRADABLE
+        });
+    }
+
+    /// Turns the upgradable read into a plain read.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the upgradable read (not upgrading) and gives it up
+    /// for a plain read.
+    pub(crate) unsafe fn downgrade_upgradable(&self) {
+        self.update(|state| {
+            debug_assert!(state & (UPGRADABLE | UPGRADING) == UPGRADABLE);
+            Kind::Read.grant(state & !UPGRADABLE)
+        });
+    }
+
+    /// Applies `change` to the state word and does what the new state asks
+    /// for: hands the lock to the upgrading reader or to the slot's waiter
+    /// once the holders they wait for are gone, or sends a turn down the
+    /// line when the front becomes free (I1).
+    ///
+    /// `change` sees the current state and returns the next one, or `None`
+    /// to leave the word alone. Returns the state it changed, or the one it
+    /// left alone as `Err`.
+    fn transition(&self, change: impl Fn(usize) -> Option<usize>) -> Result<usize, usize> {
+        let (state, handed) = self.swap(change)?;
+        self.hand_over(state, handed);
+        Ok(state)
+    }
+
+    /// [`transition`](Self::transition) with a change that always applies.
+    fn update(&self, change: impl Fn(usize) -> usize) {
+        let changed = self.transition(|state| Some(change(state)));
+        debug_assert!(changed.is_ok());
+    }
+
+    /// The compare-and-swap of [`transition`](Self::transition): returns
+    /// the state it changed and what it handed over, which the caller
+    /// passes to [`hand_over`](Self::hand_over).
+    fn swap(&self, change: impl Fn(usize) -> Option<usize>) -> Result<(usize, Handed), usize> {
+        // Acquire: a caller whose `change` leaves the word alone may rely on
+        // what it saw (an upgrader seeing it was handed the write access).
+        let mut state = self.state.load(Acquire);
+        loop {
+            check(state, self.fifo);
+            let Some(mut next) = change(state) else {
+                return Err(state);
+            };
+            let handed = if next & UPGRADING != 0 && next & READER_MASK == 0 {
+                // The last reader is gone: the upgradable reader writes.
+                next = (next & !(UPGRADING | UPGRADABLE)) | WRITER;
+                Handed::Upgrader
+            } else if next & (SLOT | HANDED) == SLOT && !Kind::in_slot(next).conflicts(next) {
+                // `HANDED` in the same compare-and-swap as the grant: a
+                // second releaser sees it and grants nothing.
+                next = Kind::in_slot(next).grant(next) | HANDED;
+                Handed::Slot
+            } else {
+                let (with, turn) = with_turn(next);
+                next = with;
+                if turn { Handed::Turn } else { Handed::Nobody }
+            };
+            check(next, self.fifo);
+            // AcqRel: Release gives our critical section to whoever the new
+            // state admits; Acquire reads the waker a slot waiter published
+            // with `READY`, when we grant it the lock. Acquire on failure:
+            // as for the load above.
+            match self
+                .state
+                .compare_exchange_weak(state, next, AcqRel, Acquire)
+            {
+                Ok(_) => return Ok((state, handed)),
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Acts on what [`swap`](Self::swap) handed over from `state`: wakes
+    /// the upgrader or the slot's waiter, or passes the turn.
+    fn hand_over(&self, state: usize, handed: Handed) {
+        match handed {
+            Handed::Upgrader => {
+                self.drained.notify(1);
+            }
+            Handed::Slot => {
+                if state & READY == 0 {
+                    // The waiter is writing its waker: it sees `HANDED` when
+                    // it publishes, and needs no wake-up.
+                    return;
+                }
+                // SAFETY: the grant set `HANDED` while `READY` was set: the
+                // cell is ours until we clear `READY`.
+                let waker = unsafe { self.slot.access().get_mut().take() };
+                // Release: the emptied cell, back to the waiter.
+                self.state.fetch_and(!READY, Release);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            Handed::Turn => self.pass_turn(),
+            Handed::Nobody => {}
+        }
+    }
+
+    /// Whether the slot's waiter was granted its access and has not claimed
+    /// it (a snapshot, for the debug check).
+    fn slot_handed(&self) -> bool {
+        // Relaxed: a snapshot for a heuristic.
+        self.state.load(Relaxed) & HANDED != 0
+    }
+
+    /// Sends the turn, which the caller holds (`TURN` is set on its
+    /// behalf), to the oldest waiter in the line, or takes `TURN` back if
+    /// the line is empty.
+    fn pass_turn(&self) {
+        // Relaxed: the turn is only a right to look at the word again; the
+        // notified waiter's compare-and-swap orders the lock.
+        let mut state = self.state.load(Relaxed);
+        loop {
+            debug_assert!(state & TURN != 0, "passed a turn that is not out");
+            debug_assert!(
+                state & SLOT == 0,
+                "a turn out while a waiter is at the front"
+            );
+            if state & QUEUED_MASK != 0 {
+                // Every queued waiter listens, so the notification finds one
+                // unless a waiter left since our load: then look again.
+                if self.check.hand_off(&self.queue) {
+                    return;
+                }
+                // Relaxed: as above.
+                state = self.state.load(Relaxed);
+                continue;
+            }
+            // Relaxed: nobody receives anything from a turn taken back.
+            match self.state.compare_exchange_weak(
+                state,
+                state & !(TURN | BARGED),
+                Relaxed,
+                Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+}
+
+/// What a transition handed over, to act on after its compare-and-swap.
+enum Handed {
+    /// The lock, to the upgrading reader.
+    Upgrader,
+    /// Its access, to the slot's waiter.
+    Slot,
+    /// The turn, to the line.
+    Turn,
+    /// Nothing.
+    Nobody,
+}
+
+/// `next` with the turn taken if one is due by I1: somebody is queued, no
+/// turn is out and the front is free. The caller passes the turn after its
+/// compare-and-swap succeeded.
+#[inline]
+fn with_turn(next: usize) -> (usize, bool) {
+    if next & QUEUED_MASK != 0 && next & (TURN | FRONT) == 0 {
+        (next | TURN, true)
+    } else {
+        (next, false)
+    }
+}
+
+/// Debug-checks the invariants of the state word.
+#[inline]
+fn check(state: usize, fifo: bool) {
+    debug_assert!(
+        state & QUEUED_MASK == 0 || state & (TURN | FRONT) != 0,
+        "waiters queued with no turn out and a free front (I1): {state:#x}"
+    );
+    debug_assert!(
+        state & (READY | HANDED | SLOT_WRITE | SLOT_UPGRADABLE) == 0 || state & SLOT != 0,
+        "a slot flag without a slot waiter: {state:#x}"
+    );
+    debug_assert!(
+        state & SLOT_WRITE == 0 || state & SLOT_UPGRADABLE == 0,
+        "a slot waiter of two kinds: {state:#x}"
+    );
+    debug_assert!(
+        state & UPGRADING == 0 || state & UPGRADABLE != 0,
+        "upgrading without the upgradable read: {state:#x}"
+    );
+    debug_assert!(
+        state & WRITER == 0 || state & (READER_MASK | UPGRADABLE) == 0,
+        "a writer beside other holders: {state:#x}"
+    );
+    debug_assert!(
+        state & TURN == 0 || state & SLOT == 0,
+        "a turn out while a waiter is at the front: {state:#x}"
+    );
+    debug_assert!(
+        state & BARGED == 0 || (state & TURN != 0 && !fifo),
+        "a newcomer passed a turn that is not out, or under new_fifo: {state:#x}"
+    );
+}
+
+/// A snapshot of a [`RawRwLock`]'s state word.
+#[derive(Clone, Copy)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    /// Readers holding the lock (not counting the upgradable reader).
+    pub(crate) fn readers(self) -> usize {
+        self.0 / READER_ONE
+    }
+
+    /// `true` if a writer holds the lock.
+    pub(crate) fn writer(self) -> bool {
+        self.0 & WRITER != 0
+    }
+
+    /// `true` if the upgradable reader holds the lock.
+    pub(crate) fn upgradable(self) -> bool {
+        self.0 & UPGRADABLE != 0
+    }
+
+    /// Waiters: queued, at the front, or upgrading.
+    pub(crate) fn waiters(self) -> usize {
+        let front = usize::from(self.0 & (SLOT | HANDED) == SLOT);
+        (self.0 & QUEUED_MASK) / QUEUED_ONE + front + usize::from(self.0 & UPGRADING != 0)
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.0;
+        let mut out = f.debug_struct("RawRwLock");
+        out.field("readers", &self.readers())
+            .field("writer", &self.writer())
+            .field("upgradable", &self.upgradable())
+            .field("upgrading", &(state & UPGRADING != 0))
+            .field("queued", &((state & QUEUED_MASK) / QUEUED_ONE))
+            .field("turn", &(state & TURN != 0))
+            .field("barged", &(state & BARGED != 0));
+        if state & SLOT != 0 {
+            out.field("front", &Kind::in_slot(state))
+                .field("front_ready", &(state & READY != 0))
+                .field("front_handed", &(state & HANDED != 0));
+        } else {
+            out.field("front", &format_args!("None"));
+        }
+        out.finish()
+    }
+}
+
+impl fmt::Debug for RawRwLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.snapshot(), f)?;
+        if self.fifo {
+            f.write_str(" (fifo)")?;
+        }
+        Ok(())
+    }
+}
