@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::conn::{Liveness, Session};
+use crate::conn::{Access, Liveness, Session};
 use crate::error::{Error, ErrorKind, is_session_gone};
 use crate::key::LockId;
 use crate::pool::Hold;
@@ -37,6 +37,7 @@ pub struct Guard {
     /// the hold is gone.
     id: LockId,
     session: Arc<Session>,
+    access: Access,
     token: Option<i64>,
 }
 
@@ -45,9 +46,25 @@ impl Guard {
         Guard {
             id: hold.id(),
             session: hold.session().clone(),
+            access: hold.access(),
             hold: Some(hold),
             token: None,
         }
+    }
+
+    /// Whether the key is held shared ([`Pool::lock_shared`](crate::Pool::lock_shared)
+    /// and friends) rather than exclusively.
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// let pool = turnlock_postgres::Pool::new("host=localhost")?;
+    /// assert!(pool.lock_shared(3).await?.is_shared());
+    /// assert!(!pool.lock(4).await?.is_shared());
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn is_shared(&self) -> bool {
+        self.access == Access::Shared
     }
 
     /// The advisory lock id held (see [`Pool::key_id`](crate::Pool::key_id)).
@@ -143,6 +160,12 @@ impl Guard {
     /// trip; later calls on the same guard return the same number. Fails
     /// with [`ErrorKind::SessionLost`] if the lock is already lost.
     ///
+    /// A **shared** holder writes nothing, so it takes no new token: its
+    /// token is the last one a writer took for the key (0 if none did),
+    /// read under its shared lock. Storage can use it to tell which
+    /// writer's state the reader saw, for instance to refuse to cache a
+    /// result older than what it has.
+    ///
     /// ```no_run
     /// # futures_lite::future::block_on(async {
     /// # let db = tokio_postgres::Config::new();
@@ -163,12 +186,13 @@ impl Guard {
             return Err(Error::session_lost(self.id, self.session.backend_pid, None));
         }
         let hold = self.hold.as_ref().expect("held until released");
-        let token = hold
-            .inner()
-            .fencing
-            .next_token(self.session.client(), self.id)
-            .await
-            .map_err(|(what, err)| self.query_error(what, err))?;
+        let fencing = &hold.inner().fencing;
+        let client = self.session.client();
+        let token = match self.access {
+            Access::Exclusive => fencing.next_token(client, self.id).await,
+            Access::Shared => fencing.last_token(client, self.id).await,
+        }
+        .map_err(|(what, err)| self.query_error(what, err))?;
         self.token = Some(token);
         Ok(token)
     }
@@ -213,6 +237,7 @@ impl fmt::Debug for Guard {
         f.debug_struct("Guard")
             .field("key", &self.id)
             .field("backend_pid", &self.session.backend_pid)
+            .field("shared", &self.is_shared())
             .field("lost", &self.is_lost())
             .finish_non_exhaustive()
     }

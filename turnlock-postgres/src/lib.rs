@@ -48,14 +48,18 @@
 //! # How it works
 //!
 //! * **Local coalescing.** Every caller of a key in this process queues on
-//!   the pool's [`KeyedLocks<i64>`](turnlock::KeyedLocks) first, with the
-//!   policy you choose ([`Builder::fifo`] or the default throughput policy).
-//!   Only the local holder talks to PostgreSQL. So a thousand local waiters
-//!   on one key cost a session or two, not a thousand. When a holder
-//!   lets go while another local caller waits for the key, the advisory
-//!   lock is passed straight to it without a round trip, at most
-//!   [`max_local_handoffs`](Builder::max_local_handoffs) times in a row
-//!   (16 by default), then released so that other processes get their turn.
+//!   the pool's [`KeyedRwLocks<LockId>`](turnlock::KeyedRwLocks) first,
+//!   with the policy you choose ([`Builder::fifo`] or the default
+//!   throughput policy): writers (exclusive holders) one at a time, readers
+//!   (shared holders) together. Only the local holder talks to PostgreSQL.
+//!   So a thousand local waiters on one key cost a session or two, not a
+//!   thousand. When a writer lets go while another local caller waits for
+//!   the key, the advisory lock is passed straight to it without a round
+//!   trip, at most [`max_local_handoffs`](Builder::max_local_handoffs)
+//!   times in a row (16 by default), then released so that other processes
+//!   get their turn. Local readers share one remote shared lock: the first
+//!   takes it, up to `max_local_handoffs` more join it with no round trip,
+//!   and the last one gives it back (see [`Pool::lock_shared`]).
 //! * **Sessions.** A bounded pool ([`max_sessions`](Builder::max_sessions),
 //!   10 by default) opened on demand. A lock lives in the session that took
 //!   it, for as long as it is held. Sessions that hold locks are shared by
@@ -77,7 +81,13 @@
 //! # Semantics
 //!
 //! * **Exclusion across processes**: never two holders of one key among all
-//!   processes using the same database and key (and namespace).
+//!   processes using the same database and key (and namespace); or, for
+//!   [shared](Pool::lock_shared) holders, never a shared holder beside an
+//!   exclusive one, while shared holders in any process hold the key
+//!   together. A stream of readers in one process never starves a writer
+//!   in another: once a remote shared lock has been joined
+//!   `max_local_handoffs` times, new readers take another one, which
+//!   PostgreSQL queues behind a waiting writer.
 //! * **Timeouts and cancellation leave nothing behind.** Every acquisition
 //!   future can be dropped at any point; [`Pool::lock_timeout`] and
 //!   [`Pool::lock_until`] are such drops on a schedule, and return at the

@@ -401,3 +401,47 @@ fn many_guard_lost_example() {
         Ok(())
     });
 }
+
+// `Pool::lock_shared`.
+#[test]
+fn pool_lock_shared_example() {
+    example(|url| async move {
+        let pool = Pool::new(&url)?;
+        let schema = pool.lock_shared("schema").await?; // beside other readers
+        // ... read what a migration (holding "schema" exclusively) rewrites ...
+        schema.release().await?;
+        Ok(())
+    });
+}
+
+// `Pool::try_lock_shared`.
+#[test]
+fn pool_try_lock_shared_example() {
+    example(|url| async move {
+        let pool = Pool::new(&url)?;
+        if let Some(_cache) = pool.try_lock_shared("cache:eu").await? {
+            // ... serve from the cache while nobody rebuilds it ...
+        } else {
+            panic!("nobody writes it");
+        }
+        Ok(())
+    });
+}
+
+// `Pool::lock_shared_until`, `Pool::lock_shared_timeout`, `Guard::is_shared`.
+#[test]
+fn pool_shared_deadline_examples() {
+    example(|url| async move {
+        let pool = Pool::new(&url)?;
+        let deadline = async_io::Timer::after(Duration::from_secs(2));
+        let reading = pool.lock_shared_until("report:7", deadline).await?;
+        drop(reading);
+        let reading = pool
+            .lock_shared_timeout(7, Duration::from_millis(250))
+            .await?;
+        drop(reading);
+        assert!(pool.lock_shared(3).await?.is_shared());
+        assert!(!pool.lock(4).await?.is_shared());
+        Ok(())
+    });
+}

@@ -79,6 +79,8 @@ fn worker() {
         "hammer" => smol::block_on(hammer(&url, &dir)),
         "many" => smol::block_on(many(&url, &dir)),
         "hold" => smol::block_on(hold(&url)),
+        "read" => smol::block_on(read(&url)),
+        "write" => smol::block_on(write(&url)),
         other => panic!("unknown worker mode {other}"),
     }
 }
@@ -228,6 +230,41 @@ async fn many(url: &str, dir: &Path) {
     }
 }
 
+/// Takes key 78 shared, says so on stdout, and waits to be killed.
+async fn read(url: &str) {
+    let pool = Pool::new(url).unwrap();
+    let guard = pool.lock_shared(78).await.unwrap();
+    println!("\nreading {}", guard.backend_pid());
+    std::io::stdout().flush().unwrap();
+    std::future::pending::<()>().await;
+}
+
+/// Takes key 78 exclusively, says so on stdout, and ends.
+async fn write(url: &str) {
+    let pool = Pool::new(url).unwrap();
+    println!("\nwaiting");
+    std::io::stdout().flush().unwrap();
+    let guard = pool.lock(78).await.unwrap();
+    println!("\nwriting {}", guard.backend_pid());
+    std::io::stdout().flush().unwrap();
+    guard.release().await.unwrap();
+}
+
+/// Reads `worker`'s stdout until a line containing `what`; the line.
+fn wait_for_line(stdout: &mut impl BufRead, what: &str) -> String {
+    let mut line = String::new();
+    // The harness prints "test worker ... " without a newline first.
+    while !line.contains(what) {
+        line.clear();
+        assert_ne!(
+            stdout.read_line(&mut line).unwrap(),
+            0,
+            "the worker ended early"
+        );
+    }
+    line
+}
+
 /// Takes key 77, says so on stdout, and waits to be killed.
 async fn hold(url: &str) {
     let pool = Pool::new(url).unwrap();
@@ -368,5 +405,67 @@ fn processes_taking_overlapping_sets_never_deadlock_nor_overlap() {
     smol(30, async move {
         common::eventually(10, "nothing left", || advisory_locks(app) == 0).await;
     });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn readers_in_two_processes_share_a_key_and_a_writer_in_a_third_waits_for_both() {
+    let app = "processes_shared";
+    let url = url(app);
+    let dir = scratch("shared");
+    let granted = |mode: &str| -> usize {
+        common::psql(&format!(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.objid = 78 \
+             AND a.application_name = '{app}' AND l.mode = '{mode}' AND l.granted"
+        ))
+        .parse()
+        .unwrap()
+    };
+    let mut readers: Vec<Worker> = (0..2)
+        .map(|_| spawn_worker("read", &url, &dir, Stdio::piped()))
+        .collect();
+    let mut pids = Vec::new();
+    for reader in &mut readers {
+        let mut stdout = BufReader::new(reader.0.stdout.take().unwrap());
+        let line = wait_for_line(&mut stdout, "reading ");
+        pids.push(line.trim().trim_start_matches("reading ").to_owned());
+    }
+    assert_ne!(pids[0], pids[1], "two processes, two sessions");
+    assert_eq!(granted("ShareLock"), 2, "both readers hold it at once");
+    let mut writer = spawn_worker("write", &url, &dir, Stdio::piped());
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    let mut stdout = BufReader::new(writer.0.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let _ = lines_tx.send(wait_for_line(&mut stdout, "waiting"));
+        let _ = lines_tx.send(wait_for_line(&mut stdout, "writing "));
+        // Read on to the end, so that the worker's last words find a reader.
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    });
+    lines_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    smol(60, async move {
+        common::eventually(20, "the writer waits on the server", || {
+            common::psql(&format!(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.objid = 78 \
+                 AND a.application_name = '{app}' AND NOT l.granted"
+            )) == "1"
+        })
+        .await;
+    });
+    // One reader gone: the writer still waits for the other.
+    readers.remove(0);
+    assert!(
+        lines_rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "a writer beside a reader"
+    );
+    assert_eq!(granted("ShareLock"), 1);
+    assert_eq!(granted("ExclusiveLock"), 0);
+    // Both gone: the writer goes.
+    readers.clear();
+    lines_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the writer got the key");
+    assert!(writer.0.wait().unwrap().success());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -91,6 +91,25 @@ impl Fencing {
         self.ready.store(true, Ordering::Release);
         Ok(token)
     }
+
+    /// The last token taken for `key` (0 if none was): what a reader's
+    /// fencing token is. Read on `client`, the session of the reader's
+    /// shared lock, so no writer takes a new one meanwhile.
+    pub(crate) async fn last_token(
+        &self,
+        client: &Client,
+        key: LockId,
+    ) -> Result<i64, (&'static str, tokio_postgres::Error)> {
+        let key = key.bits();
+        let table = &self.table;
+        let select = format!("SELECT coalesce((SELECT token FROM {table} WHERE key = $1), 0)");
+        match client.query_one(select.as_str(), &[&key]).await {
+            Ok(row) => Ok(row.get::<_, i64>(0)),
+            // No writer took a token yet anywhere.
+            Err(err) if err.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
+            Err(err) => Err(("could not read the last fencing token", err)),
+        }
+    }
 }
 
 #[cfg(test)]

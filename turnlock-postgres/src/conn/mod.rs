@@ -24,7 +24,7 @@ pub(crate) use endpoints::targets;
 pub(crate) use fencing::Fencing;
 pub(crate) use session::{Liveness, Session};
 pub(crate) use spawn::{SpawnFn, Spawner};
-pub(crate) use statements::Failure;
+pub(crate) use statements::{Access, Failure};
 pub(crate) use transport::Transport;
 
 use std::fmt;

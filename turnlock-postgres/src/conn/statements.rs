@@ -102,6 +102,15 @@ enum Call {
     Unlock = 2,
 }
 
+/// How a key is held: by one holder among all processes, or shared by any
+/// number of holders that exclude only exclusive ones (PostgreSQL's
+/// `pg_advisory_lock` and `pg_advisory_lock_shared` families).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Access {
+    Exclusive = 0,
+    Shared = 1,
+}
+
 /// `CASE` that is true on the session's own server process, with the
 /// mark's keys as the parameters `$m` and `$n` (see the module docs).
 macro_rules! mine {
@@ -122,14 +131,17 @@ macro_rules! mine {
 
 /// The statements of [`Call`], in its order, for a key passed as the
 /// parameters `$key`, the mark as `$m, $n` and a wait's `lock_timeout` as
-/// `$timeout`. A statement that fails the check returns NULL.
+/// `$timeout`, with the functions of one [`Access`] (`$suffix`: empty or
+/// `_shared`). A statement that fails the check returns NULL.
 macro_rules! calls {
-    ($key:literal, $m:literal, $n:literal, $timeout:literal) => {
+    ($key:literal, $m:literal, $n:literal, $timeout:literal, $suffix:literal) => {
         [
             concat!(
                 "SELECT CASE WHEN ",
                 mine!($m, $n),
-                " THEN pg_try_advisory_lock(",
+                " THEN pg_try_advisory_lock",
+                $suffix,
+                "(",
                 $key,
                 ") END"
             ),
@@ -138,14 +150,18 @@ macro_rules! calls {
                 $timeout,
                 ", true) IS NULL THEN NULL WHEN ",
                 mine!($m, $n),
-                " THEN pg_advisory_lock(",
+                " THEN pg_advisory_lock",
+                $suffix,
+                "(",
                 $key,
                 ")::text = '' END"
             ),
             concat!(
                 "SELECT CASE WHEN ",
                 mine!($m, $n),
-                " THEN pg_advisory_unlock(",
+                " THEN pg_advisory_unlock",
+                $suffix,
+                "(",
                 $key,
                 ") END"
             ),
@@ -153,41 +169,57 @@ macro_rules! calls {
     };
 }
 
-/// For a `bigint` key.
-const INT8: [&str; 3] = calls!("$1", "$2", "$3", "$4");
-/// For a pair key.
-const INT4_PAIR: [&str; 3] = calls!("$1, $2", "$3", "$4", "$5");
+/// For a `bigint` key, by [`Access`].
+const INT8: [[&str; 3]; 2] = [
+    calls!("$1", "$2", "$3", "$4", ""),
+    calls!("$1", "$2", "$3", "$4", "_shared"),
+];
+/// For a pair key, by [`Access`].
+const INT4_PAIR: [[&str; 3]; 2] = [
+    calls!("$1, $2", "$3", "$4", "$5", ""),
+    calls!("$1, $2", "$3", "$4", "$5", "_shared"),
+];
 
-/// The statements of [`Call`], in its order, prepared on one session.
+/// The statements of [`Call`] for each [`Access`], prepared on one
+/// session.
 pub(super) struct Prepared {
-    int8: [Statement; 3],
-    int4_pair: [Statement; 3],
+    int8: [[Statement; 3]; 2],
+    int4_pair: [[Statement; 3]; 2],
 }
 
 impl Prepared {
-    /// Prepares all six at once: the requests go out together, so the
+    /// Prepares all twelve at once: the requests go out together, so the
     /// answers take one round trip.
     pub(super) async fn prepare(client: &Client) -> Result<Prepared, tokio_postgres::Error> {
         use Type as T;
         let prepare = |sql: &'static str, types: &'static [Type]| client.prepare_typed(sql, types);
-        let int8 = try_zip(
+        let int8 = |sql: &'static [&'static str; 3]| {
             try_zip(
-                prepare(INT8[0], &[T::INT8, T::INT4, T::INT4]),
-                prepare(INT8[1], &[T::INT8, T::INT4, T::INT4, T::TEXT]),
-            ),
-            prepare(INT8[2], &[T::INT8, T::INT4, T::INT4]),
-        );
-        let int4_pair = try_zip(
+                try_zip(
+                    prepare(sql[0], &[T::INT8, T::INT4, T::INT4]),
+                    prepare(sql[1], &[T::INT8, T::INT4, T::INT4, T::TEXT]),
+                ),
+                prepare(sql[2], &[T::INT8, T::INT4, T::INT4]),
+            )
+        };
+        let int4_pair = |sql: &'static [&'static str; 3]| {
             try_zip(
-                prepare(INT4_PAIR[0], &[T::INT4, T::INT4, T::INT4, T::INT4]),
-                prepare(INT4_PAIR[1], &[T::INT4, T::INT4, T::INT4, T::INT4, T::TEXT]),
-            ),
-            prepare(INT4_PAIR[2], &[T::INT4, T::INT4, T::INT4, T::INT4]),
-        );
-        let (((try8, lock8), unlock8), ((try4, lock4), unlock4)) = try_zip(int8, int4_pair).await?;
+                try_zip(
+                    prepare(sql[0], &[T::INT4, T::INT4, T::INT4, T::INT4]),
+                    prepare(sql[1], &[T::INT4, T::INT4, T::INT4, T::INT4, T::TEXT]),
+                ),
+                prepare(sql[2], &[T::INT4, T::INT4, T::INT4, T::INT4]),
+            )
+        };
+        let ((exclusive8, shared8), (exclusive4, shared4)) = try_zip(
+            try_zip(int8(&INT8[0]), int8(&INT8[1])),
+            try_zip(int4_pair(&INT4_PAIR[0]), int4_pair(&INT4_PAIR[1])),
+        )
+        .await?;
+        let three = |((try_lock, lock), unlock)| [try_lock, lock, unlock];
         Ok(Prepared {
-            int8: [try8, lock8, unlock8],
-            int4_pair: [try4, lock4, unlock4],
+            int8: [three(exclusive8), three(shared8)],
+            int4_pair: [three(exclusive4), three(shared4)],
         })
     }
 }
@@ -195,10 +227,10 @@ impl Prepared {
 impl Session {
     /// Runs `call` on `key`: its boolean, checked to come from the session's
     /// own server process.
-    async fn call(&self, call: Call, key: LockId) -> Result<bool, Failure> {
+    async fn call(&self, call: Call, key: LockId, access: Access) -> Result<bool, Failure> {
         let (class, mark, slice) = (&MARK, &self.mark, &self.wait_slice);
-        let int8 = &self.prepared.int8[call as usize];
-        let int4_pair = &self.prepared.int4_pair[call as usize];
+        let int8 = &self.prepared.int8[access as usize][call as usize];
+        let int4_pair = &self.prepared.int4_pair[access as usize][call as usize];
         let rows = match (key, call) {
             (LockId::Int8(id), Call::Lock) => {
                 self.client.query(int8, &[&id, class, mark, slice]).await
@@ -224,26 +256,36 @@ impl Session {
         }
     }
 
-    /// `pg_try_advisory_lock(key)`, as a future that owns what it needs.
-    pub(crate) fn try_lock(self: &Arc<Self>, key: LockId) -> BoxFuture<Result<bool, Failure>> {
+    /// `pg_try_advisory_lock(key)` (or `_shared`), as a future that owns
+    /// what it needs.
+    pub(crate) fn try_lock(
+        self: &Arc<Self>,
+        key: LockId,
+        access: Access,
+    ) -> BoxFuture<Result<bool, Failure>> {
         let session = self.clone();
-        Box::pin(async move { session.call(Call::TryLock, key).await })
+        Box::pin(async move { session.call(Call::TryLock, key, access).await })
     }
 
-    /// `pg_advisory_lock(key)`: waits on the server until granted, or until
-    /// one wait slice (the heartbeat interval) has passed, which ends it
-    /// with `lock_not_available` ([`Failure::is_wait_slice_over`]).
-    pub(crate) fn lock(self: &Arc<Self>, key: LockId) -> BoxFuture<Result<bool, Failure>> {
+    /// `pg_advisory_lock(key)` (or `_shared`): waits on the server until
+    /// granted, or until one wait slice (the heartbeat interval) has passed,
+    /// which ends it with `lock_not_available`
+    /// ([`Failure::is_wait_slice_over`]).
+    pub(crate) fn lock(
+        self: &Arc<Self>,
+        key: LockId,
+        access: Access,
+    ) -> BoxFuture<Result<bool, Failure>> {
         let session = self.clone();
-        Box::pin(async move { session.call(Call::Lock, key).await })
+        Box::pin(async move { session.call(Call::Lock, key, access).await })
     }
 
-    /// `pg_advisory_unlock(key)`: whether the session held the lock. Tried
-    /// again when a late cancel request interrupts it.
-    pub(crate) async fn unlock(&self, key: LockId) -> Result<bool, Failure> {
+    /// `pg_advisory_unlock(key)` (or `_shared`): whether the session held
+    /// the lock. Tried again when a late cancel request interrupts it.
+    pub(crate) async fn unlock(&self, key: LockId, access: Access) -> Result<bool, Failure> {
         let mut attempt = 1;
         loop {
-            match self.call(Call::Unlock, key).await {
+            match self.call(Call::Unlock, key, access).await {
                 Err(failure) if failure.is_cancelled() && attempt < UNLOCK_ATTEMPTS => {
                     attempt += 1;
                 }

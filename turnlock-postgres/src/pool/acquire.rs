@@ -16,7 +16,7 @@ use super::open::spawn_open;
 use super::plan::{Phase, Placement, place};
 use super::release::Hold;
 use super::unlock::DriveUnlock;
-use crate::conn::{BoxFuture, Failure, Session, timeout};
+use crate::conn::{Access, BoxFuture, Failure, Session, timeout};
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
 
@@ -55,7 +55,7 @@ impl Progress {
         }
     }
 
-    fn set(&self, note: impl Into<String>) {
+    pub(super) fn set(&self, note: impl Into<String>) {
         *self.note.lock().unwrap_or_else(PoisonError::into_inner) = Some(note.into());
     }
 
@@ -76,15 +76,15 @@ pub(crate) async fn lock(
 ) -> Result<Hold, Error> {
     let interest = Interest::enter(inner, id);
     progress.set("a holder in this process has it");
-    let local = inner.locks.lock_owned(id).await;
+    let local = inner.locks.write_owned(id).await;
     let (session, handoffs) = match inner.take_parked(id) {
         Some(parked) => (parked.session, parked.handoffs),
         None => {
-            let remote = Remote::new(inner, id, Phase::First, progress);
+            let remote = Remote::new(inner, id, Access::Exclusive, Phase::First, progress);
             (remote.granted().await?, 0)
         }
     };
-    Ok(Hold::new(interest, local, session, handoffs))
+    Ok(Hold::exclusive(interest, local, session, handoffs))
 }
 
 /// Locks `id` if nobody holds it, here or in another process.
@@ -94,20 +94,20 @@ pub(crate) async fn try_lock(
     progress: &Progress,
 ) -> Result<Option<Hold>, Error> {
     let interest = Interest::enter(inner, id);
-    let Some(local) = inner.locks.try_lock_owned(id) else {
+    let Some(local) = inner.locks.try_write_owned(id) else {
         return Ok(None);
     };
     let (session, handoffs) = match inner.take_parked(id) {
         Some(parked) => (parked.session, parked.handoffs),
         None => {
-            let remote = Remote::new(inner, id, Phase::TryOnly, progress);
+            let remote = Remote::new(inner, id, Access::Exclusive, Phase::TryOnly, progress);
             match remote.granted_or_held().await? {
                 Some(session) => (session, 0),
                 None => return Ok(None),
             }
         }
     };
-    Ok(Some(Hold::new(interest, local, session, handoffs)))
+    Ok(Some(Hold::exclusive(interest, local, session, handoffs)))
 }
 
 /// What to run where, with its count already booked.
@@ -156,10 +156,11 @@ enum Step {
     Again,
 }
 
-/// Takes a key on the database for its local holder.
-struct Remote<'a> {
+/// Takes a key on the database for its local holder (or readers).
+pub(super) struct Remote<'a> {
     inner: &'a Arc<Inner>,
     id: LockId,
+    access: Access,
     progress: &'a Progress,
     first: Phase,
     phase: Phase,
@@ -170,10 +171,17 @@ struct Remote<'a> {
 }
 
 impl<'a> Remote<'a> {
-    fn new(inner: &'a Arc<Inner>, id: LockId, first: Phase, progress: &'a Progress) -> Self {
+    pub(super) fn new(
+        inner: &'a Arc<Inner>,
+        id: LockId,
+        access: Access,
+        first: Phase,
+        progress: &'a Progress,
+    ) -> Self {
         Remote {
             inner,
             id,
+            access,
             progress,
             first,
             phase: first,
@@ -191,7 +199,7 @@ impl<'a> Remote<'a> {
     }
 
     /// A session that holds the key, however long that takes.
-    async fn granted(mut self) -> Result<Arc<Session>, Error> {
+    pub(super) async fn granted(mut self) -> Result<Arc<Session>, Error> {
         loop {
             match self.step().await? {
                 Step::Granted(session) => return Ok(session),
@@ -202,7 +210,7 @@ impl<'a> Remote<'a> {
     }
 
     /// A session that holds the key, or `None` if another process holds it.
-    async fn granted_or_held(mut self) -> Result<Option<Arc<Session>>, Error> {
+    pub(super) async fn granted_or_held(mut self) -> Result<Option<Arc<Session>>, Error> {
         loop {
             match self.step().await? {
                 Step::Granted(session) => return Ok(Some(session)),
@@ -213,7 +221,7 @@ impl<'a> Remote<'a> {
     }
 
     async fn step(&mut self) -> Result<Step, Error> {
-        let (inner, id) = (self.inner, self.id);
+        let (inner, id, access) = (self.inner, self.id, self.access);
         let (session, counted) = match plan(inner, self.phase, id) {
             Plan::Try(session, busy) => (session, Counted::Try(busy)),
             Plan::Wait(session, blocked) => (session, Counted::Wait(blocked)),
@@ -266,18 +274,19 @@ impl<'a> Remote<'a> {
         let statement = match counted {
             Counted::Try(_) => {
                 self.progress.set("the database has not answered yet");
-                session.try_lock(id)
+                session.try_lock(id, access)
             }
             Counted::Wait(_) => {
                 self.progress
                     .set("it is held elsewhere (waiting in pg_advisory_lock)");
-                session.lock(id)
+                session.lock(id, access)
             }
         };
         let result = InFlight {
             inner: inner.clone(),
             session: session.clone(),
             id,
+            access,
             counted: Some(counted),
             statement: Some(statement),
         }
@@ -312,7 +321,7 @@ impl<'a> Remote<'a> {
                 // after a grant: undo that (a no-op otherwise), then retry.
                 self.cancelled += 1;
                 let busy = Busy::start_unlocked(inner, &session);
-                let undone = session.unlock(id).await;
+                let undone = session.unlock(id, access).await;
                 drop(busy);
                 match undone {
                     Err(failure) if !failure.is_cancelled() => {
@@ -353,6 +362,7 @@ struct InFlight {
     inner: Arc<Inner>,
     session: Arc<Session>,
     id: LockId,
+    access: Access,
     counted: Option<Counted>,
     statement: Option<BoxFuture<Result<bool, Failure>>>,
 }
@@ -400,9 +410,14 @@ impl Drop for InFlight {
                 entry.held.push(self.id);
             }
         }
-        let (inner, session, id) = (self.inner.clone(), self.session.clone(), self.id);
-        self.inner
-            .spawn(abandon(inner, session, id, counted, statement));
+        let (inner, session) = (self.inner.clone(), self.session.clone());
+        self.inner.spawn(abandon(
+            inner,
+            session,
+            (self.id, self.access),
+            counted,
+            statement,
+        ));
     }
 }
 
@@ -410,7 +425,7 @@ impl Drop for InFlight {
 async fn abandon(
     inner: Arc<Inner>,
     session: Arc<Session>,
-    id: LockId,
+    (id, access): (LockId, Access),
     counted: Counted,
     mut statement: BoxFuture<Result<bool, Failure>>,
 ) {
@@ -445,7 +460,7 @@ async fn abandon(
         Err(failure) => failure.is_wait_slice_over(),
     };
     let release = !gone && !not_granted;
-    let released = !release || session.unlock(id).await.is_ok();
+    let released = !release || session.unlock(id, access).await.is_ok();
     if gone || !released || waited && !settled {
         // Gone, or in an unknown state (a lock it may hold, a cancel
         // request still on its way): drop it. Closing the connection

@@ -18,7 +18,7 @@ use crate::key::{LockId, LockKey};
 /// database, on its session-level advisory locks.
 ///
 /// A `Pool` is a cheap handle (an `Arc`): clone it into every task. It owns
-/// a local [`KeyedLocks<i64>`](turnlock::KeyedLocks), where the callers of
+/// a local [`KeyedRwLocks<LockId>`](turnlock::KeyedRwLocks), where the callers of
 /// one key in this process queue first, and a bounded set of database
 /// sessions, opened on demand and kept until the pool and its guards are
 /// gone. See the [crate docs](crate) for the whole picture.
@@ -70,7 +70,7 @@ impl Pool {
     /// Locks `key` across every process on the database, waiting as long as
     /// it takes.
     ///
-    /// Local callers of the key queue on the pool's `KeyedLocks` first;
+    /// Local callers of the key queue on the pool's `KeyedRwLocks` first;
     /// only the first of them talks to the database. The future can be
     /// dropped at any time: a wait on the server is then cancelled in the
     /// background, and a lock granted in the race is released.

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use turnlock::KeyedLocks;
+use turnlock::KeyedRwLocks;
 
 use super::api::Pool;
 use super::inner::Inner;
@@ -113,8 +113,8 @@ impl Builder {
     }
 
     /// Local waiters are served in strict FIFO order
-    /// ([`KeyedLocks::new_fifo`]) instead of the throughput policy
-    /// ([`KeyedLocks::new`]). Across processes the order is PostgreSQL's:
+    /// ([`KeyedRwLocks::new_fifo`]) instead of the throughput policy
+    /// ([`KeyedRwLocks::new`]). Across processes the order is PostgreSQL's:
     /// its lock manager grants a released advisory lock to the longest
     /// waiting session.
     ///
@@ -373,9 +373,9 @@ impl Builder {
             None => Spawner::driver_thread(),
         };
         let locks = if self.fifo {
-            KeyedLocks::new_fifo()
+            KeyedRwLocks::new_fifo()
         } else {
-            KeyedLocks::new()
+            KeyedRwLocks::new()
         };
         Ok(Pool::from_inner(Arc::new(Inner::new(
             dialer,

@@ -1,5 +1,5 @@
 //! The state every handle of a pool shares: settings, the local
-//! `KeyedLocks`, and the bookkeeping under one mutex.
+//! `KeyedRwLocks`, and the bookkeeping under one mutex.
 //!
 //! # Bookkeeping
 //!
@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use event_listener::Event;
-use turnlock::KeyedLocks;
+use turnlock::KeyedRwLocks;
 
 use crate::conn::{BoxFuture, Dialer, Fencing, Liveness, Session, Spawner};
 use crate::key::LockId;
@@ -44,8 +44,9 @@ pub(crate) struct Inner {
     pub(crate) namespace: Option<String>,
     pub(crate) max_local_handoffs: u32,
     pub(crate) fencing: Fencing,
-    /// Where the callers of one key in this process queue first.
-    pub(crate) locks: Arc<KeyedLocks<LockId>>,
+    /// Where the callers of one key in this process queue first: writers
+    /// (exclusive holders) alone, readers (shared holders) together.
+    pub(crate) locks: Arc<KeyedRwLocks<LockId>>,
     state: Mutex<State>,
     /// Notified when a session becomes free, a session is opened or fails
     /// to open, or a session is gone: what a caller with nothing to use
@@ -99,8 +100,25 @@ pub(crate) struct KeyEntry {
     /// Local callers of the key: its holder and its waiters (see
     /// `counts::Interest`).
     pub(crate) interest: usize,
-    /// A remote lock kept for the next local holder.
+    /// A remote exclusive lock kept for the next local holder.
     pub(crate) parked: Option<ParkedLock>,
+    /// Remote shared locks the local readers of the key share, oldest
+    /// first; new readers join the newest (see `shared.rs`).
+    pub(crate) shared: Vec<SharedHold>,
+    /// A local reader is taking a new remote shared lock; other readers
+    /// wait for it rather than take one of their own.
+    pub(crate) taking_shared: bool,
+}
+
+/// A remote shared lock and the local readers on it.
+pub(crate) struct SharedHold {
+    pub(crate) session: Arc<Session>,
+    /// Local readers holding it now.
+    pub(crate) readers: usize,
+    /// Readers that joined it after the one that took it (bounded by
+    /// `Builder::max_local_handoffs`, so that a writer in another process
+    /// gets its turn).
+    pub(crate) joins: u32,
 }
 
 /// A held advisory lock between two local holders of its key.
@@ -175,7 +193,7 @@ impl Inner {
         namespace: Option<String>,
         max_local_handoffs: u32,
         fencing: Fencing,
-        locks: KeyedLocks<LockId>,
+        locks: KeyedRwLocks<LockId>,
     ) -> Self {
         Inner {
             dialer,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::inner::{Inner, State};
 use super::unlock::Unlock;
+use crate::conn::Access;
 use crate::key::LockId;
 
 /// A local caller of a key, counted in its `KeyEntry::interest` from the
@@ -65,8 +66,15 @@ impl Drop for Interest {
             } else {
                 // The last local caller left: a parked lock has nobody to go to.
                 let parked = state.keys.remove(&self.id).and_then(|entry| entry.parked);
-                parked
-                    .and_then(|parked| Unlock::start(&inner, &mut state, &parked.session, self.id))
+                parked.and_then(|parked| {
+                    Unlock::start(
+                        &inner,
+                        &mut state,
+                        &parked.session,
+                        self.id,
+                        Access::Exclusive,
+                    )
+                })
             }
         };
         if let Some(unlock) = unlock {

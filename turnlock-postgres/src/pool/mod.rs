@@ -3,10 +3,11 @@
 //! | file | job |
 //! |---|---|
 //! | `api.rs` | [`Pool`], the public API |
+//! | `api_shared.rs` | its shared (reader) methods |
 //! | `builder.rs` | [`Builder`]: settings, checked once; `Pool::new` and `Pool::builder` |
 //! | `status.rs` | [`Status`], a snapshot of the books |
 //! | `future.rs` | [`LockFuture`] and [`LockUntil`], the named futures of acquisitions |
-//! | `inner.rs` | the shared state: settings, the local `KeyedLocks`, the books under one mutex |
+//! | `inner.rs` | the shared state: settings, the local `KeyedRwLocks`, the books under one mutex |
 //! | `counts.rs` | the RAII types that alone change the books' counts |
 //! | `plan.rs` | placement: where the next statement for a key runs |
 //! | `open.rs` | opening a session for the pool |
@@ -14,11 +15,13 @@
 //! | `acquire.rs` | acquisition, and statements whose caller has gone (cancellation) |
 //! | `interest.rs` | local interest in a key |
 //! | `many.rs` | `lock_many`: several keys at once, in a fixed order |
+//! | `shared.rs` | shared acquisition: local readers share one remote shared lock |
 //! | `release.rs` | a held key (`Hold`) and how its holder lets go |
 //! | `unlock.rs` | giving a remote lock back in the background |
 
 mod acquire;
 mod api;
+mod api_shared;
 mod builder;
 mod counts;
 mod future;
@@ -29,6 +32,7 @@ mod many;
 mod open;
 mod plan;
 mod release;
+mod shared;
 mod status;
 mod unlock;
 

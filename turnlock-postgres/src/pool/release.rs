@@ -1,14 +1,15 @@
-//! A held key and how its holder lets go: the remote lock is parked for
-//! the next local waiter of the key, or given back.
+//! A held key and how its holder lets go: an exclusive remote lock is
+//! parked for the next local waiter of the key, or given back; a shared one
+//! is given back by its last local reader.
 
 use std::sync::Arc;
 
-use turnlock::OwnedKeyGuard;
+use turnlock::{OwnedKeyReadGuard, OwnedKeyWriteGuard};
 
 use super::inner::{Inner, ParkedLock};
 use super::interest::Interest;
 use super::unlock::Unlock;
-use crate::conn::Session;
+use crate::conn::{Access, Session};
 use crate::error::Error;
 use crate::key::LockId;
 
@@ -18,35 +19,47 @@ use crate::key::LockId;
 /// and reports how it went.
 pub(crate) struct Hold(Option<Held>);
 
-struct Held {
-    /// The holder's interest in the key, which also names the pool and the
-    /// key.
-    interest: Interest,
-    local: OwnedKeyGuard<LockId>,
-    session: Arc<Session>,
-    /// Local hand-offs in a row before this holder (0 after a grant by the
-    /// server).
-    handoffs: u32,
+enum Held {
+    /// The local write lock and the remote exclusive lock.
+    Exclusive {
+        /// The holder's interest in the key, which also names the pool and
+        /// the key.
+        interest: Interest,
+        local: OwnedKeyWriteGuard<LockId>,
+        session: Arc<Session>,
+        /// Local hand-offs in a row before this holder (0 after a grant by
+        /// the server).
+        handoffs: u32,
+    },
+    /// The local read lock and a share of a remote shared lock
+    /// (`KeyEntry::shared`).
+    Shared {
+        interest: Interest,
+        local: OwnedKeyReadGuard<LockId>,
+        session: Arc<Session>,
+    },
 }
 
 /// What letting go did.
 enum LetGo {
-    /// The remote lock waits for the next local holder of the key.
-    Parked,
+    /// Nothing to release now: the exclusive lock waits for the next local
+    /// holder of the key, or other local readers still share the shared
+    /// one.
+    Kept,
     /// The session was gone: nothing to release, the lock had been lost.
     AlreadyLost,
-    /// `pg_advisory_unlock` is about to run.
+    /// `pg_advisory_unlock` (or `_shared`) is about to run.
     Unlocking(Unlock),
 }
 
 impl Hold {
-    pub(crate) fn new(
+    pub(crate) fn exclusive(
         interest: Interest,
-        local: OwnedKeyGuard<LockId>,
+        local: OwnedKeyWriteGuard<LockId>,
         session: Arc<Session>,
         handoffs: u32,
     ) -> Self {
-        Hold(Some(Held {
+        Hold(Some(Held::Exclusive {
             interest,
             local,
             session,
@@ -54,31 +67,57 @@ impl Hold {
         }))
     }
 
+    pub(crate) fn shared(
+        interest: Interest,
+        local: OwnedKeyReadGuard<LockId>,
+        session: Arc<Session>,
+    ) -> Self {
+        Hold(Some(Held::Shared {
+            interest,
+            local,
+            session,
+        }))
+    }
+
     fn held(&self) -> &Held {
         self.0.as_ref().expect("held until let go")
     }
 
-    pub(crate) fn id(&self) -> LockId {
-        self.held().interest.id()
+    fn interest(&self) -> &Interest {
+        match self.held() {
+            Held::Exclusive { interest, .. } | Held::Shared { interest, .. } => interest,
+        }
     }
 
-    pub(crate) fn session(&self) -> &Arc<Session> {
-        &self.held().session
+    pub(crate) fn id(&self) -> LockId {
+        self.interest().id()
     }
 
     pub(crate) fn inner(&self) -> &Arc<Inner> {
-        self.held().interest.inner()
+        self.interest().inner()
+    }
+
+    pub(crate) fn session(&self) -> &Arc<Session> {
+        match self.held() {
+            Held::Exclusive { session, .. } | Held::Shared { session, .. } => session,
+        }
+    }
+
+    pub(crate) fn access(&self) -> Access {
+        match self.held() {
+            Held::Exclusive { .. } => Access::Exclusive,
+            Held::Shared { .. } => Access::Shared,
+        }
     }
 
     /// Lets go and reports whether the lock was held to the end.
     pub(crate) async fn release(mut self) -> Result<(), Error> {
+        let (id, session) = (self.id(), self.session().clone());
+        let lost = || Error::session_lost(id, session.backend_pid, None);
         let held = self.0.take().expect("held until let go");
-        let session = held.session.clone();
-        let (id, backend) = (held.interest.id(), session.backend_pid);
-        let lost = || Error::session_lost(id, backend, None);
         match held.let_go() {
-            LetGo::Parked if session.is_lost() => Err(lost()),
-            LetGo::Parked => Ok(()),
+            LetGo::Kept if session.is_lost() => Err(lost()),
+            LetGo::Kept => Ok(()),
             LetGo::AlreadyLost => Err(lost()),
             LetGo::Unlocking(unlock) => unlock
                 .spawn_reporting()
@@ -101,36 +140,91 @@ impl Drop for Hold {
 }
 
 impl Held {
-    /// Parks the remote lock for the next local waiter (at most
-    /// `max_local_handoffs` times in a row, and only on a live session), or
-    /// books its release. The local lock is let go last, so that the next
-    /// local holder finds the parked lock.
+    /// Books what the holder's leaving means for the remote lock; the local
+    /// lock is let go last, so that the next local holder finds the books
+    /// as they are now.
     fn let_go(self) -> LetGo {
-        let Held {
-            interest,
-            local,
-            session,
-            handoffs,
-        } = self;
-        let (inner, id) = (interest.inner().clone(), interest.id());
-        let mut state = inner.state();
-        let others = interest.leave(&mut state);
-        let lost = session.is_lost();
-        let outcome = if !lost && others > 0 && handoffs < inner.max_local_handoffs {
-            let entry = state.keys.get_mut(&id).expect("a key with local callers");
-            entry.parked = Some(ParkedLock {
+        match self {
+            Held::Exclusive {
+                interest,
+                local,
                 session,
-                handoffs: handoffs + 1,
-            });
-            LetGo::Parked
-        } else {
-            match Unlock::start(&inner, &mut state, &session, id) {
-                Some(unlock) => LetGo::Unlocking(unlock),
-                None => LetGo::AlreadyLost,
+                handoffs,
+            } => {
+                let outcome = let_go_exclusive(interest, &session, handoffs);
+                drop(local);
+                outcome
             }
-        };
-        drop(state);
-        drop(local);
-        outcome
+            Held::Shared {
+                interest,
+                local,
+                session,
+            } => {
+                let outcome = let_go_shared(interest, &session);
+                drop(local);
+                outcome
+            }
+        }
     }
+}
+
+/// Parks the remote exclusive lock for the next local waiter (at most
+/// `max_local_handoffs` times in a row, and only on a live session), or
+/// books its release.
+fn let_go_exclusive(interest: Interest, session: &Arc<Session>, handoffs: u32) -> LetGo {
+    let (inner, id) = (interest.inner().clone(), interest.id());
+    let mut state = inner.state();
+    let others = interest.leave(&mut state);
+    if !session.is_lost() && others > 0 && handoffs < inner.max_local_handoffs {
+        let entry = state.keys.get_mut(&id).expect("a key with local callers");
+        entry.parked = Some(ParkedLock {
+            session: session.clone(),
+            handoffs: handoffs + 1,
+        });
+        return LetGo::Kept;
+    }
+    match Unlock::start(&inner, &mut state, session, id, Access::Exclusive) {
+        Some(unlock) => LetGo::Unlocking(unlock),
+        None => LetGo::AlreadyLost,
+    }
+}
+
+/// Leaves the remote shared lock on `session`; the last local reader on it
+/// books its release.
+fn let_go_shared(interest: Interest, session: &Arc<Session>) -> LetGo {
+    let (inner, id) = (interest.inner().clone(), interest.id());
+    let mut state = inner.state();
+    let entry = state
+        .keys
+        .get_mut(&id)
+        .expect("a reader counts as interest");
+    let last = match entry
+        .shared
+        .iter()
+        .position(|hold| hold.session.id == session.id)
+    {
+        Some(i) => {
+            entry.shared[i].readers -= 1;
+            let last = entry.shared[i].readers == 0;
+            if last {
+                entry.shared.remove(i);
+            }
+            last
+        }
+        // Its session was lost and the hold replaced by a fresh one.
+        None => false,
+    };
+    interest.leave(&mut state);
+    let outcome = if !last {
+        LetGo::Kept
+    } else {
+        match Unlock::start(&inner, &mut state, session, id, Access::Shared) {
+            Some(unlock) => LetGo::Unlocking(unlock),
+            None => LetGo::AlreadyLost,
+        }
+    };
+    drop(state);
+    // Readers waiting to join or take a shared lock look again.
+    inner.notify_changed();
+    outcome
 }

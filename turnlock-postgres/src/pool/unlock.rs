@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker, ready};
 
 use super::counts::Busy;
 use super::inner::{Inner, PendingUnlock, State, remove_one};
-use crate::conn::{BoxFuture, Failure, Session};
+use crate::conn::{Access, BoxFuture, Failure, Session};
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
 
@@ -18,17 +18,19 @@ pub(crate) struct Unlock {
     inner: Arc<Inner>,
     session: Arc<Session>,
     id: LockId,
+    access: Access,
     busy: Busy,
 }
 
 impl Unlock {
-    /// Books the unlock of `id` on `session`; `None` if the session is gone
-    /// (then the server has freed the lock already).
+    /// Books the unlock of `id` (held with `access`) on `session`; `None`
+    /// if the session is gone (then the server has freed the lock already).
     pub(crate) fn start(
         inner: &Arc<Inner>,
         state: &mut State,
         session: &Arc<Session>,
         id: LockId,
+        access: Access,
     ) -> Option<Unlock> {
         if session.is_lost() {
             return None;
@@ -42,6 +44,7 @@ impl Unlock {
             busy: Busy::start(inner, state, session),
             session: session.clone(),
             id,
+            access,
         })
     }
 
@@ -88,9 +91,10 @@ impl Unlock {
             inner,
             session,
             id,
+            access,
             busy,
         } = self;
-        let result = session.unlock(id).await;
+        let result = session.unlock(id, access).await;
         let gone = match &result {
             Err(failure) => failure.is_session_gone() || matches!(failure, Failure::Foreign),
             Ok(_) => false,

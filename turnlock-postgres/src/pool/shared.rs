@@ -1,0 +1,179 @@
+//! Shared acquisition: local readers share one remote shared lock.
+//!
+//! A reader first takes the key's local read lock (so no local writer
+//! holds it), then a share of a remote shared lock (`KeyEntry::shared`):
+//!
+//! * it **joins** the newest one, without a round trip, if that is on a live
+//!   session and fewer than `max_local_handoffs` readers have joined it;
+//! * otherwise, if another local reader is taking a new one, it waits for
+//!   that reader's outcome and looks again;
+//! * otherwise it **takes** a new one itself (`pg_advisory_lock_shared`, on
+//!   a session that holds nothing of the key), and others join that.
+//!
+//! The last reader on a remote shared lock gives it back (`release.rs`).
+//! The bound on joins is what lets a writer in another process in: once a
+//! lock is full, new readers take another one, which PostgreSQL queues
+//! behind a waiting writer, while the full one drains.
+//!
+//! A lock parked for the next local writer (`KeyEntry::parked`) has no use
+//! for a reader: the first reader to find it gives it back, so that no
+//! reader waits behind an exclusive lock of its own process.
+
+use std::sync::Arc;
+
+use event_listener::EventListener;
+use turnlock::OwnedKeyReadGuard;
+
+use super::acquire::{Progress, Remote};
+use super::inner::{Inner, SharedHold, State};
+use super::interest::Interest;
+use super::plan::Phase;
+use super::release::Hold;
+use super::unlock::Unlock;
+use crate::conn::{Access, Session};
+use crate::error::Error;
+use crate::key::LockId;
+
+/// Locks `id` shared, waiting as long as it takes.
+pub(crate) async fn lock_shared(
+    inner: &Arc<Inner>,
+    id: LockId,
+    progress: &Progress,
+) -> Result<Hold, Error> {
+    let interest = Interest::enter(inner, id);
+    progress.set("a writer in this process has it");
+    let local = inner.locks.read_owned(id).await;
+    loop {
+        match look(inner, id) {
+            Look::Joined(session) => return Ok(Hold::shared(interest, local, session)),
+            Look::Wait(listener) => {
+                progress.set("another reader in this process is taking it");
+                listener.await;
+            }
+            Look::Take(taking) => {
+                let remote = Remote::new(inner, id, Access::Shared, Phase::First, progress);
+                let session = remote.granted().await?;
+                return Ok(taking.took(session, interest, local));
+            }
+        }
+    }
+}
+
+/// Locks `id` shared if no writer holds it, here or in another process.
+/// `None` also while another reader of this process is still taking it.
+pub(crate) async fn try_lock_shared(
+    inner: &Arc<Inner>,
+    id: LockId,
+    progress: &Progress,
+) -> Result<Option<Hold>, Error> {
+    let interest = Interest::enter(inner, id);
+    let Some(local) = inner.locks.try_read_owned(id) else {
+        return Ok(None);
+    };
+    match look(inner, id) {
+        Look::Joined(session) => Ok(Some(Hold::shared(interest, local, session))),
+        Look::Wait(_) => Ok(None),
+        Look::Take(taking) => {
+            let remote = Remote::new(inner, id, Access::Shared, Phase::TryOnly, progress);
+            match remote.granted_or_held().await? {
+                Some(session) => Ok(Some(taking.took(session, interest, local))),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
+/// What a reader holding the local read lock finds in the books.
+enum Look {
+    /// It joined a remote shared lock on this session.
+    Joined(Arc<Session>),
+    /// Another reader is taking one: wait for a change, then look again.
+    Wait(EventListener),
+    /// It takes a new one.
+    Take(Taking),
+}
+
+fn look(inner: &Arc<Inner>, id: LockId) -> Look {
+    let mut state = inner.state();
+    let unpark = give_back_parked(inner, &mut state, id);
+    let entry = state
+        .keys
+        .get_mut(&id)
+        .expect("a reader counts as interest");
+    let look = match entry.shared.last_mut() {
+        Some(hold) if !hold.session.is_lost() && hold.joins < inner.max_local_handoffs => {
+            hold.readers += 1;
+            hold.joins += 1;
+            Look::Joined(hold.session.clone())
+        }
+        // Listening before the lock is let go: the taker's outcome is not
+        // missed.
+        _ if entry.taking_shared => Look::Wait(inner.changed.listen()),
+        _ => {
+            entry.taking_shared = true;
+            Look::Take(Taking {
+                inner: Some(inner.clone()),
+                id,
+            })
+        }
+    };
+    drop(state);
+    if let Some(unlock) = unpark {
+        unlock.spawn();
+    }
+    look
+}
+
+/// Gives back a remote exclusive lock parked for a local writer: a reader
+/// has come first.
+fn give_back_parked(inner: &Arc<Inner>, state: &mut State, id: LockId) -> Option<Unlock> {
+    let parked = state.keys.get_mut(&id)?.parked.take()?;
+    Unlock::start(inner, state, &parked.session, id, Access::Exclusive)
+}
+
+/// A reader taking a new remote shared lock for the key's local readers.
+/// Dropped before it [`took`](Taking::took) it (the acquisition failed or
+/// was cancelled), it lets the next reader take one.
+struct Taking {
+    inner: Option<Arc<Inner>>,
+    id: LockId,
+}
+
+impl Taking {
+    /// The remote shared lock is held on `session`: books it, with this
+    /// reader on it.
+    fn took(
+        mut self,
+        session: Arc<Session>,
+        interest: Interest,
+        local: OwnedKeyReadGuard<LockId>,
+    ) -> Hold {
+        let inner = self.inner.take().expect("taking until it took");
+        {
+            let mut state = inner.state();
+            let entry = state
+                .keys
+                .get_mut(&self.id)
+                .expect("a reader counts as interest");
+            entry.taking_shared = false;
+            entry.shared.push(SharedHold {
+                session: session.clone(),
+                readers: 1,
+                joins: 0,
+            });
+        }
+        inner.notify_changed();
+        Hold::shared(interest, local, session)
+    }
+}
+
+impl Drop for Taking {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            if let Some(entry) = inner.state().keys.get_mut(&self.id) {
+                entry.taking_shared = false;
+            }
+            inner.notify_changed();
+        }
+    }
+}
