@@ -22,6 +22,11 @@
 //! server), and how many times longer each peer took than turnlock-postgres,
 //! with the lowest and highest ratio of a single round.
 //!
+//! A last scenario has only readers: 64 tasks a process taking the hot
+//! key shared (`lock_shared`), against one connection per reader running
+//! `pg_advisory_lock_shared` / `pg_advisory_unlock_shared` (sqlx's
+//! `PgAdvisoryLock` has no shared form).
+//!
 //! The sqlx peer is used as its documentation suggests: one
 //! `PgAdvisoryLock` per key, `acquire` on a connection taken from a
 //! `PgPool` with sqlx's default options (at most 10 connections, like
@@ -145,9 +150,16 @@ fn key_at(index: usize) -> i64 {
     }
 }
 
+/// How the tasks of a scenario take their keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Exclusive,
+    Shared,
+}
+
 /// Runs `iters` acquisitions in all, spread over the tasks; returns the
 /// time taken.
-async fn run_ours(pools: &[Pool], tasks: usize, hot: bool, iters: u64) -> Duration {
+async fn run_ours(pools: &[Pool], tasks: usize, hot: bool, access: Access, iters: u64) -> Duration {
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let handles: Vec<_> = (0..PROCESSES * tasks)
@@ -160,7 +172,11 @@ async fn run_ours(pools: &[Pool], tasks: usize, hot: bool, iters: u64) -> Durati
                     if n >= iters {
                         break;
                     }
-                    let guard = pool.lock(key_at(key_index(hot, n))).await.unwrap();
+                    let key = key_at(key_index(hot, n));
+                    let guard = match access {
+                        Access::Exclusive => pool.lock(key).await.unwrap(),
+                        Access::Shared => pool.lock_shared(key).await.unwrap(),
+                    };
                     drop(guard);
                 }
             })
@@ -209,7 +225,17 @@ async fn run_sqlx(
     started.elapsed()
 }
 
-async fn run_naive(clients: &[Arc<Client>], hot: bool, iters: u64) -> Duration {
+async fn run_naive(clients: &[Arc<Client>], hot: bool, access: Access, iters: u64) -> Duration {
+    let (lock, unlock) = match access {
+        Access::Exclusive => (
+            "SELECT pg_advisory_lock($1::int8)",
+            "SELECT pg_advisory_unlock($1::int8)",
+        ),
+        Access::Shared => (
+            "SELECT pg_advisory_lock_shared($1::int8)",
+            "SELECT pg_advisory_unlock_shared($1::int8)",
+        ),
+    };
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let handles: Vec<_> = clients
@@ -217,14 +243,8 @@ async fn run_naive(clients: &[Arc<Client>], hot: bool, iters: u64) -> Duration {
         .map(|client| {
             let (client, next) = (client.clone(), next.clone());
             tokio::spawn(async move {
-                let lock = client
-                    .prepare("SELECT pg_advisory_lock($1::int8)")
-                    .await
-                    .unwrap();
-                let unlock = client
-                    .prepare("SELECT pg_advisory_unlock($1::int8)")
-                    .await
-                    .unwrap();
+                let lock = client.prepare(lock).await.unwrap();
+                let unlock = client.prepare(unlock).await.unwrap();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if n >= iters {
@@ -348,81 +368,92 @@ fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize, rounds:
         }
     });
 
-    for (hot, keys) in [(true, "1 hot key"), (false, "1024 keys")] {
-        for tasks in [1usize, 64] {
-            let scenario = format!("{keys}, {tasks} task(s) per process, {PROCESSES} processes");
-            let label = format!(
-                "{keys}, {tasks} task{} each",
-                if tasks == 1 { "" } else { "s" }
-            );
-            let mut group = c.benchmark_group(&scenario);
-            group.throughput(Throughput::Elements(1));
+    let scenarios = [
+        (true, "1 hot key", 1usize, Access::Exclusive),
+        (true, "1 hot key", 64, Access::Exclusive),
+        (false, "1024 keys", 1, Access::Exclusive),
+        (false, "1024 keys", 64, Access::Exclusive),
+        (true, "1 hot key, read", 64, Access::Shared),
+    ];
+    for (hot, keys, tasks, access) in scenarios {
+        let scenario = format!("{keys}, {tasks} task(s) per process, {PROCESSES} processes");
+        let label = format!(
+            "{keys}, {tasks} task{} each",
+            if tasks == 1 { "" } else { "s" }
+        );
+        let mut group = c.benchmark_group(&scenario);
+        group.throughput(Throughput::Elements(1));
 
-            // turnlock-postgres: one pool per process.
-            let ours_app = format!("bench_ours_{}_{tasks}", u8::from(hot));
-            let pools: Vec<Pool> = (0..PROCESSES)
-                .map(|_| {
-                    let runtime = runtime().handle().clone();
-                    Pool::builder(&format!("{} application_name={ours_app}", server.url()))
-                        .spawner(move |future| {
-                            runtime.spawn(future);
-                        })
-                        .build()
-                        .unwrap()
-                })
-                .collect();
-            // sqlx: one `PgPool` per process.
-            let sqlx_app = format!("bench_sqlx_{}_{tasks}", u8::from(hot));
-            let sqlx = sqlx_pools(server, &sqlx_app);
-            // A connection per waiter, every one of them in the lock queue.
-            let naive_app = format!("bench_naive_{}_{tasks}", u8::from(hot));
-            let clients: Vec<Arc<Client>> = rt.block_on(async {
-                let mut clients = Vec::new();
-                for _ in 0..PROCESSES * tasks {
-                    clients.push(Arc::new(naive_client(server, &naive_app).await));
-                }
-                clients
-            });
+        // turnlock-postgres: one pool per process.
+        let kind = if access == Access::Shared { "r" } else { "w" };
+        let ours_app = format!("bench_ours_{}_{tasks}_{kind}", u8::from(hot));
+        let pools: Vec<Pool> = (0..PROCESSES)
+            .map(|_| {
+                let runtime = runtime().handle().clone();
+                Pool::builder(&format!("{} application_name={ours_app}", server.url()))
+                    .spawner(move |future| {
+                        runtime.spawn(future);
+                    })
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        // sqlx: one `PgPool` per process.
+        let sqlx_app = format!("bench_sqlx_{}_{tasks}", u8::from(hot));
+        let sqlx = sqlx_pools(server, &sqlx_app);
+        // A connection per waiter, every one of them in the lock queue.
+        let naive_app = format!("bench_naive_{}_{tasks}_{kind}", u8::from(hot));
+        let clients: Vec<Arc<Client>> = rt.block_on(async {
+            let mut clients = Vec::new();
+            for _ in 0..PROCESSES * tasks {
+                clients.push(Arc::new(naive_client(server, &naive_app).await));
+            }
+            clients
+        });
 
-            // The approaches take turns, round after round, so that a
-            // change in the machine's load hits all of them alike.
-            let mut times: [Vec<Vec<Duration>>; 3] = Default::default();
-            for round in 1..=rounds {
-                let round = [
-                    measure(&mut group, APPROACHES[0], round, |iters| {
-                        rt.block_on(run_ours(&pools, tasks, hot, iters))
-                    }),
+        // The approaches take turns, round after round, so that a
+        // change in the machine's load hits all of them alike.
+        let mut times: [Vec<Vec<Duration>>; 3] = Default::default();
+        for round in 1..=rounds {
+            let round = [
+                measure(&mut group, APPROACHES[0], round, |iters| {
+                    rt.block_on(run_ours(&pools, tasks, hot, access, iters))
+                }),
+                // sqlx's `PgAdvisoryLock` has no shared form.
+                if access == Access::Exclusive {
                     measure(&mut group, APPROACHES[1], round, |iters| {
                         rt.block_on(run_sqlx(&sqlx, &locks, tasks, hot, iters))
-                    }),
-                    measure(&mut group, APPROACHES[2], round, |iters| {
-                        rt.block_on(run_naive(&clients, hot, iters))
-                    }),
-                ];
-                for (all, measured) in times.iter_mut().zip(round) {
-                    all.push(last(measured));
-                }
-            }
-            let sessions = [
-                backends(server, &ours_app),
-                backends(server, &sqlx_app),
-                backends(server, &naive_app),
+                    })
+                } else {
+                    Vec::new()
+                },
+                measure(&mut group, APPROACHES[2], round, |iters| {
+                    rt.block_on(run_naive(&clients, hot, access, iters))
+                }),
             ];
-            let measured = times
-                .into_iter()
-                .zip(sessions)
-                .map(|(rounds, sessions)| Measured { rounds, sessions })
-                .collect();
-            drop(pools);
-            rt.block_on(async {
-                for pool in sqlx {
-                    pool.close().await;
-                }
-            });
-            drop(clients);
-            group.finish();
-            RESULTS.lock().unwrap().push((label, measured));
+            for (all, measured) in times.iter_mut().zip(round) {
+                all.push(last(measured));
+            }
         }
+        let sessions = [
+            backends(server, &ours_app),
+            backends(server, &sqlx_app),
+            backends(server, &naive_app),
+        ];
+        let measured = times
+            .into_iter()
+            .zip(sessions)
+            .map(|(rounds, sessions)| Measured { rounds, sessions })
+            .collect();
+        drop(pools);
+        rt.block_on(async {
+            for pool in sqlx {
+                pool.close().await;
+            }
+        });
+        drop(clients);
+        group.finish();
+        RESULTS.lock().unwrap().push((label, measured));
     }
 }
 
@@ -453,12 +484,15 @@ fn print_table(results: &[(String, Vec<Measured>)]) {
     );
     println!("|---|---|---|---|---|---|");
     for (scenario, measured) in results {
-        if measured.iter().any(|m| m.all().is_empty()) {
+        if measured[0].all().is_empty() {
             continue; // left out by a filter on the command line
         }
         let cells: Vec<String> = measured
             .iter()
             .map(|m| {
+                if m.all().is_empty() {
+                    return "—".to_owned(); // no such approach here
+                }
                 let (median, spread) = median_and_spread(&m.all());
                 format!(
                     "{} ±{:.0}%, {} sessions",
@@ -470,6 +504,9 @@ fn print_table(results: &[(String, Vec<Measured>)]) {
             .collect();
         // The ratio of all samples' medians, and its range over the rounds.
         let ratio = |peer: usize| {
+            if measured[peer].all().is_empty() {
+                return "—".to_owned();
+            }
             let of = |a: &[Duration], b: &[Duration]| {
                 median_and_spread(a).0.as_secs_f64() / median_and_spread(b).0.as_secs_f64()
             };

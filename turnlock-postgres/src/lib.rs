@@ -59,7 +59,8 @@
 //!   times in a row (16 by default), then released so that other processes
 //!   get their turn. Local readers share one remote shared lock: the first
 //!   takes it, up to `max_local_handoffs` more join it with no round trip,
-//!   and the last one gives it back (see [`Pool::lock_shared`]).
+//!   and it is given back when no local caller of the key is left to join
+//!   it (see [`Pool::lock_shared`]).
 //! * **Sessions.** A bounded pool ([`max_sessions`](Builder::max_sessions),
 //!   10 by default) opened on demand. A lock lives in the session that took
 //!   it, for as long as it is held. Sessions that hold locks are shared by

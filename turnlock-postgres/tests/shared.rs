@@ -181,6 +181,45 @@ fn a_stream_of_readers_never_starves_a_writer_of_another_process() {
 }
 
 #[test]
+fn a_shared_lock_waits_idle_for_the_next_local_caller_and_a_local_writer_still_gets_the_key() {
+    let app = "shared_idle";
+    let url = url(app);
+    smol(60, async move {
+        let pool = Pool::new(&url).unwrap();
+        let key = 15201;
+
+        // A writer of this process queues behind a reader: when the reader
+        // leaves, its remote shared lock stays (another local caller wants
+        // the key) and is given back once that caller gives up.
+        let reading = pool.lock_shared(key).await.unwrap();
+        let mut writer = Box::pin(pool.lock(key));
+        assert!(futures_lite::future::poll_once(&mut writer).await.is_none());
+        drop(reading);
+        assert_eq!(modes(app, key), (1, 0, 0), "kept for the next caller");
+        drop(writer);
+        eventually(10, "the idle shared lock given back", || {
+            modes(app, key) == (0, 0, 0)
+        })
+        .await;
+
+        // A writer that does get the key first gives back the idle shared
+        // lock of its own process, which would otherwise keep it waiting.
+        let reading = pool.lock_shared(key).await.unwrap();
+        let mut writer = Box::pin(pool.lock(key));
+        assert!(futures_lite::future::poll_once(&mut writer).await.is_none());
+        drop(reading);
+        let writing = with_timeout(Duration::from_secs(10), writer)
+            .await
+            .expect("not kept waiting by its own process's shared lock")
+            .unwrap();
+        assert!(!writing.is_shared());
+        assert_eq!(modes(app, key), (0, 1, 0));
+        writing.release().await.unwrap();
+        assert_eq!(modes(app, key), (0, 0, 0));
+    });
+}
+
+#[test]
 fn try_lock_shared_sees_writers_not_readers() {
     let (a, b) = (url("shared_try_a"), url("shared_try_b"));
     smol(60, async move {

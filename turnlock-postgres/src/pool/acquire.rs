@@ -10,12 +10,12 @@ use std::time::Duration;
 use event_listener::EventListener;
 
 use super::counts::{Blocked, Busy, Reservation};
-use super::inner::{Inner, MAX_BACKOFF, MIN_BACKOFF, remove_one};
+use super::inner::{Inner, MAX_BACKOFF, MIN_BACKOFF, ParkedLock, remove_one};
 use super::interest::Interest;
 use super::open::spawn_open;
 use super::plan::{Phase, Placement, place};
 use super::release::Hold;
-use super::unlock::DriveUnlock;
+use super::unlock::{DriveUnlock, give_back};
 use crate::conn::{Access, BoxFuture, Failure, Session, timeout};
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
@@ -77,7 +77,7 @@ pub(crate) async fn lock(
     let interest = Interest::enter(inner, id);
     progress.set("a holder in this process has it");
     let local = inner.locks.write_owned(id).await;
-    let (session, handoffs) = match inner.take_parked(id) {
+    let (session, handoffs) = match take_over(inner, id).await {
         Some(parked) => (parked.session, parked.handoffs),
         None => {
             let remote = Remote::new(inner, id, Access::Exclusive, Phase::First, progress);
@@ -97,7 +97,7 @@ pub(crate) async fn try_lock(
     let Some(local) = inner.locks.try_write_owned(id) else {
         return Ok(None);
     };
-    let (session, handoffs) = match inner.take_parked(id) {
+    let (session, handoffs) = match take_over(inner, id).await {
         Some(parked) => (parked.session, parked.handoffs),
         None => {
             let remote = Remote::new(inner, id, Access::Exclusive, Phase::TryOnly, progress);
@@ -108,6 +108,29 @@ pub(crate) async fn try_lock(
         }
     };
     Ok(Some(Hold::exclusive(interest, local, session, handoffs)))
+}
+
+/// What a local writer finds once it holds the key's local write lock: the
+/// remote exclusive lock parked for it, if any. Shared locks the key's
+/// readers left for the next reader are given back first, and their
+/// release awaited: PostgreSQL would keep this process's exclusive lock
+/// waiting for its own shared lock, and a try would fail.
+async fn take_over(inner: &Arc<Inner>, id: LockId) -> Option<ParkedLock> {
+    let (parked, unlocks) = {
+        let mut state = inner.state();
+        let entry = state.keys.get_mut(&id)?;
+        let parked = entry.parked.take();
+        // No reader holds the key while a writer does.
+        let idle = entry.take_unused_shared(0, 0);
+        debug_assert!(entry.shared.is_empty(), "a reader beside a writer");
+        let unlocks = give_back(inner, &mut state, id, None, idle);
+        (parked, unlocks)
+    };
+    for unlock in unlocks {
+        // An unlock that failed lost its session, which frees the lock too.
+        let _ = unlock.spawn_reporting().recv().await;
+    }
+    parked.filter(|parked| !parked.session.is_lost())
 }
 
 /// What to run where, with its count already booked.

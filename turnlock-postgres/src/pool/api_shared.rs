@@ -18,7 +18,10 @@ impl Pool {
     ///
     /// Readers of one key in this process share one remote shared lock:
     /// the first takes it (one round trip), the next ones join it with no
-    /// round trip at all, and the last one gives it back. A local writer
+    /// round trip at all. When its last reader lets go, it stays for the
+    /// next local reader while other local callers of the key wait (and it
+    /// may still be joined), and is given back otherwise; a local writer
+    /// gives it back before it takes the key. A local writer
     /// waits for the local readers, and local readers for a local writer,
     /// in the order of the pool's policy ([`Builder::fifo`](crate::Builder::fifo)).
     /// At most [`max_local_handoffs`](crate::Builder::max_local_handoffs)

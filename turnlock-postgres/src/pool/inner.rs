@@ -128,6 +128,29 @@ pub(crate) struct ParkedLock {
     pub(crate) handoffs: u32,
 }
 
+impl KeyEntry {
+    /// Takes out the remote shared locks that no local reader holds and
+    /// none will join: all of them when no other local caller wants the key
+    /// (`others`), else all but the newest, unless that one is still
+    /// joinable (alive, fewer than `max_joins` joins). What is left stays
+    /// for the next local reader, so that a stream of readers does not take
+    /// and give back a lock each.
+    pub(crate) fn take_unused_shared(&mut self, others: usize, max_joins: u32) -> Vec<SharedHold> {
+        let holds = std::mem::take(&mut self.shared);
+        let newest = holds.len().wrapping_sub(1);
+        let mut unused = Vec::new();
+        for (i, hold) in holds.into_iter().enumerate() {
+            let joinable = i == newest && hold.joins < max_joins && !hold.session.is_lost();
+            if hold.readers > 0 || others > 0 && joinable {
+                self.shared.push(hold);
+            } else {
+                unused.push(hold);
+            }
+        }
+        unused
+    }
+}
+
 impl SessionEntry {
     pub(crate) fn new(session: Arc<Session>) -> Self {
         SessionEntry {
@@ -239,16 +262,6 @@ impl Inner {
         liveness.mark_lost();
         self.state().sessions.retain(|entry| entry.session.id != id);
         self.notify_changed();
-    }
-
-    /// Takes the lock parked for the next local holder of `id`, if any.
-    pub(crate) fn take_parked(&self, id: LockId) -> Option<ParkedLock> {
-        let mut state = self.state();
-        let parked = state.keys.get_mut(&id)?.parked.take()?;
-        if parked.session.is_lost() {
-            return None;
-        }
-        Some(parked)
     }
 }
 

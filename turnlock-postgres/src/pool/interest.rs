@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use super::inner::{Inner, State};
-use super::unlock::Unlock;
-use crate::conn::Access;
+use super::unlock::give_back;
 use crate::key::LockId;
 
 /// A local caller of a key, counted in its `KeyEntry::interest` from the
@@ -57,27 +56,20 @@ impl Drop for Interest {
         let Some(inner) = self.inner.take() else {
             return;
         };
-        let unlock = {
+        let unlocks = {
             let mut state = inner.state();
             let entry = state.keys.get_mut(&self.id).expect("counted key");
             entry.interest -= 1;
             if entry.interest > 0 {
-                None
+                Vec::new()
             } else {
-                // The last local caller left: a parked lock has nobody to go to.
-                let parked = state.keys.remove(&self.id).and_then(|entry| entry.parked);
-                parked.and_then(|parked| {
-                    Unlock::start(
-                        &inner,
-                        &mut state,
-                        &parked.session,
-                        self.id,
-                        Access::Exclusive,
-                    )
-                })
+                // The last local caller left: a parked exclusive lock, and
+                // idle shared ones, have nobody to go to.
+                let entry = state.keys.remove(&self.id).expect("counted key");
+                give_back(&inner, &mut state, self.id, entry.parked, entry.shared)
             }
         };
-        if let Some(unlock) = unlock {
+        for unlock in unlocks {
             unlock.spawn();
         }
     }

@@ -8,7 +8,7 @@ use turnlock::{OwnedKeyReadGuard, OwnedKeyWriteGuard};
 
 use super::inner::{Inner, ParkedLock};
 use super::interest::Interest;
-use super::unlock::Unlock;
+use super::unlock::{Unlock, give_back};
 use crate::conn::{Access, Session};
 use crate::error::Error;
 use crate::key::LockId;
@@ -189,8 +189,11 @@ fn let_go_exclusive(interest: Interest, session: &Arc<Session>, handoffs: u32) -
     }
 }
 
-/// Leaves the remote shared lock on `session`; the last local reader on it
-/// books its release.
+/// Leaves the remote shared lock on `session`. A lock without readers is
+/// kept for the next local reader while other local callers want the key
+/// and it may still be joined (see `KeyEntry::take_unused_shared`);
+/// otherwise its release is booked, with that of any other shared lock of
+/// the key nobody uses any more.
 fn let_go_shared(interest: Interest, session: &Arc<Session>) -> LetGo {
     let (inner, id) = (interest.inner().clone(), interest.id());
     let mut state = inner.state();
@@ -198,32 +201,28 @@ fn let_go_shared(interest: Interest, session: &Arc<Session>) -> LetGo {
         .keys
         .get_mut(&id)
         .expect("a reader counts as interest");
-    let last = match entry
+    // Its hold is missing if its session was lost and the hold replaced.
+    if let Some(hold) = entry
         .shared
-        .iter()
-        .position(|hold| hold.session.id == session.id)
+        .iter_mut()
+        .find(|hold| hold.session.id == session.id)
     {
-        Some(i) => {
-            entry.shared[i].readers -= 1;
-            let last = entry.shared[i].readers == 0;
-            if last {
-                entry.shared.remove(i);
-            }
-            last
-        }
-        // Its session was lost and the hold replaced by a fresh one.
-        None => false,
-    };
+        hold.readers -= 1;
+    }
+    let others = entry.interest - 1;
+    let unused = entry.take_unused_shared(others, inner.max_local_handoffs);
+    let mine = unused.iter().any(|hold| hold.session.id == session.id);
+    let mut unlocks = give_back(&inner, &mut state, id, None, unused);
     interest.leave(&mut state);
-    let outcome = if !last {
-        LetGo::Kept
-    } else {
-        match Unlock::start(&inner, &mut state, session, id, Access::Shared) {
-            Some(unlock) => LetGo::Unlocking(unlock),
-            None => LetGo::AlreadyLost,
-        }
-    };
     drop(state);
+    let outcome = match unlocks.iter().position(|u| u.session_id() == session.id) {
+        Some(i) => LetGo::Unlocking(unlocks.swap_remove(i)),
+        None if mine => LetGo::AlreadyLost,
+        None => LetGo::Kept,
+    };
+    for unlock in unlocks {
+        unlock.spawn();
+    }
     // Readers waiting to join or take a shared lock look again.
     inner.notify_changed();
     outcome

@@ -10,7 +10,10 @@
 //! * otherwise it **takes** a new one itself (`pg_advisory_lock_shared`, on
 //!   a session that holds nothing of the key), and others join that.
 //!
-//! The last reader on a remote shared lock gives it back (`release.rs`).
+//! The last reader on a remote shared lock leaves it for the next local
+//! reader while other local callers want the key and it may still be
+//! joined, and gives it back otherwise (`release.rs`); a local writer gives
+//! back such an idle lock before it takes the key (`acquire.rs`).
 //! The bound on joins is what lets a writer in another process in: once a
 //! lock is full, new readers take another one, which PostgreSQL queues
 //! behind a waiting writer, while the full one drains.
@@ -25,11 +28,11 @@ use event_listener::EventListener;
 use turnlock::OwnedKeyReadGuard;
 
 use super::acquire::{Progress, Remote};
-use super::inner::{Inner, SharedHold, State};
+use super::inner::{Inner, SharedHold};
 use super::interest::Interest;
 use super::plan::Phase;
 use super::release::Hold;
-use super::unlock::Unlock;
+use super::unlock::give_back;
 use crate::conn::{Access, Session};
 use crate::error::Error;
 use crate::key::LockId;
@@ -95,11 +98,14 @@ enum Look {
 
 fn look(inner: &Arc<Inner>, id: LockId) -> Look {
     let mut state = inner.state();
-    let unpark = give_back_parked(inner, &mut state, id);
     let entry = state
         .keys
         .get_mut(&id)
         .expect("a reader counts as interest");
+    // A lock parked for a local writer has no use for a reader; nor has a
+    // shared lock without readers on a session that is gone.
+    let parked = entry.parked.take();
+    let unused = entry.take_unused_shared(entry.interest, inner.max_local_handoffs);
     let look = match entry.shared.last_mut() {
         Some(hold) if !hold.session.is_lost() && hold.joins < inner.max_local_handoffs => {
             hold.readers += 1;
@@ -117,18 +123,12 @@ fn look(inner: &Arc<Inner>, id: LockId) -> Look {
             })
         }
     };
+    let unlocks = give_back(inner, &mut state, id, parked, unused);
     drop(state);
-    if let Some(unlock) = unpark {
+    for unlock in unlocks {
         unlock.spawn();
     }
     look
-}
-
-/// Gives back a remote exclusive lock parked for a local writer: a reader
-/// has come first.
-fn give_back_parked(inner: &Arc<Inner>, state: &mut State, id: LockId) -> Option<Unlock> {
-    let parked = state.keys.get_mut(&id)?.parked.take()?;
-    Unlock::start(inner, state, &parked.session, id, Access::Exclusive)
 }
 
 /// A reader taking a new remote shared lock for the key's local readers.

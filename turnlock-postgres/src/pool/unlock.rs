@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 
 use super::counts::Busy;
-use super::inner::{Inner, PendingUnlock, State, remove_one};
+use super::inner::{Inner, ParkedLock, PendingUnlock, SharedHold, State, remove_one};
 use crate::conn::{Access, BoxFuture, Failure, Session};
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
@@ -46,6 +46,11 @@ impl Unlock {
             id,
             access,
         })
+    }
+
+    /// The number of the session it runs on.
+    pub(crate) fn session_id(&self) -> u64 {
+        self.session.id
     }
 
     /// Runs the unlock in the background; only the pool learns how it went.
@@ -129,6 +134,27 @@ impl Unlock {
             Err(failure) => Err(failure.into_error(&session, "pg_advisory_unlock failed")),
         }
     }
+}
+
+/// Books the release of remote locks of key `id` that no local holder
+/// uses: a lock parked for a writer, shared locks without readers. Those
+/// on sessions that are gone need none.
+pub(crate) fn give_back(
+    inner: &Arc<Inner>,
+    state: &mut State,
+    id: LockId,
+    parked: Option<ParkedLock>,
+    shared: Vec<SharedHold>,
+) -> Vec<Unlock> {
+    let parked = parked.map(|parked| (parked.session, Access::Exclusive));
+    let shared = shared
+        .into_iter()
+        .map(|hold| (hold.session, Access::Shared));
+    parked
+        .into_iter()
+        .chain(shared)
+        .filter_map(|(session, access)| Unlock::start(inner, state, &session, id, access))
+        .collect()
 }
 
 /// Polls `unlock` once here, which sends its statement, and leaves the
