@@ -310,9 +310,33 @@ impl RawRwLock {
     /// Polls the slot's waiter: `true` once it holds the lock.
     #[cold]
     fn poll_slot(&self, waiter: &mut Waiter, id: WakerId, cx: &Context<'_>) -> bool {
+        let same = id == WakerId::of(cx.waker());
+        // Another waker, cloned before the cell is ours (user code must not
+        // unwind while it is), to replace the published one.
+        let waker = (!same).then(|| cx.waker().clone());
+        match self.reclaim_cell(waiter, same) {
+            Reclaimed::Granted => true,
+            Reclaimed::Kept => false,
+            Reclaimed::Cell => {
+                waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
+                // SAFETY: we cleared `READY` with `SLOT` set and `HANDED`
+                // clear: the cell is ours until we publish it again.
+                let old = unsafe { core::mem::replace(self.slot.access().get_mut(), waker) };
+                let owner = self.publish_slot(waiter);
+                // User code (the old waker's `drop`) runs once the cell is
+                // published.
+                drop(old);
+                owner
+            }
+        }
+    }
+
+    /// The slot's waiter takes its waker cell back by clearing `READY`,
+    /// unless a release granted it its access meanwhile (it then claims
+    /// it), or `keep` asks to leave the published waker in place.
+    fn reclaim_cell(&self, waiter: &mut Waiter, keep: bool) -> Reclaimed {
         // Acquire: a grant's critical section, if `HANDED` is set.
         let mut state = self.state.load(Acquire);
-        let mut waker = None;
         loop {
             check(state);
             if state & HANDED != 0 {
@@ -325,34 +349,21 @@ impl RawRwLock {
                     continue;
                 }
                 self.claim_slot(waiter);
-                return true;
+                return Reclaimed::Granted;
             }
             debug_assert!(state & READY != 0, "a published slot waiter without READY");
-            if id == WakerId::of(cx.waker()) {
-                return false;
-            }
-            // Another waker, cloned before the cell is ours (user code must
-            // not unwind while it is): take the cell back to replace it.
-            if waker.is_none() {
-                waker = Some(cx.waker().clone());
+            if keep {
+                return Reclaimed::Kept;
             }
             // Acquire: the cell, as the last releaser that read it left it.
             match self
                 .state
                 .compare_exchange_weak(state, state & !READY, Acquire, Acquire)
             {
-                Ok(_) => break,
+                Ok(_) => return Reclaimed::Cell,
                 Err(actual) => state = actual,
             }
         }
-        waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
-        // SAFETY: we cleared `READY` with `SLOT` set and `HANDED` clear: the
-        // cell is ours until we publish it again.
-        let old = unsafe { core::mem::replace(self.slot.access().get_mut(), waker) };
-        let owner = self.publish_slot(waiter);
-        // User code (the old waker's `drop`) runs once the cell is published.
-        drop(old);
-        owner
     }
 
     /// The slot's waiter takes the access it was granted, and leaves the
@@ -427,30 +438,8 @@ impl RawRwLock {
     /// access (a release granted it first); the caller then releases it.
     #[cold]
     fn abandon_slot(&self, waiter: &mut Waiter) -> bool {
-        // Acquire: a grant's critical section, if `HANDED` is set.
-        let mut state = self.state.load(Acquire);
-        loop {
-            check(state);
-            if state & HANDED != 0 {
-                if state & READY != 0 {
-                    // The granting releaser is taking our waker.
-                    crate::sync::spin_loop();
-                    // Acquire: as above.
-                    state = self.state.load(Acquire);
-                    continue;
-                }
-                self.claim_slot(waiter);
-                return true;
-            }
-            debug_assert!(state & READY != 0, "a published slot waiter without READY");
-            // Acquire: the cell, as the last releaser that read it left it.
-            match self
-                .state
-                .compare_exchange_weak(state, state & !READY, Acquire, Acquire)
-            {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
+        if let Reclaimed::Granted = self.reclaim_cell(waiter, false) {
+            return true;
         }
         // SAFETY: we cleared `READY` with `HANDED` clear: the cell is ours.
         let waker = unsafe { self.slot.access().get_mut().take() };
@@ -471,4 +460,14 @@ impl RawRwLock {
         drop(waker);
         owner
     }
+}
+
+/// What the slot's waiter found when it went for its waker cell.
+enum Reclaimed {
+    /// A release had granted it its access, which it has now claimed.
+    Granted,
+    /// The published waker stays in the cell.
+    Kept,
+    /// The cell is the waiter's again (`READY` cleared).
+    Cell,
 }
