@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use event_listener::Event;
 use tokio_postgres::{CancelToken, Client, SimpleQueryMessage, SimpleQueryRow};
 
-use super::statements::{Failure, holds_mark};
+use super::statements::{Failure, Prepared, holds_mark};
 use super::{Dialer, Endpoint, Spawner, timeout};
 use crate::error::{Error, ErrorKind};
 
@@ -74,6 +74,8 @@ pub(crate) struct Session {
     pub(super) mark: i32,
     /// `Builder::heartbeat` in milliseconds: the `lock_timeout` of waits.
     pub(super) wait_slice: String,
+    /// The advisory-lock statements, prepared when the session opened.
+    pub(super) prepared: Prepared,
 }
 
 impl Session {
@@ -131,14 +133,24 @@ impl Session {
             watch.mark_lost();
             on_lost(&watch);
         });
-        let setup = timeout(connect_timeout, own_process(&client, endpoint))
-            .await
-            .unwrap_or_else(|| {
-                Err(Error::connect_timed_out(format!(
-                    "the session at {endpoint} did not answer within {connect_timeout:?}"
-                )))
-            });
-        let (backend_pid, backend_start, mark) = match setup {
+        // The statements are prepared once the process is known to be the
+        // session's own (one round trip more): sent beside the checks, a
+        // pooler in transaction mode could keep one server process for the
+        // whole batch and pass them.
+        let setup = timeout(connect_timeout, async {
+            let identity = own_process(&client, endpoint).await?;
+            let prepared = Prepared::prepare(&client).await.map_err(|err| {
+                Error::connect(format!("could not set up a session at {endpoint}"), err)
+            })?;
+            Ok((identity, prepared))
+        })
+        .await
+        .unwrap_or_else(|| {
+            Err(Error::connect_timed_out(format!(
+                "the session at {endpoint} did not answer within {connect_timeout:?}"
+            )))
+        });
+        let ((backend_pid, backend_start, mark), prepared) = match setup {
             Ok(identity) => identity,
             Err(err) => {
                 liveness.mark_lost();
@@ -155,6 +167,7 @@ impl Session {
             endpoint: endpoint.clone(),
             mark,
             wait_slice: dialer.heartbeat.as_millis().max(1).to_string(),
+            prepared,
         })
     }
 

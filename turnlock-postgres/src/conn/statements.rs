@@ -1,5 +1,6 @@
-//! The statements the pool runs on a session, each one round trip: an
-//! unnamed statement with typed parameters (nothing prepared per session).
+//! The statements the pool runs on a session, each one round trip. The
+//! advisory-lock statements are prepared once, when the session opens, and
+//! run by name: the server does not parse and plan them on every call.
 //!
 //! Each first checks that it runs on the session's own server process: the
 //! one that took the session's mark, a shared advisory lock `(MARK, n)`
@@ -27,8 +28,10 @@
 
 use std::sync::Arc;
 
+use futures_lite::future::try_zip;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Row};
+use tokio_postgres::{Client, Row, Statement};
 
 use super::session::MARK;
 use super::{BoxFuture, Session};
@@ -155,55 +158,70 @@ const INT8: [&str; 3] = calls!("$1", "$2", "$3", "$4");
 /// For a pair key.
 const INT4_PAIR: [&str; 3] = calls!("$1, $2", "$3", "$4", "$5");
 
+/// The statements of [`Call`], in its order, prepared on one session.
+pub(super) struct Prepared {
+    int8: [Statement; 3],
+    int4_pair: [Statement; 3],
+}
+
+impl Prepared {
+    /// Prepares all six at once: the requests go out together, so the
+    /// answers take one round trip.
+    pub(super) async fn prepare(client: &Client) -> Result<Prepared, tokio_postgres::Error> {
+        use Type as T;
+        let prepare = |sql: &'static str, types: &'static [Type]| client.prepare_typed(sql, types);
+        let int8 = try_zip(
+            try_zip(
+                prepare(INT8[0], &[T::INT8, T::INT4, T::INT4]),
+                prepare(INT8[1], &[T::INT8, T::INT4, T::INT4, T::TEXT]),
+            ),
+            prepare(INT8[2], &[T::INT8, T::INT4, T::INT4]),
+        );
+        let int4_pair = try_zip(
+            try_zip(
+                prepare(INT4_PAIR[0], &[T::INT4, T::INT4, T::INT4, T::INT4]),
+                prepare(INT4_PAIR[1], &[T::INT4, T::INT4, T::INT4, T::INT4, T::TEXT]),
+            ),
+            prepare(INT4_PAIR[2], &[T::INT4, T::INT4, T::INT4, T::INT4]),
+        );
+        let (((try8, lock8), unlock8), ((try4, lock4), unlock4)) = try_zip(int8, int4_pair).await?;
+        Ok(Prepared {
+            int8: [try8, lock8, unlock8],
+            int4_pair: [try4, lock4, unlock4],
+        })
+    }
+}
+
 impl Session {
     /// Runs `call` on `key`: its boolean, checked to come from the session's
     /// own server process.
     async fn call(&self, call: Call, key: LockId) -> Result<bool, Failure> {
-        let (class, mark) = (&MARK, &self.mark);
+        let (class, mark, slice) = (&MARK, &self.mark, &self.wait_slice);
+        let int8 = &self.prepared.int8[call as usize];
+        let int4_pair = &self.prepared.int4_pair[call as usize];
         let rows = match (key, call) {
             (LockId::Int8(id), Call::Lock) => {
-                let params: [(&(dyn ToSql + Sync), Type); 4] = [
-                    (&id, Type::INT8),
-                    (class, Type::INT4),
-                    (mark, Type::INT4),
-                    (&self.wait_slice, Type::TEXT),
-                ];
-                self.client
-                    .query_typed(INT8[call as usize], &params)
-                    .await?
+                self.client.query(int8, &[&id, class, mark, slice]).await
             }
-            (LockId::Int8(id), _) => {
-                let params: [(&(dyn ToSql + Sync), Type); 3] =
-                    [(&id, Type::INT8), (class, Type::INT4), (mark, Type::INT4)];
-                self.client
-                    .query_typed(INT8[call as usize], &params)
-                    .await?
-            }
+            (LockId::Int8(id), _) => self.client.query(int8, &[&id, class, mark]).await,
             (LockId::Int4Pair(a, b), Call::Lock) => {
-                let params: [(&(dyn ToSql + Sync), Type); 5] = [
-                    (&a, Type::INT4),
-                    (&b, Type::INT4),
-                    (class, Type::INT4),
-                    (mark, Type::INT4),
-                    (&self.wait_slice, Type::TEXT),
-                ];
                 self.client
-                    .query_typed(INT4_PAIR[call as usize], &params)
-                    .await?
+                    .query(int4_pair, &[&a, &b, class, mark, slice])
+                    .await
             }
             (LockId::Int4Pair(a, b), _) => {
-                let params: [(&(dyn ToSql + Sync), Type); 4] = [
-                    (&a, Type::INT4),
-                    (&b, Type::INT4),
-                    (class, Type::INT4),
-                    (mark, Type::INT4),
-                ];
-                self.client
-                    .query_typed(INT4_PAIR[call as usize], &params)
-                    .await?
+                self.client.query(int4_pair, &[&a, &b, class, mark]).await
             }
         };
-        answer(&rows)
+        match rows {
+            Ok(rows) => answer(&rows),
+            // The statement is prepared on the session's own server
+            // process only: a pooler handed the call to another one.
+            Err(err) if err.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) => {
+                Err(Failure::Foreign)
+            }
+            Err(err) => Err(Failure::Db(err)),
+        }
     }
 
     /// `pg_try_advisory_lock(key)`, as a future that owns what it needs.

@@ -15,6 +15,7 @@ use super::interest::Interest;
 use super::open::spawn_open;
 use super::plan::{Phase, Placement, place};
 use super::release::Hold;
+use super::unlock::DriveUnlock;
 use crate::conn::{BoxFuture, Failure, Session, timeout};
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
@@ -114,6 +115,8 @@ enum Plan {
     Try(Arc<Session>, Busy),
     Wait(Arc<Session>, Blocked),
     Connect(Reservation),
+    DriveRelease(DriveUnlock),
+    AwaitRelease(EventListener),
     Sleep(EventListener),
 }
 
@@ -133,6 +136,13 @@ fn plan(inner: &Arc<Inner>, phase: Phase, id: LockId) -> Plan {
         }
         Placement::Connect => Plan::Connect(Reservation::start(inner, &mut state)),
         // Listening before the lock is let go: no change is missed.
+        Placement::AwaitRelease(i) => {
+            let session = state.sessions[i].session.id;
+            match state.take_unlock(session, id) {
+                Some(run) => Plan::DriveRelease(DriveUnlock::new(inner, run)),
+                None => Plan::AwaitRelease(inner.changed.listen()),
+            }
+        }
         Placement::Sleep => Plan::Sleep(inner.changed.listen()),
     }
 }
@@ -223,6 +233,24 @@ impl<'a> Remote<'a> {
                     }
                     Err(err) => Err(err),
                 };
+            }
+            Plan::DriveRelease(unlock) => {
+                // Waiting for this answer anyway: whoever drives it is
+                // woken by the connection directly.
+                self.progress.set("this process is releasing it");
+                unlock.await;
+                self.phase = self.first;
+                return Ok(Step::Again);
+            }
+            Plan::AwaitRelease(listener) => {
+                // The unlock in flight ends with a change of the books
+                // whatever its outcome (booked, or its session gone), so
+                // no timer is needed: arming one costs a wake-up of the
+                // timer's reactor on every acquisition of a busy key.
+                self.progress.set("this process is releasing it");
+                listener.await;
+                self.phase = self.first;
+                return Ok(Step::Again);
             }
             Plan::Sleep(listener) => {
                 self.progress.set("every session of the pool is busy");

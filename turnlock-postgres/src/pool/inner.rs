@@ -32,7 +32,7 @@ use std::time::Duration;
 use event_listener::Event;
 use turnlock::KeyedLocks;
 
-use crate::conn::{Dialer, Fencing, Liveness, Session, Spawner};
+use crate::conn::{BoxFuture, Dialer, Fencing, Liveness, Session, Spawner};
 use crate::key::LockId;
 
 /// A pool's settings and shared state; every [`Pool`](crate::Pool) handle,
@@ -60,6 +60,18 @@ pub(crate) struct State {
     /// Sessions being opened (see `counts::Reservation`).
     pub(crate) connecting: usize,
     pub(crate) keys: HashMap<LockId, KeyEntry>,
+    /// Unlocks sent and not yet answered, waiting for whoever drives them
+    /// first: a task of the spawner, or the next local caller of the key
+    /// (see `unlock.rs`). Never dropped here: each is taken out before it
+    /// is run or dropped, outside the lock.
+    pub(crate) unlocks: Vec<PendingUnlock>,
+}
+
+/// An unlock whose statement is sent, for `key` on session `session`.
+pub(crate) struct PendingUnlock {
+    pub(crate) session: u64,
+    pub(crate) key: LockId,
+    pub(crate) run: BoxFuture<()>,
 }
 
 /// The pool's books for one open session.
@@ -127,6 +139,16 @@ impl SessionEntry {
 }
 
 impl State {
+    /// Takes the pending unlock of `key` on session `session`, if nobody
+    /// drives it yet.
+    pub(crate) fn take_unlock(&mut self, session: u64, key: LockId) -> Option<BoxFuture<()>> {
+        let i = self
+            .unlocks
+            .iter()
+            .position(|u| u.session == session && u.key == key)?;
+        Some(self.unlocks.swap_remove(i).run)
+    }
+
     pub(crate) fn entry(&mut self, session: &Session) -> Option<&mut SessionEntry> {
         self.sessions
             .iter_mut()

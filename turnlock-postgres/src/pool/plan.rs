@@ -26,6 +26,9 @@ pub(crate) enum Placement {
     Wait(usize),
     /// Open another session.
     Connect,
+    /// This pool is releasing the key on this session: wait for the
+    /// release to be booked.
+    AwaitRelease(usize),
     /// Nothing to use now: wait for a change of the books (or poll).
     Sleep,
 }
@@ -80,13 +83,13 @@ pub(crate) fn place(state: &State, max_sessions: usize, phase: Phase, id: LockId
             }
         }
     }
-    if sessions
+    if let Some(i) = sessions
         .iter()
-        .any(|s| s.usable() && s.releasing.contains(&id))
+        .position(|s| s.usable() && s.releasing.contains(&id))
     {
         // This pool is releasing the key right now: the session doing it
         // is free in a moment, cheaper than opening another.
-        return Placement::Sleep;
+        return Placement::AwaitRelease(i);
     }
     if (may_try || may_wait) && total < max_sessions {
         return Placement::Connect;

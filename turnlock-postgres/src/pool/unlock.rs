@@ -1,11 +1,14 @@
 //! Giving a remote lock back: `pg_advisory_unlock` in the background, its
 //! outcome booked by the pool and, if asked for, reported.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
 
 use super::counts::Busy;
-use super::inner::{Inner, State, remove_one};
-use crate::conn::{Failure, Session};
+use super::inner::{Inner, PendingUnlock, State, remove_one};
+use crate::conn::{BoxFuture, Failure, Session};
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
 
@@ -43,10 +46,30 @@ impl Unlock {
     }
 
     /// Runs the unlock in the background; only the pool learns how it went.
+    ///
+    /// The statement is sent here (see [`send_then_spawn`]); the wait for
+    /// its answer is left in the books for whoever comes first: a task of
+    /// the spawner, or the next local caller of the key, which then needs
+    /// no wake-up from another task to go on ([`DriveUnlock`]).
     pub(crate) fn spawn(self) {
         let inner = self.inner.clone();
-        inner.spawn(async move {
+        let (session, key) = (self.session.id, self.id);
+        let mut run: BoxFuture<()> = Box::pin(async move {
             let _ = self.run().await;
+        });
+        if send(&mut run).is_ready() {
+            return;
+        }
+        inner
+            .state()
+            .unlocks
+            .push(PendingUnlock { session, key, run });
+        let driver = inner.clone();
+        inner.spawn(async move {
+            let pending = driver.state().take_unlock(session, key);
+            if let Some(run) = pending {
+                run.await;
+            }
         });
     }
 
@@ -54,7 +77,7 @@ impl Unlock {
     pub(crate) fn spawn_reporting(self) -> async_channel::Receiver<Result<(), Error>> {
         let (report, outcome) = async_channel::bounded(1);
         let inner = self.inner.clone();
-        inner.spawn(async move {
+        send_then_spawn(&inner, async move {
             let _ = report.try_send(self.run().await);
         });
         outcome
@@ -100,6 +123,60 @@ impl Unlock {
                 failure.into_db(),
             )),
             Err(failure) => Err(failure.into_error(&session, "pg_advisory_unlock failed")),
+        }
+    }
+}
+
+/// Polls `unlock` once here, which sends its statement, and leaves the
+/// wait for the answer to the pool's spawner: the server sees the release
+/// at once, not after the spawner has scheduled a task (with the default
+/// driver thread, after a wake-up of another thread).
+fn send_then_spawn(inner: &Inner, unlock: impl Future<Output = ()> + Send + 'static) {
+    let mut unlock: BoxFuture<()> = Box::pin(unlock);
+    if send(&mut unlock).is_pending() {
+        inner.spawn(unlock);
+    }
+}
+
+/// The first poll of an unlock, which sends its statement.
+fn send(unlock: &mut BoxFuture<()>) -> Poll<()> {
+    unlock
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// A pending unlock driven by the next local caller of its key, which
+/// waits for it anyway. Dropped unfinished (the caller gave up), it hands
+/// the rest to the spawner: the release is always booked.
+pub(crate) struct DriveUnlock {
+    inner: Arc<Inner>,
+    run: Option<BoxFuture<()>>,
+}
+
+impl DriveUnlock {
+    pub(crate) fn new(inner: &Arc<Inner>, run: BoxFuture<()>) -> Self {
+        DriveUnlock {
+            inner: inner.clone(),
+            run: Some(run),
+        }
+    }
+}
+
+impl Future for DriveUnlock {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let run = self.run.as_mut().expect("polled after completion");
+        ready!(run.as_mut().poll(cx));
+        self.run = None;
+        Poll::Ready(())
+    }
+}
+
+impl Drop for DriveUnlock {
+    fn drop(&mut self) {
+        if let Some(run) = self.run.take() {
+            self.inner.spawn(run);
         }
     }
 }
