@@ -89,6 +89,52 @@ fn a_turn_that_reaches_a_dropped_future_is_passed_on() {
     }
 }
 
+/// A waker whose `clone` panics as a waiter with the turn finds the lock
+/// taken and moves to the front (the only place a waiter with the turn
+/// clones it): the panic reaches the poller, and the dropped future passes
+/// the turn on to the waiter behind it.
+#[test]
+fn a_waker_that_panics_as_the_turn_arrives_passes_the_turn_on() {
+    use core::pin::Pin;
+    use core::sync::atomic::Ordering::SeqCst;
+    use core::task::Context;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use common::panicking_waker;
+
+    with_watchdog(30, || {
+        let lock = turnlock::RwLock::new(());
+        let probe = Probe::new();
+        let waker = panicking_waker::waker();
+        let mut cx = Context::from_waker(&waker);
+        let holder = lock.try_write().unwrap();
+        let mut front = lock.write();
+        assert_pending(probe.poll(&mut front));
+        let mut reader = lock.read();
+        assert!(Pin::new(&mut reader).poll(&mut cx).is_pending());
+        let mut behind = lock.read();
+        assert_pending(probe.poll(&mut behind));
+        drop(holder);
+        drop(ready(probe.poll(&mut front))); // the turn goes to `reader`
+        let barged = lock
+            .try_write()
+            .expect("`new` lets a newcomer pass the turn");
+        panicking_waker::PANIC_ON_CLONE.store(true, SeqCst);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let _ = Pin::new(&mut reader).poll(&mut cx);
+        }));
+        panicking_waker::PANIC_ON_CLONE.store(false, SeqCst);
+        assert!(result.is_err(), "the waker's panic reaches the poller");
+        drop(reader);
+        // The turn went on to `behind`, which moves to the front.
+        assert_pending(probe.poll(&mut behind));
+        assert!(lock.try_read().is_none(), "a newcomer passed the front");
+        drop(barged);
+        drop(ready(probe.poll(&mut behind)));
+        assert_rw_healthy(&lock);
+    });
+}
+
 #[test]
 fn an_upgrade_dropped_at_any_point_releases_everything() {
     for (policy, new) in policies() {

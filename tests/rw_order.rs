@@ -146,24 +146,48 @@ fn fifo_try_never_overtakes_a_waiter() {
 }
 
 #[test]
-fn new_lets_one_newcomer_pass_a_turn_in_flight() {
+fn new_lets_two_newcomers_pass_a_turn_in_flight_only() {
     // A reader queued behind a writer at the front: the front's release
-    // sends the reader the turn, and before the reader is polled, one
-    // newcomer (`new` only) may take the free lock; a second may not.
+    // sends the reader the turn, and before the reader is polled, two
+    // newcomers (`new` only) may take the lock, and no third.
+    fn turn_in_flight<'a>(
+        lock: &'a RwLock<()>,
+        probe: &Probe,
+        reader_probe: &Probe,
+    ) -> turnlock::futures::ReadFuture<'a, ()> {
+        let holder = lock.try_write().unwrap();
+        let mut front = lock.write();
+        assert_pending(probe.poll(&mut front));
+        let mut reader = lock.read();
+        assert_pending(reader_probe.poll(&mut reader));
+        drop(holder);
+        drop(ready(probe.poll(&mut front))); // the turn goes to `reader`
+        reader
+    }
     let lock = RwLock::new(());
-    let probe = Probe::new();
-    let holder = lock.try_write().unwrap();
-    let mut front = lock.write();
-    assert_pending(probe.poll(&mut front));
-    let mut reader = lock.read();
-    assert_pending(probe.poll(&mut reader));
-    drop(holder);
-    drop(ready(probe.poll(&mut front))); // the turn goes to `reader`
-    let barged = lock.try_write().expect("one newcomer may pass the turn");
+    let (probe, reader_probe) = (Probe::new(), Probe::new());
+    let mut reader = turn_in_flight(&lock, &probe, &reader_probe);
+    drop(lock.try_read().expect("a newcomer may pass the turn"));
+    drop(lock.try_write().expect("and a second one"));
+    assert!(
+        lock.try_read().is_none(),
+        "a third newcomer passed the turn"
+    );
+    drop(ready(reader_probe.poll(&mut reader)));
+    assert_rw_healthy(&lock);
+
+    // Once the reader has lost its race it waits at the front: nobody
+    // passes it any more.
+    let reader_probe = Probe::new();
+    let mut reader = turn_in_flight(&lock, &probe, &reader_probe);
+    assert_eq!(reader_probe.wakes(), 1, "the turn wakes the reader");
+    let barged = lock.try_write().expect("a newcomer may pass the turn");
+    assert_pending(reader_probe.poll(&mut reader)); // lost the race: at the front
+    assert!(lock.try_write().is_none(), "a newcomer passed the front");
+    assert!(lock.try_read().is_none(), "a newcomer passed the front");
     drop(barged);
-    assert!(lock.try_write().is_none(), "a second newcomer passed");
-    assert!(lock.try_read().is_none(), "a second newcomer passed");
-    drop(ready(probe.poll(&mut reader)));
+    assert_eq!(reader_probe.wakes(), 2, "the release grants the front");
+    drop(ready(reader_probe.poll(&mut reader)));
     assert_rw_healthy(&lock);
 
     // Under `new_fifo`, nobody passes.

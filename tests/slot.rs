@@ -143,36 +143,6 @@ fn a_dropped_slot_waiter_leaves_nothing_behind() {
     }
 }
 
-/// A waker whose `clone` panics once `PANIC_ON_CLONE` is set: user code
-/// that unwinds in the middle of a poll.
-mod panicking_waker {
-    use core::sync::atomic::{AtomicBool, Ordering::SeqCst};
-    use core::task::{RawWaker, RawWakerVTable, Waker};
-
-    pub static PANIC_ON_CLONE: AtomicBool = AtomicBool::new(false);
-
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-    /// A non-null data pointer, so that the waker identifies a task.
-    static TASK: u8 = 0;
-
-    fn raw() -> RawWaker {
-        RawWaker::new(core::ptr::from_ref(&TASK).cast(), &VTABLE)
-    }
-
-    fn clone(_: *const ()) -> RawWaker {
-        assert!(!PANIC_ON_CLONE.load(SeqCst), "the waker's clone panics");
-        raw()
-    }
-
-    fn noop(_: *const ()) {}
-
-    pub fn waker() -> Waker {
-        // SAFETY: the vtable's functions ignore the data pointer, which
-        // points to a static; cloning returns the same waker.
-        unsafe { Waker::from_raw(raw()) }
-    }
-}
-
 /// A waker whose `clone` panics while a waiter that lost a race moves into
 /// the slot: the panic reaches the poller, the dropped future leaves the
 /// lock as it found it (no spin, nothing held, the slot free).
@@ -184,18 +154,18 @@ fn a_waker_that_panics_in_clone_leaves_the_slot_free() {
 
     common::with_watchdog(30, || {
         let lock = Lock::new(Vec::<u8>::new());
-        let waker = panicking_waker::waker();
+        let waker = common::panicking_waker::waker();
         let mut cx = Context::from_waker(&waker);
         let holder = lock.try_lock().unwrap();
         let mut waiter = lock.lock();
         assert!(core::pin::Pin::new(&mut waiter).poll(&mut cx).is_pending());
         drop(holder);
         let newcomer = lock.try_lock().expect("free");
-        panicking_waker::PANIC_ON_CLONE.store(true, SeqCst);
+        common::panicking_waker::PANIC_ON_CLONE.store(true, SeqCst);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let _ = core::pin::Pin::new(&mut waiter).poll(&mut cx);
         }));
-        panicking_waker::PANIC_ON_CLONE.store(false, SeqCst);
+        common::panicking_waker::PANIC_ON_CLONE.store(false, SeqCst);
         assert!(result.is_err(), "the waker's panic reaches the poller");
         drop(waiter);
         drop(newcomer);

@@ -22,6 +22,8 @@ scenario, and 2 and 64 tasks on two threads (medians of several runs).
     python3 tools/counted.py --check          # also fail if a target is missed
     python3 tools/counted.py --only turnlock-fifo,async-lock   # a few locks, instructions only
     python3 tools/counted.py --breakdown turnlock-new [--executor fifo]
+    python3 tools/counted.py --rw [--check]  # reader-writer locks only, about 2 minutes
+    python3 tools/counted.py --rw --breakdown turnlock-new   # one section of the read-mostly mix
 
 `--only NAMES` (comma-separated names of the first table) counts only the
 instructions of those locks (per section on both executors, and uncontended
@@ -34,6 +36,10 @@ executor, other; and the calls into event-listener per section with their
 inclusive cost. It builds the instruction bench with line tables
 (debug info) in `<target>/callgrind`, so that inlined code is attributed to
 the source file it comes from.
+
+`--rw` prints the reader-writer table instead (`tools/counted_rw.py`):
+uncontended read and write, and a read-mostly mix, against async-lock's
+and tokio's `RwLock`.
 
 Honours CARGO_TARGET_DIR. Standard library only; needs valgrind.
 """
@@ -50,6 +56,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import callgrind_uncontended  # noqa: E402
+import counted_rw  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = 1000
@@ -250,9 +257,9 @@ MALLOC = re.compile(
 KNOWN_CRATES = [
     "turnlock", "event_listener", "async_lock", "tokio", "maitake_sync",
     "futures_intrusive", "futures_util", "futures_lite", "async_executor",
-    "async_task", "instructions", "event_listener_strategy",
+    "async_task", "instructions", "rwlock", "event_listener_strategy",
 ]
-EXECUTOR_CRATES = {"instructions", "futures_lite", "async_executor", "async_task"}
+EXECUTOR_CRATES = {"instructions", "rwlock", "futures_lite", "async_executor", "async_task"}
 
 
 def crate_of_fn(name):
@@ -363,23 +370,29 @@ def parse_callgrind(path):
 def breakdown(name, executor):
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "callgrind"
     binary = executables(["instructions"], target_dir=target, debug=True)["instructions"]
+    envs = [{"TURNLOCK_BENCH_INSTR": f"{executor}:{name}:{per_task}"} for per_task in PER_TASK]
+    print_breakdown(binary, envs, SECTIONS, f"{name} on the {executor} executor")
+
+
+def print_breakdown(binary, envs, sections, title):
+    """Where the instructions of one section go: `binary` runs under
+    callgrind once per `env` of `envs` (two sizes of one scenario), and the
+    difference is divided by `sections`."""
     parsed = []
     with tempfile.TemporaryDirectory() as tmp:
-        for per_task in PER_TASK:
-            out = os.path.join(tmp, f"out.{per_task}")
-            env = {"TURNLOCK_BENCH_INSTR": f"{executor}:{name}:{per_task}"}
+        for i, env in enumerate(envs):
+            out = os.path.join(tmp, f"out.{i}")
             callgrind(binary, env, out, ["--compress-strings=no", "--compress-pos=no"])
             parsed.append(parse_callgrind(out))
     (self_low, edges_low), (self_high, edges_high) = parsed
-
     totals = defaultdict(float)
     by_fn = defaultdict(float)
     for key in set(self_low) | set(self_high):
-        diff = (self_high.get(key, 0) - self_low.get(key, 0)) / SECTIONS
+        diff = (self_high.get(key, 0) - self_low.get(key, 0)) / sections
         if diff:
             totals[category(*key)] += diff
             by_fn[category(*key), key[0]] += diff
-    print(f"Instructions per critical section of {name} on the {executor} executor, by owner of the code:\n")
+    print(f"Instructions per critical section of {title}, by owner of the code:\n")
     print("| part | instructions per section |\n|---|---|")
     for cat, value in sorted(totals.items(), key=lambda kv: -kv[1]):
         print(f"| {cat} | {value:.1f} |")
@@ -400,8 +413,8 @@ def breakdown(name, executor):
         if crate_of_fn(callee) != "event_listener" or crate_of_fn(caller) == "event_listener":
             continue
         low, high = edges_low.get(key, [0, 0]), edges_high.get(key, [0, 0])
-        calls = (high[0] - low[0]) / SECTIONS
-        cost = (high[1] - low[1]) / SECTIONS
+        calls = (high[0] - low[0]) / sections
+        cost = (high[1] - low[1]) / sections
         if calls or cost:
             rows.append((cost, calls, caller, callee))
     for cost, calls, caller, callee in sorted(rows, reverse=True):
@@ -411,7 +424,7 @@ def breakdown(name, executor):
     counts = defaultdict(float)
     for key in set(edges_low) | set(edges_high):
         low, high = edges_low.get(key, [0, 0]), edges_high.get(key, [0, 0])
-        counts[key[1]] += (high[0] - low[0]) / SECTIONS
+        counts[key[1]] += (high[0] - low[0]) / sections
     for fn, calls in sorted(counts.items(), key=lambda kv: -kv[1]):
         if calls >= 0.01 and re.search(r"event_listener|malloc|^free|turnlock|wake|mutex|futex", fn):
             print(f"  {calls:6.2f}  {short(fn)}")
@@ -429,8 +442,15 @@ def main():
     parser.add_argument("--breakdown", metavar="NAME", help="split one implementation's cost")
     parser.add_argument("--executor", default="fifo", help="executor of --breakdown")
     parser.add_argument("--only", metavar="NAMES", help="comma-separated locks: their instruction counts only")
+    parser.add_argument("--rw", action="store_true", help="the reader-writer table only")
     args = parser.parse_args()
 
+    if args.rw and args.breakdown:
+        counted_rw.breakdown(executables, print_breakdown, args.breakdown)
+        return
+    if args.rw:
+        counted_rw.main(executables, callgrind, args.check)
+        return
     if args.breakdown:
         breakdown(args.breakdown, args.executor)
         return

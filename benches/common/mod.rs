@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each bench binary uses a different subset")]
 
 pub mod floor;
+pub mod rw;
 pub mod scenario;
 
 use core::future::Future;

@@ -4,7 +4,10 @@
 #![cfg(loom)]
 
 use std::sync::Arc;
+use std::task::Poll;
 
+use loom::sync::atomic::AtomicUsize;
+use loom::sync::atomic::Ordering::SeqCst;
 use loom::thread;
 use turnlock::RwLock;
 use turnlock_loom_tests::{block_on_counting, poll_once};
@@ -121,54 +124,95 @@ fn rw_readers_not_starved_fifo() {
 
 /// The turn's bound: a writer at the front and a reader in the line behind
 /// it while a writer holds the lock; the holder's thread releases and
-/// writes twice more, and the main thread drives the front writer (which
-/// releases at once) and then the reader.
+/// writes three times more (counting each write as it starts it), and the main
+/// thread drives the front writer (which releases at once, sending the
+/// reader the turn) and then polls the reader once, and again until it
+/// reads.
 ///
-/// The reader is reached by a turn, sent when the front writer releases.
-/// Under `new_fifo` nobody passes it: it reads before both re-writes, woken
-/// once. Under `new` a re-write may take the free lock while the turn is in
-/// flight (one lost race), after which the reader waits at the front: it
-/// reads before the second re-write, woken at most twice. Catches: a
-/// `new_fifo` newcomer that ignores the turn or the line (`admits` without
-/// `T` or the queued count), a waiter that loses the race and is not
-/// protected at the front afterwards (it could lose again: more wake-ups,
-/// later order), and a turn lost on the way (loom deadlock).
-fn reader_behind_writer(lock: Log) -> (usize, usize) {
-    let fifo = lock.is_fifo();
+/// Under `new_fifo` nobody passes the reader: that first poll reads, before
+/// every re-write. Under `new` up to two re-writes (the barging limit) may
+/// take the lock while the turn is in flight (a lost race), but once the
+/// reader has been polled with the
+/// turn it waits at the front: no write that takes the lock after that
+/// poll comes before it (the writes counted just after the poll, and at
+/// most one holding the lock then that had not counted itself yet), and it
+/// is woken once more, by its grant. Catches: a `new_fifo` newcomer that
+/// ignores the turn or the line (`admits` without `T` or the queued
+/// count), barging past the limit (three re-writes first), a waiter that
+/// loses the race and is not protected afterwards (it rejoins the line and
+/// can lose again), and a turn lost on the way (loom deadlock).
+fn reader_behind_writer(lock: Log) -> Passes {
     let lock = Arc::new(lock);
+    let started = Arc::new(AtomicUsize::new(0));
     let held = lock.try_write_owned().expect("a new lock is free");
     let mut front = lock.write();
     assert!(poll_once(&mut front).is_pending());
     let mut reader = lock.read();
     assert!(poll_once(&mut reader).is_pending());
     let rewriter = {
-        let lock = lock.clone();
+        let (lock, started) = (lock.clone(), started.clone());
         thread::spawn(move || {
             drop(held);
-            for _ in 0..2 {
-                lock.write_blocking().push("rewrite");
+            for _ in 0..3 {
+                let mut guard = lock.write_blocking();
+                started.fetch_add(1, SeqCst);
+                guard.push("rewrite");
             }
         })
     };
     let (mut guard, _) = block_on_counting(front);
     guard.push("front");
-    drop(guard);
-    let (guard, wakes) = block_on_counting(reader);
-    let rewrites_first = guard.iter().filter(|who| **who == "rewrite").count();
+    drop(guard); // the turn goes to the reader
+    let first = poll_once(&mut reader);
+    let before = started.load(SeqCst);
+    let (guard, first_poll, wakes) = match first {
+        Poll::Ready(guard) => (guard, true, 0),
+        Poll::Pending => {
+            let (guard, wakes) = block_on_counting(reader);
+            (guard, false, wakes)
+        }
+    };
+    let rewrites = guard.iter().filter(|who| **who == "rewrite").count();
     drop(guard);
     rewriter.join().unwrap();
     assert!(!lock.is_locked());
-    let _ = fifo;
-    (rewrites_first, wakes)
+    Passes {
+        before,
+        rewrites,
+        first_poll,
+        wakes,
+    }
 }
 
-/// [`reader_behind_writer`] under `new`: at most one lost race.
+/// What [`reader_behind_writer`] saw.
+struct Passes {
+    /// Re-writes started just after the reader was polled with the turn.
+    before: usize,
+    /// Re-writes that came before the reader.
+    rewrites: usize,
+    /// The reader read at that poll.
+    first_poll: bool,
+    /// Wake-ups of the reader after that poll.
+    wakes: usize,
+}
+
+/// [`reader_behind_writer`] under `new`: one lost race, then the front.
 #[test]
 fn rw_turn_bound_new() {
     loom::model(|| {
-        let (passed, wakes) = reader_behind_writer(RwLock::new(Vec::new()));
-        assert!(passed <= 1, "{passed} writes passed the reader");
-        assert!(wakes <= 2, "the reader was woken {wakes} times");
+        let seen = reader_behind_writer(RwLock::new(Vec::new()));
+        assert!(
+            seen.rewrites <= 2,
+            "{} writes passed the reader",
+            seen.rewrites
+        );
+        assert!(
+            seen.rewrites <= seen.before + 1,
+            "{} writes passed the reader, {} of them started before it lost its race",
+            seen.rewrites,
+            seen.before
+        );
+        assert!(seen.wakes <= 1, "the reader was woken {} times", seen.wakes);
     });
 }
 
@@ -176,8 +220,12 @@ fn rw_turn_bound_new() {
 #[test]
 fn rw_turn_bound_fifo() {
     loom::model(|| {
-        let (passed, wakes) = reader_behind_writer(RwLock::new_fifo(Vec::new()));
-        assert_eq!(passed, 0, "{passed} writes passed the reader");
-        assert!(wakes <= 1, "the reader was woken {wakes} times");
+        let seen = reader_behind_writer(RwLock::new_fifo(Vec::new()));
+        assert!(seen.first_poll, "the reader waited with the turn");
+        assert_eq!(
+            seen.rewrites, 0,
+            "{} writes passed the reader",
+            seen.rewrites
+        );
     });
 }

@@ -1,7 +1,7 @@
 //! [`KeyedRwLocks`]: a reader-writer lock per key, created on demand, gone
 //! when unused.
 //!
-//! The same map as [`KeyedLocks`](crate::KeyedLocks)(crate::KeyedLocks)' (`map.rs`: sharded table, counted
+//! The same map as [`KeyedLocks`](crate::KeyedLocks)' (`map.rs`: sharded table, counted
 //! nodes, pool, shrinking, panic safety), with a
 //! [`RawRwLock`](crate::raw::RawRwLock) in each node instead of a
 //! [`RawLock`](crate::raw::RawLock): every part of the keyed layer is
@@ -55,7 +55,7 @@ pub use self::many::{RwManyFuture, RwManyGuard};
 /// writers starved, cancel-safe futures, deadlines that only stop the
 /// waiter, no poisoning. (Upgradable reads are left to `RwLock`.)
 ///
-/// Everything else is [`KeyedLocks`](crate::KeyedLocks)(crate::KeyedLocks)': an entry is created when a first
+/// Everything else is [`KeyedLocks`](crate::KeyedLocks)': an entry is created when a first
 /// caller starts waiting for a key and removed the moment the key has no
 /// holder and no waiter, also after cancellations and timeouts;
 /// [`len`](KeyedRwLocks::len) counts the entries; freed entries are pooled,

@@ -17,13 +17,15 @@
 //! # The state word
 //!
 //! ```text
-//!  usize::BITS-1                                        8   7   6   5   4   3   2   1   0
-//! +-----------------+-----------------+-----------------+---+---+---+---+---+---+---+---+
-//! |  readers        |  queued waiters |                 |PU |PW | T | G | U | H | R | P | W |
-//! +-----------------+-----------------+-----------------+---+---+---+---+---+---+---+---+
+//!  usize::BITS-1                                 10  9   8   7   6   5   4   3   2   1   0
+//! +-----------------+-----------------+---------+-------+---+---+---+---+---+---+---+---+---+
+//! |  readers        |  queued waiters |         |  BG   |PU |PW | T | G | U | H | R | P | W |
+//! +-----------------+-----------------+---------+-------+---+---+---+---+---+---+---+---+---+
 //! ```
 //!
-//! (9 flag bits: `W` is bit 0, `PU` bit 8.)
+//! (11 flag bits: `W` is bit 0, `BG` bits 9 and 10; on 64-bit targets 26
+//! bits count the queued waiters and 27 the readers, on 32-bit targets 10
+//! and 11.)
 //!
 //! * `W` ([`WRITER`]): a writer holds the lock (a guard, or a waiter that has
 //!   been handed the lock and has not observed it yet).
@@ -37,6 +39,9 @@
 //!   ([`RawRwLock::queue`]), in order of arrival.
 //! * `T` ([`TURN`]): the *turn* is out: the oldest queued waiter has been
 //!   notified and is on its way to the front. At most one turn is out.
+//! * `BG` ([`BARGED_MASK`]): how many newcomers took the lock while the turn
+//!   is out (`new` only, at most [`BARGE_LIMIT`]); cleared when the turn is
+//!   taken.
 //! * `P` ([`SLOT`]) with `PW` / `PU` ([`SLOT_WRITE`], [`SLOT_UPGRADABLE`];
 //!   neither for a reader): the *front*: one waiter that must wait for the
 //!   holders it conflicts with waits in the slot, with its waker in
@@ -78,10 +83,17 @@
 //! * `new_fifo` also asks that the line be empty and no turn be out. So
 //!   nobody overtakes a waiter: the lock is served strictly in order of
 //!   arrival, readers at the head of the line together.
-//! * `new` lets a newcomer in while a turn is out (barging): the lock
-//!   stays busy while the notified waiter's task is being scheduled. That
-//!   waiter may then find the lock taken: it moves to the front, where
-//!   nobody overtakes it.
+//! * `new` lets up to [`BARGE_LIMIT`] (two) newcomers in while a turn is
+//!   out (barging): the lock stays busy while the notified waiter's task is
+//!   being scheduled. That waiter may then find the lock taken (it lost a
+//!   race): it moves to the front, where nobody overtakes it. The limit
+//!   keeps the tasks that happen to be running from taking a lock over and
+//!   over while others wait in the line for their turn's task to run: with
+//!   no limit, readers that keep re-reading would be served several times
+//!   as often as readers that had to queue once, and writers far less
+//!   often (`benches/rwlock.rs`, fairness); with a limit of one, every
+//!   other acquisition of a busy lock waits in the line, which costs a
+//!   listener (`tools/counted.py --rw`).
 //!
 //! # Starvation bounds
 //!
@@ -91,12 +103,14 @@
 //! starves a writer (it waits for the readers holding the lock when it
 //! reached the front, no others), and a stream of writers never starves a
 //! reader (the writers that arrive after it queue behind it). Under
-//! `new_fifo` nothing else comes first. Under `new`, newcomers may
-//! additionally take the lock while a turn ahead of the waiter is in flight
-//! (between the notification and the notified task's poll): one lost race
-//! per waiter ahead, a bound in hand-offs, with no clock. The loom models
+//! `new_fifo` nothing else comes first. Under `new`, at most
+//! [`BARGE_LIMIT`] newcomers may also take the lock while a turn is in
+//! flight (between the notification and the notified task's poll), and
+//! only then: a waiter is passed by at most two newcomers during the flight
+//! of each turn ahead of it and of its own, and by nobody after it received
+//! its turn. That is a bound in hand-offs, with no clock. The loom models
 //! `loom-tests/tests/rw_starvation.rs` check both directions under both
-//! policies.
+//! policies, and the bound on barging.
 //!
 //! # States and transitions
 //!
@@ -167,13 +181,18 @@ const TURN: usize = 1 << 6;
 const SLOT_WRITE: usize = 1 << 7;
 /// The slot's waiter wants an upgradable read.
 const SLOT_UPGRADABLE: usize = 1 << 8;
-/// A newcomer took the lock while the turn is out (`new` only; implies
-/// `T`): no other newcomer may until the turn is taken.
-const BARGED: usize = 1 << 9;
+/// One newcomer took the lock while the turn is out (`new` only; implies
+/// `T`): a count of them, cleared when the turn is taken.
+const BARGED_ONE: usize = 1 << 9;
+/// The two bits of the barged count.
+const BARGED_MASK: usize = 3 << 9;
+/// How many newcomers may pass one turn in flight (`new`).
+const BARGE_LIMIT: usize = 2;
 /// Bits below the counts.
-const FLAG_BITS: u32 = 10;
-/// Width of the queued count: 2^27 - 1 waiters on 64-bit targets, 2 047 on
-/// 32-bit targets; the readers get the bits left (the same).
+const FLAG_BITS: u32 = 11;
+/// Width of the queued count: 2^26 - 1 waiters on 64-bit targets, 1 023 on
+/// 32-bit targets; the readers get the bits left (2^27 - 1 readers, and
+/// 2 047).
 const QUEUED_BITS: u32 = (usize::BITS - FLAG_BITS) / 2;
 /// One waiter in the line.
 const QUEUED_ONE: usize = 1 << FLAG_BITS;
@@ -329,13 +348,15 @@ impl RawRwLock {
     /// `true` if a newcomer of `kind` may take the lock in `state`.
     #[inline]
     fn admits(&self, state: usize, kind: Kind) -> bool {
-        let blocked = if self.fifo {
-            SLOT | UPGRADING | TURN | QUEUED_MASK
+        let front_free = if self.fifo {
+            state & (SLOT | UPGRADING | TURN | QUEUED_MASK) == 0
         } else {
-            // One newcomer may pass a turn in flight, no more.
-            SLOT | UPGRADING | BARGED
+            // A turn in flight blocks only after `BARGE_LIMIT` newcomers
+            // passed it; its waiter moves to the front if it finds the lock
+            // taken (one lost race).
+            state & (SLOT | UPGRADING) == 0 && state & BARGED_MASK != BARGE_LIMIT * BARGED_ONE
         };
-        state & blocked == 0 && !kind.conflicts(state)
+        front_free && !kind.conflicts(state)
     }
 
     /// `state` with a newcomer of `kind` admitted (see [`admits`](Self::admits)).
@@ -343,7 +364,7 @@ impl RawRwLock {
     fn admit(state: usize, kind: Kind) -> usize {
         let next = kind.grant(state);
         if state & TURN != 0 {
-            next | BARGED
+            next + BARGED_ONE
         } else {
             next
         }
@@ -368,7 +389,7 @@ impl RawRwLock {
     #[inline(never)]
     fn try_acquire_slow(&self, kind: Kind, mut state: usize) -> bool {
         loop {
-            check(state, self.fifo);
+            check(state);
             if !self.admits(state, kind) {
                 return false;
             }
@@ -478,7 +499,9 @@ impl RawRwLock {
     /// left alone as `Err`.
     fn transition(&self, change: impl Fn(usize) -> Option<usize>) -> Result<usize, usize> {
         let (state, handed) = self.swap(change)?;
-        self.hand_over(state, handed);
+        if !matches!(handed, Handed::Nobody) {
+            self.hand_over(state, handed);
+        }
         Ok(state)
     }
 
@@ -496,7 +519,7 @@ impl RawRwLock {
         // what it saw (an upgrader seeing it was handed the write access).
         let mut state = self.state.load(Acquire);
         loop {
-            check(state, self.fifo);
+            check(state);
             let Some(mut next) = change(state) else {
                 return Err(state);
             };
@@ -514,7 +537,7 @@ impl RawRwLock {
                 next = with;
                 if turn { Handed::Turn } else { Handed::Nobody }
             };
-            check(next, self.fifo);
+            check(next);
             // AcqRel: Release gives our critical section to whoever the new
             // state admits; Acquire reads the waker a slot waiter published
             // with `READY`, when we grant it the lock. Acquire on failure:
@@ -531,6 +554,7 @@ impl RawRwLock {
 
     /// Acts on what [`swap`](Self::swap) handed over from `state`: wakes
     /// the upgrader or the slot's waiter, or passes the turn.
+    #[inline(never)]
     fn hand_over(&self, state: usize, handed: Handed) {
         match handed {
             Handed::Upgrader => {
@@ -589,7 +613,7 @@ impl RawRwLock {
             // Relaxed: nobody receives anything from a turn taken back.
             match self.state.compare_exchange_weak(
                 state,
-                state & !(TURN | BARGED),
+                state & !(TURN | BARGED_MASK),
                 Relaxed,
                 Relaxed,
             ) {
@@ -626,7 +650,7 @@ fn with_turn(next: usize) -> (usize, bool) {
 
 /// Debug-checks the invariants of the state word.
 #[inline]
-fn check(state: usize, fifo: bool) {
+fn check(state: usize) {
     debug_assert!(
         state & QUEUED_MASK == 0 || state & (TURN | FRONT) != 0,
         "waiters queued with no turn out and a free front (I1): {state:#x}"
@@ -652,8 +676,12 @@ fn check(state: usize, fifo: bool) {
         "a turn out while a waiter is at the front: {state:#x}"
     );
     debug_assert!(
-        state & BARGED == 0 || (state & TURN != 0 && !fifo),
-        "a newcomer passed a turn that is not out, or under new_fifo: {state:#x}"
+        state & BARGED_MASK == 0 || state & TURN != 0,
+        "newcomers counted as passing a turn that is not out: {state:#x}"
+    );
+    debug_assert!(
+        state & BARGED_MASK <= BARGE_LIMIT * BARGED_ONE,
+        "more newcomers passed a turn than the limit: {state:#x}"
     );
 }
 
@@ -694,7 +722,7 @@ impl fmt::Debug for Snapshot {
             .field("upgrading", &(state & UPGRADING != 0))
             .field("queued", &((state & QUEUED_MASK) / QUEUED_ONE))
             .field("turn", &(state & TURN != 0))
-            .field("barged", &(state & BARGED != 0));
+            .field("barged", &((state & BARGED_MASK) / BARGED_ONE));
         if state & SLOT != 0 {
             out.field("front", &Kind::in_slot(state))
                 .field("front_ready", &(state & READY != 0))

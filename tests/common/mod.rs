@@ -19,6 +19,7 @@ use std::thread;
 
 use smol::Executor;
 
+pub mod panicking_waker;
 pub mod rw;
 pub mod storm;
 

@@ -72,7 +72,7 @@ impl Protocol for Upgrade {
         // Relaxed: the compare-and-swap below orders the lock.
         let mut state = lock.state.load(Relaxed);
         loop {
-            check(state, lock.fifo);
+            check(state);
             debug_assert_eq!(
                 state & (UPGRADABLE | UPGRADING),
                 UPGRADABLE,
@@ -108,7 +108,7 @@ impl Protocol for Upgrade {
                 // Relaxed: the compare-and-swap below orders the lock.
                 let mut state = lock.state.load(Relaxed);
                 loop {
-                    check(state, lock.fifo);
+                    check(state);
                     let next = if state & READER_MASK == 0 {
                         (state & !UPGRADABLE) | WRITER
                     } else {

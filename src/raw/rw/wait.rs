@@ -5,7 +5,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use super::{
-    BARGED, HANDED, Kind, QUEUED_MASK, QUEUED_ONE, READY, RawRwLock, SLOT, SLOT_BITS, TURN, check,
+    BARGED_MASK, HANDED, Kind, QUEUED_MASK, QUEUED_ONE, READY, RawRwLock, SLOT, SLOT_BITS, TURN,
+    check,
 };
 use crate::raw::waiter::{Stage, Waiter, WakerId};
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
@@ -36,12 +37,7 @@ impl RawRwLock {
     #[inline(never)]
     fn poll_acquire_slow(&self, kind: Kind, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
         if let Stage::Idle = waiter.stage {
-            // Relaxed: the compare-and-swap that takes the lock orders it.
-            let state = self.state.load(Relaxed);
-            if self.try_acquire_slow(kind, state) {
-                waiter.stage = Stage::Done;
-                return Poll::Ready(());
-            }
+            // Takes the lock if a newcomer may, or else waits.
             if let Some(poll) = self.join(kind, waiter, cx) {
                 return poll;
             }
@@ -55,12 +51,13 @@ impl RawRwLock {
                         .pending(&mut waiter.ticket, cx, || self.slot_handed());
                     return Poll::Pending;
                 }
-                // We hold the turn. Cloned while the notified listener is
-                // still ours: if the clone unwinds, dropping the future
-                // passes the turn on.
-                let waker = cx.waker().clone();
+                // We hold the turn, which is no longer in the listener (a
+                // ready poll consumes the notification): from here to the
+                // end of `take_turn` nothing may unwind without passing it
+                // on (see `clone_with_turn`).
                 *waiter.listener = None;
-                self.take_turn(kind, waiter, waker, cx)
+                waiter.stage = Stage::Done;
+                self.take_turn(kind, waiter, cx)
             }
             Stage::Slot(id) => {
                 if self.poll_slot(waiter, id, cx) {
@@ -76,16 +73,15 @@ impl RawRwLock {
         }
     }
 
-    /// A newcomer that could not take the lock: waits at the front if the
-    /// line is empty, or else joins the line. `None` when it joined the
-    /// line (its listener has not been polled yet).
-    #[cold]
+    /// A newcomer: takes the lock if the policy lets it, or else waits at
+    /// the front if the line is empty, or else joins the line. `None` when
+    /// it joined the line (its listener has not been polled yet).
     fn join(&self, kind: Kind, waiter: &mut Waiter, cx: &mut Context<'_>) -> Option<Poll<()>> {
         let mut listener = None;
         // Relaxed: each compare-and-swap below orders what it takes.
         let mut state = self.state.load(Relaxed);
         loop {
-            check(state, self.fifo);
+            check(state);
             if self.admits(state, kind) {
                 // Acquire: the lock, and the last holder's writes with it.
                 match self.state.compare_exchange_weak(
@@ -165,7 +161,7 @@ impl RawRwLock {
         // Relaxed: each compare-and-swap below orders what it takes.
         let mut state = self.state.load(Relaxed);
         loop {
-            check(state, self.fifo);
+            check(state);
             let next = if self.admits(state, kind) {
                 Self::admit(state, kind)
             } else if state & (SLOT | TURN | QUEUED_MASK) == 0 {
@@ -191,19 +187,16 @@ impl RawRwLock {
 
     /// The waiter notified with the turn (it has left the line's list, not
     /// its count) takes the lock if its kind allows, passing the turn on
-    /// unless it writes; or else moves to the front.
-    fn take_turn(
-        &self,
-        kind: Kind,
-        waiter: &mut Waiter,
-        waker: Waker,
-        cx: &Context<'_>,
-    ) -> Poll<()> {
+    /// unless it writes; or else moves to the front. The caller has marked
+    /// the waiter done, so that nothing is given up twice if this unwinds.
+    fn take_turn(&self, kind: Kind, waiter: &mut Waiter, cx: &Context<'_>) -> Poll<()> {
         self.check.claimed(&mut waiter.ticket);
+        // Only a waiter that moves to the front needs its waker.
+        let mut waker = None;
         // Relaxed: the compare-and-swap below orders what it takes.
         let mut state = self.state.load(Relaxed);
         let next = loop {
-            check(state, self.fifo);
+            check(state);
             debug_assert!(state & TURN != 0, "took a turn that is not out");
             debug_assert!(
                 state & SLOT == 0,
@@ -213,9 +206,15 @@ impl RawRwLock {
                 state & QUEUED_MASK != 0,
                 "a turn to a waiter that is not queued"
             );
-            // The turn is taken: the next one may be passed once again.
-            let left = (state - QUEUED_ONE) & !BARGED;
+            // The turn is taken: the next one may be passed again.
+            let left = (state - QUEUED_ONE) & !BARGED_MASK;
             let next = if kind.conflicts(state) {
+                if waker.is_none() {
+                    waker = Some(self.clone_with_turn(cx));
+                    // Relaxed: as above.
+                    state = self.state.load(Relaxed);
+                    continue;
+                }
                 (left & !TURN) | kind.slot_bits()
             } else if kind == Kind::Write || left & QUEUED_MASK == 0 {
                 kind.grant(left) & !TURN
@@ -233,14 +232,37 @@ impl RawRwLock {
             }
         };
         if next & SLOT != 0 {
+            let waker = waker.expect("a waiter moving to the front has its waker");
             return self.wait_in_slot(waiter, waker, cx);
         }
-        waiter.stage = Stage::Done;
         if next & TURN != 0 {
             self.pass_turn();
         }
         drop(waker);
         Poll::Ready(())
+    }
+
+    /// Clones the waker of a waiter that holds the turn and is still
+    /// counted in the line, before the front is its: if the clone (user
+    /// code) unwinds, the waiter leaves the count and passes the turn on.
+    #[cold]
+    fn clone_with_turn(&self, cx: &Context<'_>) -> Waker {
+        /// Gives the turn up if dropped.
+        struct GiveUp<'a>(&'a RawRwLock);
+
+        impl Drop for GiveUp<'_> {
+            fn drop(&mut self) {
+                // Relaxed: leaving the count hands nothing over; the turn
+                // we pass on orders nothing either (see `pass_turn`).
+                self.0.state.fetch_sub(QUEUED_ONE, Relaxed);
+                self.0.pass_turn();
+            }
+        }
+
+        let give_up = GiveUp(self);
+        let waker = cx.waker().clone();
+        core::mem::forget(give_up);
+        waker
     }
 
     /// Writes the waker of a waiter that has just set `SLOT`, and publishes
@@ -266,7 +288,7 @@ impl RawRwLock {
         // Acquire: a grant's critical section, if `HANDED` is set.
         let mut state = self.state.load(Acquire);
         loop {
-            check(state, self.fifo);
+            check(state);
             debug_assert!(state & (SLOT | READY) == SLOT, "published a slot twice");
             if state & HANDED != 0 {
                 // Granted while we wrote: the grant left the cell alone.
@@ -288,11 +310,35 @@ impl RawRwLock {
     /// Polls the slot's waiter: `true` once it holds the lock.
     #[cold]
     fn poll_slot(&self, waiter: &mut Waiter, id: WakerId, cx: &Context<'_>) -> bool {
+        let same = id == WakerId::of(cx.waker());
+        // Another waker, cloned before the cell is ours (user code must not
+        // unwind while it is), to replace the published one.
+        let waker = (!same).then(|| cx.waker().clone());
+        match self.reclaim_cell(waiter, same) {
+            Reclaimed::Granted => true,
+            Reclaimed::Kept => false,
+            Reclaimed::Cell => {
+                waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
+                // SAFETY: we cleared `READY` with `SLOT` set and `HANDED`
+                // clear: the cell is ours until we publish it again.
+                let old = unsafe { core::mem::replace(self.slot.access().get_mut(), waker) };
+                let owner = self.publish_slot(waiter);
+                // User code (the old waker's `drop`) runs once the cell is
+                // published.
+                drop(old);
+                owner
+            }
+        }
+    }
+
+    /// The slot's waiter takes its waker cell back by clearing `READY`,
+    /// unless a release granted it its access meanwhile (it then claims
+    /// it), or `keep` asks to leave the published waker in place.
+    fn reclaim_cell(&self, waiter: &mut Waiter, keep: bool) -> Reclaimed {
         // Acquire: a grant's critical section, if `HANDED` is set.
         let mut state = self.state.load(Acquire);
-        let mut waker = None;
         loop {
-            check(state, self.fifo);
+            check(state);
             if state & HANDED != 0 {
                 if state & READY != 0 {
                     // The granting releaser is taking our waker, a few
@@ -303,34 +349,21 @@ impl RawRwLock {
                     continue;
                 }
                 self.claim_slot(waiter);
-                return true;
+                return Reclaimed::Granted;
             }
             debug_assert!(state & READY != 0, "a published slot waiter without READY");
-            if id == WakerId::of(cx.waker()) {
-                return false;
-            }
-            // Another waker, cloned before the cell is ours (user code must
-            // not unwind while it is): take the cell back to replace it.
-            if waker.is_none() {
-                waker = Some(cx.waker().clone());
+            if keep {
+                return Reclaimed::Kept;
             }
             // Acquire: the cell, as the last releaser that read it left it.
             match self
                 .state
                 .compare_exchange_weak(state, state & !READY, Acquire, Acquire)
             {
-                Ok(_) => break,
+                Ok(_) => return Reclaimed::Cell,
                 Err(actual) => state = actual,
             }
         }
-        waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
-        // SAFETY: we cleared `READY` with `SLOT` set and `HANDED` clear: the
-        // cell is ours until we publish it again.
-        let old = unsafe { core::mem::replace(self.slot.access().get_mut(), waker) };
-        let owner = self.publish_slot(waiter);
-        // User code (the old waker's `drop`) runs once the cell is published.
-        drop(old);
-        owner
     }
 
     /// The slot's waiter takes the access it was granted, and leaves the
@@ -405,30 +438,8 @@ impl RawRwLock {
     /// access (a release granted it first); the caller then releases it.
     #[cold]
     fn abandon_slot(&self, waiter: &mut Waiter) -> bool {
-        // Acquire: a grant's critical section, if `HANDED` is set.
-        let mut state = self.state.load(Acquire);
-        loop {
-            check(state, self.fifo);
-            if state & HANDED != 0 {
-                if state & READY != 0 {
-                    // The granting releaser is taking our waker.
-                    crate::sync::spin_loop();
-                    // Acquire: as above.
-                    state = self.state.load(Acquire);
-                    continue;
-                }
-                self.claim_slot(waiter);
-                return true;
-            }
-            debug_assert!(state & READY != 0, "a published slot waiter without READY");
-            // Acquire: the cell, as the last releaser that read it left it.
-            match self
-                .state
-                .compare_exchange_weak(state, state & !READY, Acquire, Acquire)
-            {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
+        if let Reclaimed::Granted = self.reclaim_cell(waiter, false) {
+            return true;
         }
         // SAFETY: we cleared `READY` with `HANDED` clear: the cell is ours.
         let waker = unsafe { self.slot.access().get_mut().take() };
@@ -449,4 +460,14 @@ impl RawRwLock {
         drop(waker);
         owner
     }
+}
+
+/// What the slot's waiter found when it went for its waker cell.
+enum Reclaimed {
+    /// A release had granted it its access, which it has now claimed.
+    Granted,
+    /// The published waker stays in the cell.
+    Kept,
+    /// The cell is the waiter's again (`READY` cleared).
+    Cell,
 }
