@@ -9,6 +9,9 @@ use tokio_postgres::error::SqlState;
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
 
+/// What went wrong with a fencing token, and the server's error.
+type TokenError = (&'static str, tokio_postgres::Error);
+
 /// The fencing table of a pool and whether it is known to exist.
 pub(crate) struct Fencing {
     /// The quoted name: `"name"` or `"schema"."name"`.
@@ -50,11 +53,7 @@ impl Fencing {
     /// the key's lock). Creates the table on first use. Tokens are kept per
     /// [`LockId::bits`]: a pair key shares its sequence with the `bigint`
     /// of the same bits, which keeps each key's tokens increasing.
-    pub(crate) async fn next_token(
-        &self,
-        client: &Client,
-        key: LockId,
-    ) -> Result<i64, (&'static str, tokio_postgres::Error)> {
+    pub(crate) async fn next_token(&self, client: &Client, key: LockId) -> Result<i64, TokenError> {
         let key = key.bits();
         let table = &self.table;
         let upsert = format!(
@@ -95,11 +94,7 @@ impl Fencing {
     /// The last token taken for `key` (0 if none was): what a reader's
     /// fencing token is. Read on `client`, the session of the reader's
     /// shared lock, so no writer takes a new one meanwhile.
-    pub(crate) async fn last_token(
-        &self,
-        client: &Client,
-        key: LockId,
-    ) -> Result<i64, (&'static str, tokio_postgres::Error)> {
+    pub(crate) async fn last_token(&self, client: &Client, key: LockId) -> Result<i64, TokenError> {
         let key = key.bits();
         let table = &self.table;
         let select = format!("SELECT coalesce((SELECT token FROM {table} WHERE key = $1), 0)");

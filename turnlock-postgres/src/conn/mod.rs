@@ -8,6 +8,53 @@
 //! session and its statements (`session.rs`, `statements.rs`), cancel
 //! requests (`cancel.rs`) and fencing tokens (`fencing.rs`).
 
+/// The methods of `tokio::io::AsyncRead` for a wrapper whose field `0` is
+/// the stream it reads from.
+macro_rules! read_through {
+    () => {
+        fn poll_read(
+            mut self: ::std::pin::Pin<&mut Self>,
+            cx: &mut ::std::task::Context<'_>,
+            buf: &mut ::tokio::io::ReadBuf<'_>,
+        ) -> ::std::task::Poll<::std::io::Result<()>> {
+            ::std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+        }
+    };
+}
+
+/// The methods of `tokio::io::AsyncWrite` but `poll_shutdown` for a
+/// wrapper whose field `0` is the stream it writes to.
+macro_rules! write_through {
+    () => {
+        fn poll_write(
+            mut self: ::std::pin::Pin<&mut Self>,
+            cx: &mut ::std::task::Context<'_>,
+            buf: &[u8],
+        ) -> ::std::task::Poll<::std::io::Result<usize>> {
+            ::std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+
+        fn poll_write_vectored(
+            mut self: ::std::pin::Pin<&mut Self>,
+            cx: &mut ::std::task::Context<'_>,
+            bufs: &[::std::io::IoSlice<'_>],
+        ) -> ::std::task::Poll<::std::io::Result<usize>> {
+            ::std::pin::Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.0.is_write_vectored()
+        }
+
+        fn poll_flush(
+            mut self: ::std::pin::Pin<&mut Self>,
+            cx: &mut ::std::task::Context<'_>,
+        ) -> ::std::task::Poll<::std::io::Result<()>> {
+            ::std::pin::Pin::new(&mut self.0).poll_flush(cx)
+        }
+    };
+}
+
 mod cancel;
 mod conninfo;
 mod endpoints;
