@@ -1,4 +1,4 @@
-//! [`ManyGuard`]: several keys held at once, from [`Pool::lock_many`].
+//! [`ManyGuard`]: several keys held at once, from [`Pool::lock_many`](crate::Pool::lock_many).
 
 use std::fmt;
 

@@ -3,10 +3,12 @@
 //! `endpoints.rs`), the connection string read as libpq reads it
 //! (`conninfo.rs`), the stream it runs over ([`Stream`], the default
 //! connector, the adapter to the I/O traits tokio-postgres speaks), plain
-//! text or TLS over that stream (`transport.rs`, and `tls.rs` with the
+//! text or TLS over that stream (`transport.rs`, and `tls/` with the
 //! `tls` feature), the spawner that drives connections (`spawn.rs`), one
-//! session and its statements (`session.rs`, `statements.rs`), cancel
-//! requests (`cancel.rs`) and fencing tokens (`fencing.rs`).
+//! session (`session.rs`), the mark that tells its server process from
+//! others (`mark.rs`), its statements (`prepared.rs`, `statements.rs`,
+//! `failure.rs`), cancel requests (`cancel.rs`) and fencing tokens
+//! (`fencing.rs`).
 
 /// The methods of `tokio::io::AsyncRead` for a wrapper whose field `0` is
 /// the stream it reads from.
@@ -58,7 +60,10 @@ macro_rules! write_through {
 mod cancel;
 mod conninfo;
 mod endpoints;
+mod failure;
 mod fencing;
+mod mark;
+mod prepared;
 mod session;
 mod spawn;
 mod statements;
@@ -68,10 +73,11 @@ mod transport;
 
 pub(crate) use conninfo::{ConnInfo, TlsOptions, parse as parse_conninfo};
 pub(crate) use endpoints::targets;
+pub(crate) use failure::Failure;
 pub(crate) use fencing::Fencing;
+pub(crate) use prepared::Access;
 pub(crate) use session::{Liveness, Session};
 pub(crate) use spawn::{SpawnFn, Spawner};
-pub(crate) use statements::{Access, Failure};
 pub(crate) use transport::Transport;
 
 use std::fmt;

@@ -1,10 +1,9 @@
-//! The statements the pool runs on a session, each one round trip. The
-//! advisory-lock statements are prepared once, when the session opens, and
-//! run by name: the server does not parse and plan them on every call.
+//! The statements the pool runs on a session, each one round trip (the
+//! advisory-lock ones prepared, `prepared.rs`).
 //!
 //! Each first checks that it runs on the session's own server process: the
 //! one that took the session's mark, a shared advisory lock `(MARK, n)`
-//! (`session.rs`). A pooler in
+//! (`mark.rs`). A pooler in
 //! transaction mode hands every transaction to whichever server process is
 //! free, and an advisory lock taken there would exclude nothing (another
 //! client's transaction may run on that process next, and advisory locks
@@ -22,60 +21,27 @@
 //! exclusive count on our own mark, which changes no later answer.
 //!
 //! The heartbeat, and a session once it has opened, check more strictly
-//! that the process still holds the mark ([`holds_mark`]): that also
+//! that the process still holds the mark (`mark::holds_mark`): that also
 //! notices a pooler that resets server sessions after every transaction
 //! (which releases the mark, and every lock with it).
 
 use std::sync::Arc;
 
-use futures_lite::future::try_zip;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Row, Statement};
 
-use super::session::MARK;
+use super::failure::{Failure, answer};
+use super::mark::{MARK, holds_mark};
+use super::prepared::{Access, Call};
 use super::{BoxFuture, Session};
-use crate::error::{Error, is_cancelled, is_session_gone, is_wait_slice_over};
+use crate::error::Error;
 use crate::key::LockId;
 
 /// How often an unlock is tried again when a late cancel request (aimed at
 /// an abandoned wait) interrupts it instead.
 const UNLOCK_ATTEMPTS: usize = 5;
 
-/// Why a statement of the pool failed.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The client or the server reported an error.
-    Db(tokio_postgres::Error),
-    /// The statement reached a server process other than the session's own
-    /// (it did nothing there): a pooler shares server sessions.
-    Foreign,
-}
-
 impl Failure {
-    /// The session is gone: its locks are released by the server.
-    pub(crate) fn is_session_gone(&self) -> bool {
-        matches!(self, Failure::Db(err) if is_session_gone(err))
-    }
-
-    /// A cancel request (meant for an earlier, abandoned wait) interrupted it.
-    pub(crate) fn is_cancelled(&self) -> bool {
-        matches!(self, Failure::Db(err) if is_cancelled(err))
-    }
-
-    /// A wait ended after one slice (`lock_timeout`) without the lock.
-    pub(crate) fn is_wait_slice_over(&self) -> bool {
-        matches!(self, Failure::Db(err) if is_wait_slice_over(err))
-    }
-
-    /// The client's error, unless the statement reached a foreign process.
-    pub(crate) fn into_db(self) -> Option<tokio_postgres::Error> {
-        match self {
-            Failure::Db(err) => Some(err),
-            Failure::Foreign => None,
-        }
-    }
-
     /// The error for a caller: `what` failed on `session`.
     pub(crate) fn into_error(self, session: &Session, what: &str) -> Error {
         match self {
@@ -88,161 +54,26 @@ impl Failure {
     }
 }
 
-impl From<tokio_postgres::Error> for Failure {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Failure::Db(err)
-    }
-}
-
-/// The advisory-lock functions the pool calls.
-#[derive(Clone, Copy)]
-enum Call {
-    TryLock = 0,
-    Lock = 1,
-    Unlock = 2,
-}
-
-/// How a key is held: by one holder among all processes, or shared by any
-/// number of holders that exclude only exclusive ones (PostgreSQL's
-/// `pg_advisory_lock` and `pg_advisory_lock_shared` families).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Access {
-    Exclusive = 0,
-    Shared = 1,
-}
-
-/// `CASE` that is true on the session's own server process, with the
-/// mark's keys as the parameters `$m` and `$n` (see the module docs).
-macro_rules! mine {
-    ($m:literal, $n:literal) => {
-        concat!(
-            "(CASE WHEN pg_try_advisory_lock(",
-            $m,
-            ", ",
-            $n,
-            ") THEN pg_advisory_unlock(",
-            $m,
-            ", ",
-            $n,
-            ") ELSE false END)"
-        )
-    };
-}
-
-/// The statements of [`Call`], in its order, for a key passed as the
-/// parameters `$key`, the mark as `$m, $n` and a wait's `lock_timeout` as
-/// `$timeout`, with the functions of one [`Access`] (`$suffix`: empty or
-/// `_shared`). A statement that fails the check returns NULL.
-macro_rules! calls {
-    ($key:literal, $m:literal, $n:literal, $timeout:literal, $suffix:literal) => {
-        [
-            concat!(
-                "SELECT CASE WHEN ",
-                mine!($m, $n),
-                " THEN pg_try_advisory_lock",
-                $suffix,
-                "(",
-                $key,
-                ") END"
-            ),
-            concat!(
-                "SELECT CASE WHEN set_config('lock_timeout', ",
-                $timeout,
-                ", true) IS NULL THEN NULL WHEN ",
-                mine!($m, $n),
-                " THEN pg_advisory_lock",
-                $suffix,
-                "(",
-                $key,
-                ")::text = '' END"
-            ),
-            concat!(
-                "SELECT CASE WHEN ",
-                mine!($m, $n),
-                " THEN pg_advisory_unlock",
-                $suffix,
-                "(",
-                $key,
-                ") END"
-            ),
-        ]
-    };
-}
-
-/// For a `bigint` key, by [`Access`].
-const INT8: [[&str; 3]; 2] = [
-    calls!("$1", "$2", "$3", "$4", ""),
-    calls!("$1", "$2", "$3", "$4", "_shared"),
-];
-/// For a pair key, by [`Access`].
-const INT4_PAIR: [[&str; 3]; 2] = [
-    calls!("$1, $2", "$3", "$4", "$5", ""),
-    calls!("$1, $2", "$3", "$4", "$5", "_shared"),
-];
-
-/// The statements of [`Call`] for each [`Access`], prepared on one
-/// session.
-pub(super) struct Prepared {
-    int8: [[Statement; 3]; 2],
-    int4_pair: [[Statement; 3]; 2],
-}
-
-impl Prepared {
-    /// Prepares all twelve at once: the requests go out together, so the
-    /// answers take one round trip.
-    pub(super) async fn prepare(client: &Client) -> Result<Prepared, tokio_postgres::Error> {
-        use Type as T;
-        let prepare = |sql: &'static str, types: &'static [Type]| client.prepare_typed(sql, types);
-        let int8 = |sql: &'static [&'static str; 3]| {
-            try_zip(
-                try_zip(
-                    prepare(sql[0], &[T::INT8, T::INT4, T::INT4]),
-                    prepare(sql[1], &[T::INT8, T::INT4, T::INT4, T::TEXT]),
-                ),
-                prepare(sql[2], &[T::INT8, T::INT4, T::INT4]),
-            )
-        };
-        let int4_pair = |sql: &'static [&'static str; 3]| {
-            try_zip(
-                try_zip(
-                    prepare(sql[0], &[T::INT4, T::INT4, T::INT4, T::INT4]),
-                    prepare(sql[1], &[T::INT4, T::INT4, T::INT4, T::INT4, T::TEXT]),
-                ),
-                prepare(sql[2], &[T::INT4, T::INT4, T::INT4, T::INT4]),
-            )
-        };
-        let ((exclusive8, shared8), (exclusive4, shared4)) = try_zip(
-            try_zip(int8(&INT8[0]), int8(&INT8[1])),
-            try_zip(int4_pair(&INT4_PAIR[0]), int4_pair(&INT4_PAIR[1])),
-        )
-        .await?;
-        let three = |((try_lock, lock), unlock)| [try_lock, lock, unlock];
-        Ok(Prepared {
-            int8: [three(exclusive8), three(shared8)],
-            int4_pair: [three(exclusive4), three(shared4)],
-        })
-    }
-}
-
 impl Session {
     /// Runs `call` on `key`: its boolean, checked to come from the session's
     /// own server process.
     async fn call(&self, call: Call, key: LockId, access: Access) -> Result<bool, Failure> {
         let (class, mark, slice) = (&MARK, &self.mark, &self.wait_slice);
-        let int8 = &self.prepared.int8[access as usize][call as usize];
-        let int4_pair = &self.prepared.int4_pair[access as usize][call as usize];
+        let statement = self.prepared.get(call, key, access);
         let rows = match (key, call) {
             (LockId::Int8(id), Call::Lock) => {
-                self.client.query(int8, &[&id, class, mark, slice]).await
+                self.client
+                    .query(statement, &[&id, class, mark, slice])
+                    .await
             }
-            (LockId::Int8(id), _) => self.client.query(int8, &[&id, class, mark]).await,
+            (LockId::Int8(id), _) => self.client.query(statement, &[&id, class, mark]).await,
             (LockId::Int4Pair(a, b), Call::Lock) => {
                 self.client
-                    .query(int4_pair, &[&a, &b, class, mark, slice])
+                    .query(statement, &[&a, &b, class, mark, slice])
                     .await
             }
             (LockId::Int4Pair(a, b), _) => {
-                self.client.query(int4_pair, &[&a, &b, class, mark]).await
+                self.client.query(statement, &[&a, &b, class, mark]).await
             }
         };
         match rows {
@@ -322,34 +153,4 @@ impl Session {
             .await?;
         answer(&rows)
     }
-}
-
-/// The boolean of a statement's one row; NULL (the check failed, so the
-/// statement did nothing) is [`Failure::Foreign`].
-fn answer(rows: &[Row]) -> Result<bool, Failure> {
-    match rows.first() {
-        Some(row) => match row.try_get::<_, Option<bool>>(0)? {
-            Some(answer) => Ok(answer),
-            None => Err(Failure::Foreign),
-        },
-        // Not seen: the server answers each of these `SELECT`s with one
-        // row or an error. Read as "did nothing".
-        None => Err(Failure::Foreign),
-    }
-}
-
-/// Whether the server process a statement reaches holds the mark `(MARK,
-/// mark)` shared: it gives the mark back and takes it again, which only
-/// the holder can do (`pg_advisory_unlock_shared` is false elsewhere, and
-/// the lock function then does not run).
-pub(super) async fn holds_mark(client: &Client, mark: i32) -> Result<bool, Failure> {
-    let params: [(&(dyn ToSql + Sync), Type); 2] = [(&MARK, Type::INT4), (&mark, Type::INT4)];
-    let rows = client
-        .query_typed(
-            "SELECT CASE WHEN pg_advisory_unlock_shared($1, $2) \
-             THEN pg_try_advisory_lock_shared($1, $2) ELSE false END",
-            &params,
-        )
-        .await?;
-    answer(&rows)
 }

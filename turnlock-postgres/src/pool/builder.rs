@@ -276,7 +276,7 @@ impl Builder {
     /// hours by default), is declared lost within **three times this
     /// interval**: [`Guard::lost`](crate::Guard::lost) completes,
     /// [`Guard::release`](crate::Guard::release) reports
-    /// [`ErrorKind::SessionLost`](crate::ErrorKind::SessionLost), and later
+    /// [`ErrorKind::SessionLost`], and later
     /// acquisitions use fresh sessions.
     ///
     /// How: every interval each session runs `SELECT 1` and must answer
@@ -324,7 +324,7 @@ impl Builder {
 
     /// Checks the settings and makes the pool. Opens no session yet: the
     /// first is opened by the first acquisition, so a server that is down
-    /// shows as an error there ([`ErrorKind::Connect`](crate::ErrorKind::Connect)).
+    /// shows as an error there ([`ErrorKind::Connect`]).
     ///
     /// ```
     /// use turnlock_postgres::{ErrorKind, Pool};
