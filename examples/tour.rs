@@ -1,5 +1,5 @@
 //! A guided tour of turnlock: both policies, a blocking thread and async
-//! tasks on one lock, a timeout, and per-key locks.
+//! tasks on one lock, a timeout, per-key locks, and a reader-writer lock.
 //!
 //! Run it with `cargo run --example tour`.
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::future;
-use turnlock::{KeyedLocks, Lock};
+use turnlock::{KeyedLocks, Lock, RwLock, UpgradableReadGuard, WriteGuard};
 
 fn main() {
     println!("1. Strict FIFO (Lock::new_fifo): waiters are served in call order");
@@ -25,6 +25,9 @@ fn main() {
 
     println!("\n5. Keyed locks: one lock per key, gone when unused");
     keyed();
+
+    println!("\n6. A reader-writer lock: readers together, a writer alone");
+    reader_writer();
 }
 
 fn fifo_order() {
@@ -147,5 +150,34 @@ fn keyed() {
         println!("   bob released: {} key in use", users.len());
         drop(alice);
         println!("   alice released: {} keys in use", users.len());
+    });
+}
+
+fn reader_writer() {
+    future::block_on(async {
+        let config = RwLock::new(String::from("v1"));
+        let (a, b) = (config.read().await, config.read().await);
+        println!("   two readers at once: {} and {}", *a, *b);
+        println!(
+            "   a writer meanwhile: {}",
+            match config.try_write() {
+                Some(_) => "gets in",
+                None => "waits",
+            }
+        );
+        drop((a, b));
+        // An upgradable read sits beside plain readers, then becomes the
+        // writer with no other writer in between.
+        let check = config.upgradable_read().await;
+        let reader = config.read().await;
+        println!(
+            "   an upgradable reader beside a reader: {} and {}",
+            *check, *reader
+        );
+        drop(reader);
+        let mut write = UpgradableReadGuard::upgrade(check).await;
+        write.replace_range(.., "v2");
+        let read = WriteGuard::downgrade(write);
+        println!("   upgraded, written, downgraded: {}", *read);
     });
 }
