@@ -307,10 +307,22 @@ macro_rules! key_holder {
         $holder:ident<$map:ident>, $lock:ty, $mode:expr,
         $guard:ident, $owned_guard:ident $(,)?
     ) => {
-        impl<'a, K, S> $crate::keyed::acquire::KeyHolder for $holder<&'a $map<K, S>> {
+        $crate::keyed::acquire::key_holder!(
+            @one ['a] $holder<&'a $map<K, S>>, $lock, $mode, $guard['a, K, S]
+        );
+        #[cfg(target_has_atomic = "ptr")]
+        $crate::keyed::acquire::key_holder!(
+            @one [] $holder<alloc::sync::Arc<$map<K, S>>>, $lock, $mode, $owned_guard[K, S]
+        );
+    };
+    (
+        @one [$($lt:lifetime)?] $holder:ident<$ptr:ty>, $lock:ty, $mode:expr,
+        $guard:ident[$($guard_arg:tt)*]
+    ) => {
+        impl<$($lt,)? K, S> $crate::keyed::acquire::KeyHolder for $holder<$ptr> {
             type Key = K;
             type Lock = $lock;
-            type Guard = $guard<'a, K, S>;
+            type Guard = $guard<$($guard_arg)*>;
             const MODE: <$lock as $crate::raw::Protocol>::Mode = $mode;
 
             #[inline]
@@ -325,37 +337,8 @@ macro_rules! key_holder {
             }
         }
 
-        impl<K: Eq + core::hash::Hash, S: core::hash::BuildHasher> $crate::keyed::acquire::CountIn
-            for $holder<&$map<K, S>>
-        {
-            #[inline]
-            fn count_in(&self, key: K) -> $crate::keyed::map::NodePtr<K, $lock> {
-                self.0.count_in(key)
-            }
-        }
-
-        #[cfg(target_has_atomic = "ptr")]
-        impl<K, S> $crate::keyed::acquire::KeyHolder for $holder<alloc::sync::Arc<$map<K, S>>> {
-            type Key = K;
-            type Lock = $lock;
-            type Guard = $owned_guard<K, S>;
-            const MODE: <$lock as $crate::raw::Protocol>::Mode = $mode;
-
-            #[inline]
-            fn map(&self) -> &$crate::keyed::map::Map<K, $lock> {
-                &self.0.map
-            }
-
-            #[inline]
-            unsafe fn guard(self, node: $crate::keyed::map::NodePtr<K, $lock>) -> Self::Guard {
-                // SAFETY: the caller holds a count and the lock in `MODE`.
-                unsafe { $owned_guard::new(self.0, node) }
-            }
-        }
-
-        #[cfg(target_has_atomic = "ptr")]
-        impl<K: Eq + core::hash::Hash, S: core::hash::BuildHasher> $crate::keyed::acquire::CountIn
-            for $holder<alloc::sync::Arc<$map<K, S>>>
+        impl<$($lt,)? K: Eq + core::hash::Hash, S: core::hash::BuildHasher>
+            $crate::keyed::acquire::CountIn for $holder<$ptr>
         {
             #[inline]
             fn count_in(&self, key: K) -> $crate::keyed::map::NodePtr<K, $lock> {
