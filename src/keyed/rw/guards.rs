@@ -58,10 +58,7 @@ key_guard! {
     ///     locks.try_read(1).unwrap()
     /// };
     /// ```
-    pub struct KeyReadGuard decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S] {
-        locks: &'a KeyedRwLocks<K, S>,
-        lock: RawRwLock = Kind::Read,
-    }
+    pub struct KeyReadGuard<'a>: &'a KeyedRwLocks, RawRwLock = Kind::Read;
     key[
         /// The key this guard reads.
         ///
@@ -79,7 +76,7 @@ key_guard! {
         /// let guard = locks.try_read(0).unwrap();
         /// assert!(std::ptr::eq(turnlock::KeyReadGuard::source(&guard), &locks));
         /// ```
-    ] -> &'a KeyedRwLocks<K, S> = |this| this.locks;
+    ];
 }
 
 key_guard! {
@@ -92,10 +89,7 @@ key_guard! {
     /// assert_eq!(*turnlock::KeyWriteGuard::key(&guard), "k");
     /// assert!(std::ptr::eq(turnlock::KeyWriteGuard::source(&guard), &locks));
     /// ```
-    pub struct KeyWriteGuard decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S] {
-        locks: &'a KeyedRwLocks<K, S>,
-        lock: RawRwLock = Kind::Write,
-    }
+    pub struct KeyWriteGuard<'a>: &'a KeyedRwLocks, RawRwLock = Kind::Write;
     key[
         /// The key this guard writes.
         ///
@@ -113,7 +107,7 @@ key_guard! {
         /// let guard = locks.try_write(0).unwrap();
         /// assert!(std::ptr::eq(turnlock::KeyWriteGuard::source(&guard), &locks));
         /// ```
-    ] -> &'a KeyedRwLocks<K, S> = |this| this.locks;
+    ];
 }
 
 #[cfg(target_has_atomic = "ptr")]
@@ -131,10 +125,7 @@ key_guard! {
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
     /// assert!(locks.is_empty());
     /// ```
-    pub struct OwnedKeyReadGuard decl[K, S = DefaultHashBuilder][K, S][K, S] {
-        locks: Arc<KeyedRwLocks<K, S>>,
-        lock: RawRwLock = Kind::Read,
-    }
+    pub struct OwnedKeyReadGuard: Arc<KeyedRwLocks>, RawRwLock = Kind::Read;
     key[
         /// The key this guard reads.
         ///
@@ -156,7 +147,7 @@ key_guard! {
         /// let guard = locks.try_read_owned(9).unwrap();
         /// assert!(Arc::ptr_eq(turnlock::OwnedKeyReadGuard::source(&guard), &locks));
         /// ```
-    ] -> &Arc<KeyedRwLocks<K, S>> = |this| &this.locks;
+    ];
 }
 
 #[cfg(target_has_atomic = "ptr")]
@@ -173,10 +164,7 @@ key_guard! {
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
     /// assert!(locks.is_empty());
     /// ```
-    pub struct OwnedKeyWriteGuard decl[K, S = DefaultHashBuilder][K, S][K, S] {
-        locks: Arc<KeyedRwLocks<K, S>>,
-        lock: RawRwLock = Kind::Write,
-    }
+    pub struct OwnedKeyWriteGuard: Arc<KeyedRwLocks>, RawRwLock = Kind::Write;
     key[
         /// The key this guard writes.
         ///
@@ -198,7 +186,7 @@ key_guard! {
         /// let guard = locks.try_write_owned(9).unwrap();
         /// assert!(Arc::ptr_eq(turnlock::OwnedKeyWriteGuard::source(&guard), &locks));
         /// ```
-    ] -> &Arc<KeyedRwLocks<K, S>> = |this| &this.locks;
+    ];
 }
 
 lock_future! {
