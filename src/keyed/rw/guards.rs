@@ -2,6 +2,7 @@
 //! key, borrowed or owned, declared with the macros the exclusive map's
 //! guards and futures use.
 
+#[cfg(feature = "async-io")]
 use core::hash::{BuildHasher, Hash};
 #[cfg(feature = "async-io")]
 use core::time::Duration;
