@@ -92,6 +92,32 @@ mod parking {
     }
 }
 
+/// `erase` and `end` of the access types of a `cell` module (the same for
+/// an exclusive and a shared access): `|$access| $erased` keeps the access
+/// alive as an `ErasedAccess`.
+macro_rules! access_lifetime {
+    ($($ty:ident),+ => |$access:ident| $erased:expr) => {$(
+        impl<T: ?Sized> $ty<T> {
+            /// Keeps the access alive without its type, for a guard that
+            /// only knows a part of the value.
+            #[inline]
+            pub(crate) fn erase<'a>(self) -> ErasedAccess<'a>
+            where
+                T: 'a,
+            {
+                let $access = self;
+                $erased
+            }
+
+            /// Ends the access (under loom, where it is tracked, that
+            /// matters: another access may begin after it).
+            #[inline]
+            pub(crate) fn end(self) {}
+        }
+    )+};
+}
+use access_lifetime;
+
 #[cfg(not(loom))]
 mod cell {
     use core::ptr::NonNull;
@@ -159,20 +185,6 @@ mod cell {
             // SAFETY: the caller holds a read; the pointer came from a live cell.
             unsafe { self.0.as_ref() }
         }
-
-        /// Keeps the access alive without its type (see [`Access::erase`]).
-        #[inline]
-        pub(crate) fn erase<'a>(self) -> ErasedAccess<'a>
-        where
-            T: 'a,
-        {
-            ErasedAccess(core::marker::PhantomData)
-        }
-
-        /// Ends the access (under loom, where it is tracked, that matters:
-        /// a write may begin after it).
-        #[inline]
-        pub(crate) fn end(self) {}
     }
 
     /// A live access to the contents of an [`UnsafeCell`].
@@ -204,22 +216,10 @@ mod cell {
             // SAFETY: the caller holds the lock; the pointer came from a live cell.
             unsafe { self.0.as_mut() }
         }
-
-        /// Keeps the access alive without its type, for a guard that only
-        /// knows a part of the value. Nothing to keep outside loom.
-        #[inline]
-        pub(crate) fn erase<'a>(self) -> ErasedAccess<'a>
-        where
-            T: 'a,
-        {
-            ErasedAccess(core::marker::PhantomData)
-        }
-
-        /// Ends the access (under loom, where it is tracked, that matters:
-        /// another access may begin after it).
-        #[inline]
-        pub(crate) fn end(self) {}
     }
+
+    // Nothing to keep outside loom.
+    super::access_lifetime!(Access, SharedAccess => |_access| ErasedAccess(core::marker::PhantomData));
 
     /// An [`Access`] whose type is forgotten; it ends when this is dropped.
     pub(crate) struct ErasedAccess<'a>(core::marker::PhantomData<&'a ()>);
@@ -266,17 +266,6 @@ mod cell {
             // SAFETY: the caller holds a read; loom checks the claim.
             unsafe { self.0.deref() }
         }
-
-        /// Keeps the tracked access alive without its type.
-        pub(crate) fn erase<'a>(self) -> ErasedAccess<'a>
-        where
-            T: 'a,
-        {
-            ErasedAccess(alloc::boxed::Box::new(self))
-        }
-
-        /// Ends the tracked access.
-        pub(crate) fn end(self) {}
     }
 
     /// A live, loom-tracked access; see the plain variant for the contract.
@@ -298,19 +287,11 @@ mod cell {
             // SAFETY: the caller holds the lock; loom checks the claim.
             unsafe { self.0.deref() }
         }
-
-        /// Keeps the tracked access alive without its type, so that loom
-        /// still sees it until the lock is released.
-        pub(crate) fn erase<'a>(self) -> ErasedAccess<'a>
-        where
-            T: 'a,
-        {
-            ErasedAccess(alloc::boxed::Box::new(self))
-        }
-
-        /// Ends the tracked access.
-        pub(crate) fn end(self) {}
     }
+
+    // The tracked access stays alive in the box, so that loom still sees it
+    // until the lock is released.
+    super::access_lifetime!(Access, SharedAccess => |access| ErasedAccess(alloc::boxed::Box::new(access)));
 
     /// Anything kept alive only for its drop.
     trait Live {}

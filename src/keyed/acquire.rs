@@ -22,18 +22,14 @@ use core::time::Duration;
 use super::guard::KeyGuard;
 #[cfg(target_has_atomic = "ptr")]
 use super::guard::OwnedKeyGuard;
-use super::hash::DefaultHashBuilder;
 use super::locks::KeyedLocks;
 use super::map::{Map, NodeLock, NodePtr};
-use crate::macros::lock_future;
 #[cfg(feature = "std")]
 use crate::raw::acquire_blocking;
 #[cfg(all(feature = "std", not(loom)))]
 use crate::raw::acquire_blocking_timeout;
 use crate::raw::{Protocol, RawLock, Waiter, poll_until};
 use crate::timeout::TimedOut;
-#[cfg(feature = "async-io")]
-use crate::timer::Deadline;
 
 impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     /// Locks `key`, waiting as long as it takes.
@@ -307,10 +303,22 @@ macro_rules! key_holder {
         $holder:ident<$map:ident>, $lock:ty, $mode:expr,
         $guard:ident, $owned_guard:ident $(,)?
     ) => {
-        impl<'a, K, S> $crate::keyed::acquire::KeyHolder for $holder<&'a $map<K, S>> {
+        $crate::keyed::acquire::key_holder!(
+            @one ['a] $holder<&'a $map<K, S>>, $lock, $mode, $guard['a, K, S]
+        );
+        #[cfg(target_has_atomic = "ptr")]
+        $crate::keyed::acquire::key_holder!(
+            @one [] $holder<alloc::sync::Arc<$map<K, S>>>, $lock, $mode, $owned_guard[K, S]
+        );
+    };
+    (
+        @one [$($lt:lifetime)?] $holder:ident<$ptr:ty>, $lock:ty, $mode:expr,
+        $guard:ident[$($guard_arg:tt)*]
+    ) => {
+        impl<$($lt,)? K, S> $crate::keyed::acquire::KeyHolder for $holder<$ptr> {
             type Key = K;
             type Lock = $lock;
-            type Guard = $guard<'a, K, S>;
+            type Guard = $guard<$($guard_arg)*>;
             const MODE: <$lock as $crate::raw::Protocol>::Mode = $mode;
 
             #[inline]
@@ -325,37 +333,8 @@ macro_rules! key_holder {
             }
         }
 
-        impl<K: Eq + core::hash::Hash, S: core::hash::BuildHasher> $crate::keyed::acquire::CountIn
-            for $holder<&$map<K, S>>
-        {
-            #[inline]
-            fn count_in(&self, key: K) -> $crate::keyed::map::NodePtr<K, $lock> {
-                self.0.count_in(key)
-            }
-        }
-
-        #[cfg(target_has_atomic = "ptr")]
-        impl<K, S> $crate::keyed::acquire::KeyHolder for $holder<alloc::sync::Arc<$map<K, S>>> {
-            type Key = K;
-            type Lock = $lock;
-            type Guard = $owned_guard<K, S>;
-            const MODE: <$lock as $crate::raw::Protocol>::Mode = $mode;
-
-            #[inline]
-            fn map(&self) -> &$crate::keyed::map::Map<K, $lock> {
-                &self.0.map
-            }
-
-            #[inline]
-            unsafe fn guard(self, node: $crate::keyed::map::NodePtr<K, $lock>) -> Self::Guard {
-                // SAFETY: the caller holds a count and the lock in `MODE`.
-                unsafe { $owned_guard::new(self.0, node) }
-            }
-        }
-
-        #[cfg(target_has_atomic = "ptr")]
-        impl<K: Eq + core::hash::Hash, S: core::hash::BuildHasher> $crate::keyed::acquire::CountIn
-            for $holder<alloc::sync::Arc<$map<K, S>>>
+        impl<$($lt,)? K: Eq + core::hash::Hash, S: core::hash::BuildHasher>
+            $crate::keyed::acquire::CountIn for $holder<$ptr>
         {
             #[inline]
             fn count_in(&self, key: K) -> $crate::keyed::map::NodePtr<K, $lock> {
@@ -365,6 +344,67 @@ macro_rules! key_holder {
     };
 }
 pub(super) use key_holder;
+
+/// Declares the four futures of one way to take a key of `$map`, as thin
+/// `lock_future!` wrappers over [`KeyFuture`] and [`KeyUntil`] with the
+/// holder `$holder`: on the borrowed map (`future`), on an `Arc` of it
+/// (`owned`, where `Arc` exists), with a deadline (`until`) and with a
+/// timeout (`timeout`, feature `async-io`). Each name comes with its docs.
+macro_rules! key_futures {
+    (
+        $holder:ident<$map:ident> => $guard:ident, $owned_guard:ident;
+        $(#[$future_doc:meta])* future $future:ident;
+        $(#[$owned_doc:meta])* owned $owned:ident;
+        $(#[$until_doc:meta])* until $until:ident;
+        $(#[$timeout_doc:meta])* timeout $timeout:ident;
+    ) => {
+        $crate::macros::lock_future! {
+            $(#[$future_doc])*
+            pub struct $future
+                decl['a, K, S = $crate::keyed::DefaultHashBuilder]['a, K, S]['a, K, S]
+                ($crate::keyed::acquire::KeyFuture<$holder<&'a $map<K, S>>>) -> $guard<'a, K, S>;
+            where[K: Eq + core::hash::Hash, S: core::hash::BuildHasher];
+            new(locks: &'a $map<K, S>, key: K) =>
+                $crate::keyed::acquire::KeyFuture::new($holder(locks), key);
+        }
+
+        #[cfg(target_has_atomic = "ptr")]
+        $crate::macros::lock_future! {
+            $(#[$owned_doc])*
+            pub struct $owned
+                decl[K, S = $crate::keyed::DefaultHashBuilder][K, S][K, S]
+                ($crate::keyed::acquire::KeyFuture<$holder<alloc::sync::Arc<$map<K, S>>>>)
+                -> $owned_guard<K, S>;
+            where[K: Eq + core::hash::Hash, S: core::hash::BuildHasher];
+            new(locks: alloc::sync::Arc<$map<K, S>>, key: K) =>
+                $crate::keyed::acquire::KeyFuture::new($holder(locks), key);
+        }
+
+        $crate::macros::lock_future! {
+            $(#[$until_doc])*
+            pub struct $until
+                decl['a, K, D, S = $crate::keyed::DefaultHashBuilder]['a, K, D, S]['a, K, D, S]
+                ($crate::keyed::acquire::KeyUntil<$holder<&'a $map<K, S>>, D>)
+                -> Result<$guard<'a, K, S>, $crate::timeout::TimedOut>;
+            where[K: Eq + core::hash::Hash, D: core::future::Future, S: core::hash::BuildHasher];
+            new(locks: &'a $map<K, S>, key: K, deadline: D, after: Option<core::time::Duration>) =>
+                $crate::keyed::acquire::KeyUntil::new($holder(locks), key, deadline, after);
+        }
+
+        #[cfg(feature = "async-io")]
+        $crate::macros::lock_future! {
+            $(#[$timeout_doc])*
+            pub struct $timeout
+                decl['a, K, S = $crate::keyed::DefaultHashBuilder]['a, K, S]['a, K, S]
+                ($until<'a, K, $crate::timer::Deadline, S>)
+                -> Result<$guard<'a, K, S>, $crate::timeout::TimedOut>;
+            where[K: Eq + core::hash::Hash, S: core::hash::BuildHasher];
+            new(locks: &'a $map<K, S>, key: K, timeout: core::time::Duration) =>
+                $until::new(locks, key, $crate::timer::Deadline::after(timeout), Some(timeout));
+        }
+    };
+}
+pub(super) use key_futures;
 
 /// The exclusive lock of a key of the `KeyedLocks` behind `H`.
 pub(crate) struct Locking<H>(pub(super) H);
@@ -524,7 +564,8 @@ impl<H: KeyHolder, D> fmt::Debug for KeyUntil<H, D> {
     }
 }
 
-lock_future! {
+key_futures! {
+    Locking<KeyedLocks> => KeyGuard, OwnedKeyGuard;
     /// The future of [`KeyedLocks::lock`]; resolves to a [`KeyGuard`]. Needs
     /// the `keyed` feature.
     ///
@@ -544,15 +585,8 @@ lock_future! {
     /// # drop(guard);
     /// # });
     /// ```
-    pub struct KeyLockFuture
-        decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S]
-        (KeyFuture<Locking<&'a KeyedLocks<K, S>>>) -> KeyGuard<'a, K, S>;
-    where[K: Eq + Hash, S: BuildHasher];
-    new(locks: &'a KeyedLocks<K, S>, key: K) => KeyFuture::new(Locking(locks), key);
-}
+    future KeyLockFuture;
 
-#[cfg(target_has_atomic = "ptr")]
-lock_future! {
     /// The future of [`KeyedLocks::lock_owned`]; resolves to an
     /// [`OwnedKeyGuard`]. Needs the `keyed` feature.
     ///
@@ -568,14 +602,8 @@ lock_future! {
     /// # drop(guard);
     /// # });
     /// ```
-    pub struct OwnedKeyLockFuture
-        decl[K, S = DefaultHashBuilder][K, S][K, S]
-        (KeyFuture<Locking<Arc<KeyedLocks<K, S>>>>) -> OwnedKeyGuard<K, S>;
-    where[K: Eq + Hash, S: BuildHasher];
-    new(locks: Arc<KeyedLocks<K, S>>, key: K) => KeyFuture::new(Locking(locks), key);
-}
+    owned OwnedKeyLockFuture;
 
-lock_future! {
     /// The future of [`KeyedLocks::lock_until`]; resolves to `Ok(KeyGuard)`,
     /// or `Err(TimedOut)` when the deadline completes first. Needs the
     /// `keyed` feature.
@@ -592,16 +620,8 @@ lock_future! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct KeyLockUntil
-        decl['a, K, D, S = DefaultHashBuilder]['a, K, D, S]['a, K, D, S]
-        (KeyUntil<Locking<&'a KeyedLocks<K, S>>, D>) -> Result<KeyGuard<'a, K, S>, TimedOut>;
-    where[K: Eq + Hash, D: Future, S: BuildHasher];
-    new(locks: &'a KeyedLocks<K, S>, key: K, deadline: D, after: Option<Duration>) =>
-        KeyUntil::new(Locking(locks), key, deadline, after);
-}
+    until KeyLockUntil;
 
-#[cfg(feature = "async-io")]
-lock_future! {
     /// The future of [`KeyedLocks::lock_timeout`]; resolves to
     /// `Ok(KeyGuard)`, or `Err(TimedOut)` after the timeout. Needs the
     /// `keyed` and `async-io` features.
@@ -616,12 +636,7 @@ lock_future! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct KeyLockTimeout
-        decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S]
-        (KeyLockUntil<'a, K, Deadline, S>) -> Result<KeyGuard<'a, K, S>, TimedOut>;
-    where[K: Eq + Hash, S: BuildHasher];
-    new(locks: &'a KeyedLocks<K, S>, key: K, timeout: Duration) =>
-        KeyLockUntil::new(locks, key, Deadline::after(timeout), Some(timeout));
+    timeout KeyLockTimeout;
 }
 
 #[cfg(feature = "async-io")]

@@ -4,19 +4,50 @@
 //! counted node of its key; dropping it releases the node's lock in the
 //! guard's mode, then the count.
 
-#[cfg(target_has_atomic = "ptr")]
-use alloc::sync::Arc;
-
-use super::{DefaultHashBuilder, KeyedLocks};
+use super::KeyedLocks;
 use crate::raw::RawLock;
 
 /// Declares the guard of one held key: the struct, its constructor, `key`,
 /// `source`, the release on drop (the lock in its mode, then the count) and
-/// `Debug`. `decl[...]` are the struct's generic parameters (with
-/// defaults), `[$($gen)*]` those of its impls and `[$($arg)*]` its
-/// arguments; the attributes in `key[...]` and `source[...]` document
-/// those two functions.
+/// `Debug`. `pub struct G<'a>: &'a Map, Lock = mode;` borrows the map
+/// `Map<K, S>`, `pub struct G: Arc<Map>, Lock = mode;` owns a share of it;
+/// the attributes in `key[...]` and `source[...]` document those two
+/// functions.
 macro_rules! key_guard {
+    (
+        $(#[$attr:meta])*
+        pub struct $guard:ident<$lt:lifetime>: &$lt2:lifetime $map:ident, $lock:ty = $mode:expr;
+        key[$(#[$key_doc:meta])*];
+        source[$(#[$source_doc:meta])*];
+    ) => {
+        $crate::keyed::guard::key_guard! {
+            $(#[$attr])*
+            pub struct $guard
+                decl[$lt, K, S = $crate::keyed::DefaultHashBuilder][$lt, K, S][$lt, K, S]
+            {
+                locks: &$lt2 $map<K, S>,
+                lock: $lock = $mode,
+            }
+            key[$(#[$key_doc])*];
+            source[$(#[$source_doc])*] -> &$lt2 $map<K, S> = |this| this.locks;
+        }
+    };
+    (
+        $(#[$attr:meta])*
+        pub struct $guard:ident: Arc<$map:ident>, $lock:ty = $mode:expr;
+        key[$(#[$key_doc:meta])*];
+        source[$(#[$source_doc:meta])*];
+    ) => {
+        $crate::keyed::guard::key_guard! {
+            $(#[$attr])*
+            pub struct $guard decl[K, S = $crate::keyed::DefaultHashBuilder][K, S][K, S] {
+                locks: alloc::sync::Arc<$map<K, S>>,
+                lock: $lock = $mode,
+            }
+            key[$(#[$key_doc])*];
+            source[$(#[$source_doc])*] -> &alloc::sync::Arc<$map<K, S>> = |this| &this.locks;
+        }
+    };
     (
         $(#[$attr:meta])*
         pub struct $guard:ident decl[$($decl:tt)*][$($gen:tt)*][$($arg:tt)*] {
@@ -112,10 +143,7 @@ key_guard! {
     ///     locks.try_lock(1).unwrap()
     /// };
     /// ```
-    pub struct KeyGuard decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S] {
-        locks: &'a KeyedLocks<K, S>,
-        lock: RawLock = (),
-    }
+    pub struct KeyGuard<'a>: &'a KeyedLocks, RawLock = ();
     key[
         /// The key this guard holds.
         ///
@@ -135,7 +163,7 @@ key_guard! {
         /// let guard = locks.try_lock(0).unwrap();
         /// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
         /// ```
-    ] -> &'a KeyedLocks<K, S> = |this| this.locks;
+    ];
 }
 
 #[cfg(target_has_atomic = "ptr")]
@@ -154,10 +182,7 @@ key_guard! {
     /// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), "k");
     /// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
     /// ```
-    pub struct OwnedKeyGuard decl[K, S = DefaultHashBuilder][K, S][K, S] {
-        locks: Arc<KeyedLocks<K, S>>,
-        lock: RawLock = (),
-    }
+    pub struct OwnedKeyGuard: Arc<KeyedLocks>, RawLock = ();
     key[
         /// The key this guard holds.
         ///
@@ -179,5 +204,5 @@ key_guard! {
         /// let guard = locks.try_lock_owned(9).unwrap();
         /// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
         /// ```
-    ] -> &Arc<KeyedLocks<K, S>> = |this| &this.locks;
+    ];
 }

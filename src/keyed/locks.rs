@@ -6,7 +6,6 @@
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
 use core::borrow::Borrow;
-use core::fmt;
 use core::hash::{BuildHasher, Hash};
 #[cfg(feature = "std")]
 use core::time::Duration;
@@ -20,7 +19,8 @@ use super::acquire::take_blocking_timeout;
 use super::acquire::try_take;
 use super::guard::KeyGuard;
 use super::hash::DefaultHashBuilder;
-use super::map::{Map, NodeLock, NodePtr};
+use super::map::{Map, NodeLock, keyed_map};
+use crate::raw::RawLock;
 #[cfg(feature = "std")]
 use crate::timeout::TimedOut;
 
@@ -142,7 +142,8 @@ pub struct KeyedLocks<K, S = DefaultHashBuilder> {
     pub(super) hasher: S,
 }
 
-impl<K> KeyedLocks<K, DefaultHashBuilder> {
+keyed_map! {
+    KeyedLocks, RawLock;
     /// An empty map whose keys get the throughput policy of
     /// [`Lock::new`](crate::Lock::new): fast, and starvation-free.
     ///
@@ -154,9 +155,7 @@ impl<K> KeyedLocks<K, DefaultHashBuilder> {
     /// assert!(locks.is_empty());
     /// assert!(!locks.is_fifo());
     /// ```
-    pub fn new() -> Self {
-        Self::with_hasher(DefaultHashBuilder::new())
-    }
+    fn new;
 
     /// An empty map whose keys get the strict FIFO policy of
     /// [`Lock::new_fifo`](crate::Lock::new_fifo): waiters of a key are
@@ -166,71 +165,60 @@ impl<K> KeyedLocks<K, DefaultHashBuilder> {
     /// let locks: turnlock::KeyedLocks<String> = turnlock::KeyedLocks::new_fifo();
     /// assert!(locks.is_fifo());
     /// ```
-    pub fn new_fifo() -> Self {
-        Self::new().fifo()
-    }
-}
+    fn new_fifo;
 
-impl<K, S> KeyedLocks<K, S> {
-    crate::sync::loom_const_fn! {
-        /// An empty map that hashes keys with `hasher`, with the throughput
-        /// policy. Works without `std`, allocates nothing until a key is
-        /// first locked, and is `const`: a map can be a `static`.
-        ///
-        /// ```
-        /// use std::hash::BuildHasherDefault;
-        /// use std::collections::hash_map::DefaultHasher;
-        ///
-        /// // A fixed-seed hasher, for keys that no attacker chooses.
-        /// let locks = turnlock::KeyedLocks::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
-        /// let _guard = locks.try_lock(3).unwrap();
-        /// assert!(locks.is_locked(&3));
-        /// ```
-        ///
-        /// In a `static`, as on a `no_std` target, with a hasher that can be
-        /// built in a `const` context (here a small FNV-1a):
-        ///
-        /// ```
-        /// use core::hash::{BuildHasherDefault, Hasher};
-        /// use turnlock::KeyedLocks;
-        ///
-        /// struct Fnv(u64);
-        ///
-        /// impl Default for Fnv {
-        ///     fn default() -> Self {
-        ///         Fnv(0xcbf2_9ce4_8422_2325)
-        ///     }
-        /// }
-        ///
-        /// impl Hasher for Fnv {
-        ///     fn finish(&self) -> u64 {
-        ///         self.0
-        ///     }
-        ///
-        ///     fn write(&mut self, bytes: &[u8]) {
-        ///         for &byte in bytes {
-        ///             self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        ///         }
-        ///     }
-        /// }
-        ///
-        /// static SENSORS: KeyedLocks<u8, BuildHasherDefault<Fnv>> =
-        ///     KeyedLocks::with_hasher(BuildHasherDefault::new()).fifo();
-        ///
-        /// # futures_lite::future::block_on(async {
-        /// let reading = SENSORS.lock(3).await;
-        /// assert!(SENSORS.is_locked(&3) && SENSORS.is_fifo());
-        /// drop(reading);
-        /// assert!(SENSORS.is_empty());
-        /// # });
-        /// ```
-        pub const fn with_hasher(hasher: S) -> Self {
-            Self {
-                map: Map::new(false),
-                hasher,
-            }
-        }
-    }
+    /// An empty map that hashes keys with `hasher`, with the throughput
+    /// policy. Works without `std`, allocates nothing until a key is
+    /// first locked, and is `const`: a map can be a `static`.
+    ///
+    /// ```
+    /// use std::hash::BuildHasherDefault;
+    /// use std::collections::hash_map::DefaultHasher;
+    ///
+    /// // A fixed-seed hasher, for keys that no attacker chooses.
+    /// let locks = turnlock::KeyedLocks::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
+    /// let _guard = locks.try_lock(3).unwrap();
+    /// assert!(locks.is_locked(&3));
+    /// ```
+    ///
+    /// In a `static`, as on a `no_std` target, with a hasher that can be
+    /// built in a `const` context (here a small FNV-1a):
+    ///
+    /// ```
+    /// use core::hash::{BuildHasherDefault, Hasher};
+    /// use turnlock::KeyedLocks;
+    ///
+    /// struct Fnv(u64);
+    ///
+    /// impl Default for Fnv {
+    ///     fn default() -> Self {
+    ///         Fnv(0xcbf2_9ce4_8422_2325)
+    ///     }
+    /// }
+    ///
+    /// impl Hasher for Fnv {
+    ///     fn finish(&self) -> u64 {
+    ///         self.0
+    ///     }
+    ///
+    ///     fn write(&mut self, bytes: &[u8]) {
+    ///         for &byte in bytes {
+    ///             self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// static SENSORS: KeyedLocks<u8, BuildHasherDefault<Fnv>> =
+    ///     KeyedLocks::with_hasher(BuildHasherDefault::new()).fifo();
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let reading = SENSORS.lock(3).await;
+    /// assert!(SENSORS.is_locked(&3) && SENSORS.is_fifo());
+    /// drop(reading);
+    /// assert!(SENSORS.is_empty());
+    /// # });
+    /// ```
+    const fn with_hasher;
 
     /// Switches every key's lock to the strict FIFO policy (builder style;
     /// `const`, so it works in a `static`, see
@@ -246,21 +234,14 @@ impl<K, S> KeyedLocks<K, S> {
     /// let locks = turnlock::KeyedLocks::<u32, _>::with_hasher(RandomState::new()).fifo();
     /// assert!(locks.is_fifo());
     /// ```
-    #[must_use = "`fifo` returns the changed map"]
-    pub const fn fifo(mut self) -> Self {
-        self.map.set_fifo(true);
-        self
-    }
+    const fn fifo;
 
     /// `true` if every key's lock is strict FIFO.
     ///
     /// ```
     /// assert!(turnlock::KeyedLocks::<u8>::new_fifo().is_fifo());
     /// ```
-    #[inline]
-    pub fn is_fifo(&self) -> bool {
-        self.map.is_fifo()
-    }
+    fn is_fifo;
 
     /// The number of keys that have a holder or a waiter right now.
     ///
@@ -276,9 +257,7 @@ impl<K, S> KeyedLocks<K, S> {
     /// drop((a, b));
     /// assert_eq!(locks.len(), 0);
     /// ```
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
+    fn len;
 
     /// `true` if no key has a holder or a waiter (a snapshot, like
     /// [`len`](KeyedLocks::len)).
@@ -291,9 +270,7 @@ impl<K, S> KeyedLocks<K, S> {
     /// drop(guard);
     /// assert!(locks.is_empty());
     /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    fn is_empty;
 
     /// The map's hasher.
     ///
@@ -303,20 +280,10 @@ impl<K, S> KeyedLocks<K, S> {
     /// let locks = turnlock::KeyedLocks::<u8, _>::with_hasher(RandomState::new());
     /// let _hasher: &RandomState = locks.hasher();
     /// ```
-    #[inline]
-    pub fn hasher(&self) -> &S {
-        &self.hasher
-    }
+    fn hasher;
 }
 
 impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
-    /// Counts in on `key`'s node (see the module docs).
-    #[inline]
-    pub(super) fn count_in(&self, key: K) -> NodePtr<K> {
-        let hash = self.hasher.hash_one(&key);
-        self.map.acquire(key, hash)
-    }
-
     /// Locks `key` if it is free right now.
     ///
     /// Never waits and never passes a waiter over (under `new_fifo`, a key
@@ -495,21 +462,5 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
         self.map
             .inspect(hash, |k| k.borrow() == key, NodeLock::is_locked)
             .unwrap_or(false)
-    }
-}
-
-impl<K, S: Default> Default for KeyedLocks<K, S> {
-    /// An empty map with the throughput policy and `S::default()`.
-    fn default() -> Self {
-        Self::with_hasher(S::default())
-    }
-}
-
-impl<K, S> fmt::Debug for KeyedLocks<K, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedLocks")
-            .field("len", &self.len())
-            .field("fifo", &self.is_fifo())
-            .finish_non_exhaustive()
     }
 }

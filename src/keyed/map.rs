@@ -15,6 +15,105 @@ use hashbrown::hash_table::Entry;
 use crate::raw::{Protocol, RawLock, RawRwLock};
 use crate::sync::ShardMutex;
 
+/// Declares what the two public maps, [`KeyedLocks`](super::KeyedLocks)
+/// and [`KeyedRwLocks`](super::KeyedRwLocks), share over their `map` (of
+/// `$lock`s) and `hasher` fields: the constructors, `fifo`, `is_fifo`,
+/// `len`, `is_empty`, `hasher`, `count_in` (for the holders of
+/// `acquire.rs`), `Default` and `Debug`. Each public method comes with its
+/// docs.
+macro_rules! keyed_map {
+    (
+        $map:ident, $lock:ty;
+        $(#[$new_doc:meta])* fn new;
+        $(#[$new_fifo_doc:meta])* fn new_fifo;
+        $(#[$with_hasher_doc:meta])* const fn with_hasher;
+        $(#[$fifo_doc:meta])* const fn fifo;
+        $(#[$is_fifo_doc:meta])* fn is_fifo;
+        $(#[$len_doc:meta])* fn len;
+        $(#[$is_empty_doc:meta])* fn is_empty;
+        $(#[$hasher_doc:meta])* fn hasher;
+    ) => {
+        impl<K> $map<K, $crate::keyed::DefaultHashBuilder> {
+            $(#[$new_doc])*
+            pub fn new() -> Self {
+                Self::with_hasher($crate::keyed::DefaultHashBuilder::new())
+            }
+
+            $(#[$new_fifo_doc])*
+            pub fn new_fifo() -> Self {
+                Self::new().fifo()
+            }
+        }
+
+        impl<K, S> $map<K, S> {
+            $crate::sync::loom_const_fn! {
+                $(#[$with_hasher_doc])*
+                pub const fn with_hasher(hasher: S) -> Self {
+                    Self {
+                        map: $crate::keyed::map::Map::new(false),
+                        hasher,
+                    }
+                }
+            }
+
+            $(#[$fifo_doc])*
+            #[must_use = "`fifo` returns the changed map"]
+            pub const fn fifo(mut self) -> Self {
+                self.map.set_fifo(true);
+                self
+            }
+
+            $(#[$is_fifo_doc])*
+            #[inline]
+            pub fn is_fifo(&self) -> bool {
+                self.map.is_fifo()
+            }
+
+            $(#[$len_doc])*
+            pub fn len(&self) -> usize {
+                self.map.len()
+            }
+
+            $(#[$is_empty_doc])*
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            $(#[$hasher_doc])*
+            #[inline]
+            pub fn hasher(&self) -> &S {
+                &self.hasher
+            }
+        }
+
+        impl<K: Eq + core::hash::Hash, S: core::hash::BuildHasher> $map<K, S> {
+            /// Counts in on `key`'s node (see the docs of the `keyed` module).
+            #[inline]
+            pub(in crate::keyed) fn count_in(&self, key: K) -> $crate::keyed::map::NodePtr<K, $lock> {
+                let hash = core::hash::BuildHasher::hash_one(&self.hasher, &key);
+                self.map.acquire(key, hash)
+            }
+        }
+
+        impl<K, S: Default> Default for $map<K, S> {
+            /// An empty map with the throughput policy and `S::default()`.
+            fn default() -> Self {
+                Self::with_hasher(S::default())
+            }
+        }
+
+        impl<K, S> core::fmt::Debug for $map<K, S> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($map))
+                    .field("len", &self.len())
+                    .field("fifo", &self.is_fifo())
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(super) use keyed_map;
+
 /// The lock inside a node: [`RawLock`] for `KeyedLocks`, [`RawRwLock`] for
 /// `KeyedRwLocks`. The map needs only these snapshots and a constructor;
 /// the acquisitions go through [`Protocol`].

@@ -12,7 +12,6 @@
 #[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
 use core::borrow::Borrow;
-use core::fmt;
 use core::future::Future;
 use core::hash::{BuildHasher, Hash};
 #[cfg(feature = "std")]
@@ -24,7 +23,7 @@ use super::acquire::take_blocking;
 #[cfg(all(feature = "std", not(loom)))]
 use super::acquire::take_blocking_timeout;
 use super::acquire::try_take;
-use super::map::{Map, NodePtr};
+use super::map::{Map, keyed_map};
 use crate::raw::{Kind, RawRwLock};
 use crate::rwlock::RwState;
 #[cfg(all(feature = "std", not(loom)))]
@@ -98,7 +97,8 @@ pub struct KeyedRwLocks<K, S = DefaultHashBuilder> {
     hasher: S,
 }
 
-impl<K> KeyedRwLocks<K, DefaultHashBuilder> {
+keyed_map! {
+    KeyedRwLocks, RawRwLock;
     /// An empty map whose keys get the throughput policy of
     /// [`RwLock::new`](crate::RwLock::new).
     ///
@@ -109,9 +109,7 @@ impl<K> KeyedRwLocks<K, DefaultHashBuilder> {
     /// let locks: turnlock::KeyedRwLocks<u64> = turnlock::KeyedRwLocks::new();
     /// assert!(locks.is_empty() && !locks.is_fifo());
     /// ```
-    pub fn new() -> Self {
-        Self::with_hasher(DefaultHashBuilder::new())
-    }
+    fn new;
 
     /// An empty map whose keys get the strict order of arrival of
     /// [`RwLock::new_fifo`](crate::RwLock::new_fifo).
@@ -120,37 +118,26 @@ impl<K> KeyedRwLocks<K, DefaultHashBuilder> {
     /// let locks: turnlock::KeyedRwLocks<String> = turnlock::KeyedRwLocks::new_fifo();
     /// assert!(locks.is_fifo());
     /// ```
-    pub fn new_fifo() -> Self {
-        Self::new().fifo()
-    }
-}
+    fn new_fifo;
 
-impl<K, S> KeyedRwLocks<K, S> {
-    crate::sync::loom_const_fn! {
-        /// An empty map that hashes keys with `hasher`, with the throughput
-        /// policy. Works without `std`, allocates nothing until a key is
-        /// first used, and is `const`: a map can be a `static`.
-        ///
-        /// ```
-        /// use std::hash::BuildHasherDefault;
-        /// use std::collections::hash_map::DefaultHasher;
-        /// use turnlock::KeyedRwLocks;
-        ///
-        /// static TABLES: KeyedRwLocks<&str, BuildHasherDefault<DefaultHasher>> =
-        ///     KeyedRwLocks::with_hasher(BuildHasherDefault::new()).fifo();
-        ///
-        /// let schema = TABLES.read_blocking("users");
-        /// assert!(TABLES.is_locked("users") && TABLES.is_fifo());
-        /// drop(schema);
-        /// assert!(TABLES.is_empty());
-        /// ```
-        pub const fn with_hasher(hasher: S) -> Self {
-            Self {
-                map: Map::new(false),
-                hasher,
-            }
-        }
-    }
+    /// An empty map that hashes keys with `hasher`, with the throughput
+    /// policy. Works without `std`, allocates nothing until a key is
+    /// first used, and is `const`: a map can be a `static`.
+    ///
+    /// ```
+    /// use std::hash::BuildHasherDefault;
+    /// use std::collections::hash_map::DefaultHasher;
+    /// use turnlock::KeyedRwLocks;
+    ///
+    /// static TABLES: KeyedRwLocks<&str, BuildHasherDefault<DefaultHasher>> =
+    ///     KeyedRwLocks::with_hasher(BuildHasherDefault::new()).fifo();
+    ///
+    /// let schema = TABLES.read_blocking("users");
+    /// assert!(TABLES.is_locked("users") && TABLES.is_fifo());
+    /// drop(schema);
+    /// assert!(TABLES.is_empty());
+    /// ```
+    const fn with_hasher;
 
     /// Switches every key's lock to strict order of arrival (builder style;
     /// `const`, see [`with_hasher`](KeyedRwLocks::with_hasher)).
@@ -161,21 +148,14 @@ impl<K, S> KeyedRwLocks<K, S> {
     /// let locks = turnlock::KeyedRwLocks::<u32, _>::with_hasher(RandomState::new()).fifo();
     /// assert!(locks.is_fifo());
     /// ```
-    #[must_use = "`fifo` returns the changed map"]
-    pub const fn fifo(mut self) -> Self {
-        self.map.set_fifo(true);
-        self
-    }
+    const fn fifo;
 
     /// `true` if every key's lock serves in strict order of arrival.
     ///
     /// ```
     /// assert!(turnlock::KeyedRwLocks::<u8>::new_fifo().is_fifo());
     /// ```
-    #[inline]
-    pub fn is_fifo(&self) -> bool {
-        self.map.is_fifo()
-    }
+    fn is_fifo;
 
     /// The number of keys that have a holder or a waiter right now (a
     /// snapshot, as [`KeyedLocks::len`](crate::KeyedLocks::len)).
@@ -189,9 +169,7 @@ impl<K, S> KeyedRwLocks<K, S> {
     /// drop((a, b, c));
     /// assert_eq!(locks.len(), 0);
     /// ```
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
+    fn len;
 
     /// `true` if no key has a holder or a waiter (a snapshot).
     ///
@@ -202,9 +180,7 @@ impl<K, S> KeyedRwLocks<K, S> {
     /// drop(guard);
     /// assert!(locks.is_empty());
     /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    fn is_empty;
 
     /// The map's hasher.
     ///
@@ -214,20 +190,10 @@ impl<K, S> KeyedRwLocks<K, S> {
     /// let locks = turnlock::KeyedRwLocks::<u8, _>::with_hasher(RandomState::new());
     /// let _hasher: &RandomState = locks.hasher();
     /// ```
-    #[inline]
-    pub fn hasher(&self) -> &S {
-        &self.hasher
-    }
+    fn hasher;
 }
 
 impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
-    /// Counts in on `key`'s node (see the docs of the `keyed` module).
-    #[inline]
-    fn count_in(&self, key: K) -> NodePtr<K, RawRwLock> {
-        let hash = self.hasher.hash_one(&key);
-        self.map.acquire(key, hash)
-    }
-
     /// Reads `key`, waiting as long as it takes.
     ///
     /// The future is lazy: the key gets an entry when it is first polled.
@@ -619,21 +585,5 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
         let node = unsafe { take_blocking(self.count_in(key), Kind::Write) };
         // SAFETY: we hold the write of `node` and a count, and hand both over.
         unsafe { OwnedKeyWriteGuard::new(self.clone(), node) }
-    }
-}
-
-impl<K, S: Default> Default for KeyedRwLocks<K, S> {
-    /// An empty map with the throughput policy and `S::default()`.
-    fn default() -> Self {
-        Self::with_hasher(S::default())
-    }
-}
-
-impl<K, S> fmt::Debug for KeyedRwLocks<K, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedRwLocks")
-            .field("len", &self.len())
-            .field("fifo", &self.is_fifo())
-            .finish_non_exhaustive()
     }
 }

@@ -57,12 +57,9 @@ impl RawLock {
         match waiter.stage {
             Stage::Hint => self.poll_hint(waiter, cx),
             Stage::Slot(id) => {
-                if self.poll_slot(waiter, id, cx) {
-                    return Poll::Ready(());
-                }
+                let owns = self.poll_slot(waiter, id, cx);
                 self.check
-                    .pending(&mut waiter.ticket, cx, || self.slot_handed());
-                Poll::Pending
+                    .slot_polled(owns, &mut waiter.ticket, cx, || self.slot_handed())
             }
             Stage::Idle | Stage::Queued => unreachable!("`poll_acquire` polls these"),
             Stage::Done => panic!("lock future polled after completion"),
@@ -114,13 +111,7 @@ impl RawLock {
     /// the lock or releases it. Afterwards the waiter is finished.
     #[inline]
     pub(crate) fn abandon(&self, waiter: &mut Waiter) -> bool {
-        match waiter.stage {
-            Stage::Idle | Stage::Done => {
-                waiter.stage = Stage::Done;
-                false
-            }
-            _ => self.abandon_slow(waiter),
-        }
+        waiter.finish_unless_waiting() && self.abandon_slow(waiter)
     }
 
     #[cold]

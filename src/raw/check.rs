@@ -44,7 +44,7 @@
 //! poll that returns `Pending`, and it adds wake-ups only when a task polls
 //! a future while a sibling's hand-off waits (above).
 
-use core::task::{Context, Waker};
+use core::task::{Context, Poll, Waker};
 
 use event_listener::{Event, EventListener, IntoNotification, Listener};
 
@@ -396,5 +396,22 @@ impl Check {
         slot_handed: impl FnOnce() -> bool,
     ) {
         imp::pending(self, ticket, cx, slot_handed);
+    }
+
+    /// The end of a poll of the slot's waiter: `Ready` once it `owns` its
+    /// lock, or else `Pending`, recorded as by [`pending`](Self::pending).
+    #[inline(always)]
+    pub(super) fn slot_polled(
+        &self,
+        owns: bool,
+        ticket: &mut Ticket,
+        cx: &Context<'_>,
+        slot_handed: impl FnOnce() -> bool,
+    ) -> Poll<()> {
+        if owns {
+            return Poll::Ready(());
+        }
+        self.pending(ticket, cx, slot_handed);
+        Poll::Pending
     }
 }

@@ -648,41 +648,50 @@ fn with_turn(next: usize) -> (usize, bool) {
     }
 }
 
-/// Debug-checks the invariants of the state word.
+/// Debug-checks the invariants of the state word: each row holds, or the
+/// panic says which one broke.
 #[inline]
 fn check(state: usize) {
-    debug_assert!(
-        state & QUEUED_MASK == 0 || state & (TURN | FRONT) != 0,
-        "waiters queued with no turn out and a free front (I1): {state:#x}"
-    );
-    debug_assert!(
-        state & (READY | HANDED | SLOT_WRITE | SLOT_UPGRADABLE) == 0 || state & SLOT != 0,
-        "a slot flag without a slot waiter: {state:#x}"
-    );
-    debug_assert!(
-        state & SLOT_WRITE == 0 || state & SLOT_UPGRADABLE == 0,
-        "a slot waiter of two kinds: {state:#x}"
-    );
-    debug_assert!(
-        state & UPGRADING == 0 || state & UPGRADABLE != 0,
-        "upgrading without the upgradable read: {state:#x}"
-    );
-    debug_assert!(
-        state & WRITER == 0 || state & (READER_MASK | UPGRADABLE) == 0,
-        "a writer beside other holders: {state:#x}"
-    );
-    debug_assert!(
-        state & TURN == 0 || state & SLOT == 0,
-        "a turn out while a waiter is at the front: {state:#x}"
-    );
-    debug_assert!(
-        state & BARGED_MASK == 0 || state & TURN != 0,
-        "newcomers counted as passing a turn that is not out: {state:#x}"
-    );
-    debug_assert!(
-        state & BARGED_MASK <= BARGE_LIMIT * BARGED_ONE,
-        "more newcomers passed a turn than the limit: {state:#x}"
-    );
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let invariants = [
+        (
+            state & QUEUED_MASK == 0 || state & (TURN | FRONT) != 0,
+            "waiters queued with no turn out and a free front (I1)",
+        ),
+        (
+            state & (READY | HANDED | SLOT_WRITE | SLOT_UPGRADABLE) == 0 || state & SLOT != 0,
+            "a slot flag without a slot waiter",
+        ),
+        (
+            state & SLOT_WRITE == 0 || state & SLOT_UPGRADABLE == 0,
+            "a slot waiter of two kinds",
+        ),
+        (
+            state & UPGRADING == 0 || state & UPGRADABLE != 0,
+            "upgrading without the upgradable read",
+        ),
+        (
+            state & WRITER == 0 || state & (READER_MASK | UPGRADABLE) == 0,
+            "a writer beside other holders",
+        ),
+        (
+            state & TURN == 0 || state & SLOT == 0,
+            "a turn out while a waiter is at the front",
+        ),
+        (
+            state & BARGED_MASK == 0 || state & TURN != 0,
+            "newcomers counted as passing a turn that is not out",
+        ),
+        (
+            state & BARGED_MASK <= BARGE_LIMIT * BARGED_ONE,
+            "more newcomers passed a turn than the limit",
+        ),
+    ];
+    for (holds, broken) in invariants {
+        debug_assert!(holds, "{broken}: {state:#x}");
+    }
 }
 
 /// A snapshot of a [`RawRwLock`]'s state word.

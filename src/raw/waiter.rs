@@ -42,6 +42,20 @@ impl Waiter {
         self.stage = Stage::Done;
     }
 
+    /// The fast path of a lock's `abandon`: a waiter that never waited, or
+    /// is finished already, is finished now (`false`); `true` if it waits
+    /// somewhere, and the lock's slow path must take it out.
+    #[inline]
+    pub(super) fn finish_unless_waiting(&mut self) -> bool {
+        match self.stage {
+            Stage::Idle | Stage::Done => {
+                self.stage = Stage::Done;
+                false
+            }
+            _ => true,
+        }
+    }
+
     /// `true` once the acquisition completed or was abandoned.
     #[inline]
     pub(crate) fn is_done(&self) -> bool {

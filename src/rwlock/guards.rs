@@ -17,15 +17,40 @@ use crate::raw::{Kind, Protocol, RawRwLock};
 use crate::sync::{Access, SharedAccess};
 
 /// Declares a reader-writer guard: the struct, its constructor, its
-/// parts, its release on drop, `Deref`, `Debug` and `Display`.
+/// parts, its release on drop, `Send` and `Sync` for `T: Send + Sync`
+/// (argued where it is invoked, above `unsafe impl Send + Sync`),
+/// `source` (documented by the attributes in `source[...]`), `Deref`,
+/// `Debug` and `Display`. `pub struct G<'a, T>(&'a RwLock<T>, ...)`
+/// borrows the lock; `pub struct G<T>(Arc<RwLock<T>>, ...)` owns a share.
 macro_rules! rw_guard {
     (
         $(#[$attr:meta])*
-        pub struct $guard:ident<$($lt:lifetime,)? T> {
-            lock: $lock:ty,
-            access: $access:ident = $make:ident,
-            kind: $kind:expr,
+        pub struct $guard:ident<$lt:lifetime, T>(&$lt2:lifetime RwLock<T>, $($rest:tt)*);
+        unsafe impl Send + Sync where T: Send + Sync;
+        source[$(#[$source_doc:meta])*];
+    ) => {
+        $crate::rwlock::guards::rw_guard! {
+            @impl $(#[$attr])*
+            pub struct $guard[$lt](&$lt2 RwLock<T>, $($rest)*);
+            source[$(#[$source_doc])*] -> &$lt2 RwLock<T> = |this| this.lock;
         }
+    };
+    (
+        $(#[$attr:meta])*
+        pub struct $guard:ident<T>(Arc<RwLock<T>>, $($rest:tt)*);
+        unsafe impl Send + Sync where T: Send + Sync;
+        source[$(#[$source_doc:meta])*];
+    ) => {
+        $crate::rwlock::guards::rw_guard! {
+            @impl $(#[$attr])*
+            pub struct $guard[](alloc::sync::Arc<RwLock<T>>, $($rest)*);
+            source[$(#[$source_doc])*] -> &alloc::sync::Arc<RwLock<T>> = |this| &this.lock;
+        }
+    };
+    (
+        @impl $(#[$attr:meta])*
+        pub struct $guard:ident[$($lt:lifetime)?]($lock:ty, $access:ident = $make:ident, $kind:expr);
+        source[$(#[$source_doc:meta])*] -> $source:ty = |$this:ident| $get_source:expr;
     ) => {
         $(#[$attr])*
         pub struct $guard<$($lt,)? T: ?Sized> {
@@ -77,6 +102,19 @@ macro_rules! rw_guard {
                 // SAFETY: the guard holds its access, and `&self` rules out
                 // a live `&mut T` obtained through it.
                 unsafe { self.access.get() }
+            }
+        }
+
+        // SAFETY: argued where the macro is invoked, for these bounds.
+        unsafe impl<$($lt,)? T: ?Sized + Send + Sync> Send for $guard<$($lt,)? T> {}
+        // SAFETY: as above.
+        unsafe impl<$($lt,)? T: ?Sized + Send + Sync> Sync for $guard<$($lt,)? T> {}
+
+        impl<$($lt,)? T: ?Sized> $guard<$($lt,)? T> {
+            $(#[$source_doc])*
+            #[inline]
+            pub fn source($this: &Self) -> $source {
+                $get_source
             }
         }
 
@@ -370,19 +408,22 @@ rw_guard! {
     /// });
     /// ```
     #[must_use = "if unused the write is released at once"]
-    pub struct WriteGuard<'a, T> {
-        lock: &'a RwLock<T>,
-        access: Access = access,
-        kind: Kind::Write,
-    }
+    pub struct WriteGuard<'a, T>(&'a RwLock<T>, Access = access, Kind::Write);
+    // SAFETY: `Send`: moving the guard moves `&mut T` (`T: Send`), which a
+    // downgrade turns into a `&T` shared with other threads' readers
+    // (`T: Sync`); the release is not tied to a thread.
+    // `Sync`: `&WriteGuard` gives `&T` and `&RwLock<T>`.
+    unsafe impl Send + Sync where T: Send + Sync;
+    source[
+        /// The lock this guard writes.
+        ///
+        /// ```
+        /// let lock = turnlock::RwLock::new(());
+        /// let guard = lock.try_write().unwrap();
+        /// assert!(std::ptr::eq(turnlock::WriteGuard::source(&guard), &lock));
+        /// ```
+    ];
 }
-
-// SAFETY: moving the guard moves `&mut T` (`T: Send`), which a downgrade
-// turns into a `&T` shared with other threads' readers (`T: Sync`); the
-// release is not tied to a thread.
-unsafe impl<T: ?Sized + Send + Sync> Send for WriteGuard<'_, T> {}
-// SAFETY: `&WriteGuard` gives `&T` and `&RwLock<T>`.
-unsafe impl<T: ?Sized + Send + Sync> Sync for WriteGuard<'_, T> {}
 
 impl<T: ?Sized> DerefMut for WriteGuard<'_, T> {
     #[inline]
@@ -394,18 +435,6 @@ impl<T: ?Sized> DerefMut for WriteGuard<'_, T> {
 }
 
 impl<'a, T: ?Sized> WriteGuard<'a, T> {
-    /// The lock this guard writes.
-    ///
-    /// ```
-    /// let lock = turnlock::RwLock::new(());
-    /// let guard = lock.try_write().unwrap();
-    /// assert!(std::ptr::eq(turnlock::WriteGuard::source(&guard), &lock));
-    /// ```
-    #[inline]
-    pub fn source(this: &Self) -> &'a RwLock<T> {
-        this.lock
-    }
-
     /// Turns the write into a read, atomically: no writer comes in between,
     /// and readers waiting behind this writer may join at once.
     ///
@@ -488,32 +517,24 @@ rw_guard! {
     ///
     /// It is `Send` and `Sync` when `T: Send + Sync`.
     #[must_use = "if unused the upgradable read is released at once"]
-    pub struct UpgradableReadGuard<'a, T> {
-        lock: &'a RwLock<T>,
-        access: SharedAccess = shared_access,
-        kind: Kind::Upgradable,
-    }
+    pub struct UpgradableReadGuard<'a, T>(&'a RwLock<T>, SharedAccess = shared_access, Kind::Upgradable);
+    // SAFETY: `Send`: moving the guard moves a `&T` shared with other
+    // threads' readers (`T: Sync`) and the right to a `&mut T` after an
+    // upgrade (`T: Send`).
+    // `Sync`: `&UpgradableReadGuard` gives `&T` and `&RwLock<T>`.
+    unsafe impl Send + Sync where T: Send + Sync;
+    source[
+        /// The lock this guard reads.
+        ///
+        /// ```
+        /// let lock = turnlock::RwLock::new(());
+        /// let guard = lock.try_upgradable_read().unwrap();
+        /// assert!(std::ptr::eq(turnlock::UpgradableReadGuard::source(&guard), &lock));
+        /// ```
+    ];
 }
 
-// SAFETY: moving the guard moves a `&T` shared with other threads' readers
-// (`T: Sync`) and the right to a `&mut T` after an upgrade (`T: Send`).
-unsafe impl<T: ?Sized + Send + Sync> Send for UpgradableReadGuard<'_, T> {}
-// SAFETY: `&UpgradableReadGuard` gives `&T` and `&RwLock<T>`.
-unsafe impl<T: ?Sized + Send + Sync> Sync for UpgradableReadGuard<'_, T> {}
-
 impl<'a, T: ?Sized> UpgradableReadGuard<'a, T> {
-    /// The lock this guard reads.
-    ///
-    /// ```
-    /// let lock = turnlock::RwLock::new(());
-    /// let guard = lock.try_upgradable_read().unwrap();
-    /// assert!(std::ptr::eq(turnlock::UpgradableReadGuard::source(&guard), &lock));
-    /// ```
-    #[inline]
-    pub fn source(this: &Self) -> &'a RwLock<T> {
-        this.lock
-    }
-
     /// Turns the upgradable read into a plain read, atomically; another
     /// upgradable reader (or, once the readers are gone, a writer) may then
     /// come in.

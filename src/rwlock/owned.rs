@@ -69,33 +69,22 @@ rw_guard! {
     /// std::thread::spawn(move || guard.get());
     /// ```
     #[must_use = "if unused the read is released at once"]
-    pub struct OwnedReadGuard<T> {
-        lock: Arc<RwLock<T>>,
-        access: SharedAccess = shared_access,
-        kind: Kind::Read,
-    }
-}
-
-// SAFETY: as for `ReadGuard`; the `Arc<RwLock<T>>` it keeps is `Send` when
-// `T: Send + Sync`.
-unsafe impl<T: ?Sized + Send + Sync> Send for OwnedReadGuard<T> {}
-// SAFETY: as for `ReadGuard`.
-unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedReadGuard<T> {}
-
-impl<T: ?Sized> OwnedReadGuard<T> {
-    /// The lock this guard reads.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// let lock = Arc::new(turnlock::RwLock::new(()));
-    /// let guard = lock.try_read_owned().unwrap();
-    /// assert!(Arc::ptr_eq(turnlock::OwnedReadGuard::source(&guard), &lock));
-    /// ```
-    #[inline]
-    pub fn source(this: &Self) -> &Arc<RwLock<T>> {
-        &this.lock
-    }
+    pub struct OwnedReadGuard<T>(Arc<RwLock<T>>, SharedAccess = shared_access, Kind::Read);
+    // SAFETY: `Send`: as for `ReadGuard`; the `Arc<RwLock<T>>` it keeps is
+    // `Send` when `T: Send + Sync`.
+    // `Sync`: as for `ReadGuard`.
+    unsafe impl Send + Sync where T: Send + Sync;
+    source[
+        /// The lock this guard reads.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        ///
+        /// let lock = Arc::new(turnlock::RwLock::new(()));
+        /// let guard = lock.try_read_owned().unwrap();
+        /// assert!(Arc::ptr_eq(turnlock::OwnedReadGuard::source(&guard), &lock));
+        /// ```
+    ];
 }
 
 rw_guard! {
@@ -128,17 +117,22 @@ rw_guard! {
     /// std::thread::spawn(move || drop(guard));
     /// ```
     #[must_use = "if unused the write is released at once"]
-    pub struct OwnedWriteGuard<T> {
-        lock: Arc<RwLock<T>>,
-        access: Access = access,
-        kind: Kind::Write,
-    }
+    pub struct OwnedWriteGuard<T>(Arc<RwLock<T>>, Access = access, Kind::Write);
+    // SAFETY: `Send`: as for `WriteGuard`, with the `Arc` of `OwnedReadGuard`.
+    // `Sync`: as for `WriteGuard`.
+    unsafe impl Send + Sync where T: Send + Sync;
+    source[
+        /// The lock this guard writes.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        ///
+        /// let lock = Arc::new(turnlock::RwLock::new(()));
+        /// let guard = lock.try_write_owned().unwrap();
+        /// assert!(Arc::ptr_eq(turnlock::OwnedWriteGuard::source(&guard), &lock));
+        /// ```
+    ];
 }
-
-// SAFETY: as for `WriteGuard`, with the `Arc` of `OwnedReadGuard`.
-unsafe impl<T: ?Sized + Send + Sync> Send for OwnedWriteGuard<T> {}
-// SAFETY: as for `WriteGuard`.
-unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedWriteGuard<T> {}
 
 impl<T: ?Sized> DerefMut for OwnedWriteGuard<T> {
     #[inline]
@@ -150,20 +144,6 @@ impl<T: ?Sized> DerefMut for OwnedWriteGuard<T> {
 }
 
 impl<T: ?Sized> OwnedWriteGuard<T> {
-    /// The lock this guard writes.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// let lock = Arc::new(turnlock::RwLock::new(()));
-    /// let guard = lock.try_write_owned().unwrap();
-    /// assert!(Arc::ptr_eq(turnlock::OwnedWriteGuard::source(&guard), &lock));
-    /// ```
-    #[inline]
-    pub fn source(this: &Self) -> &Arc<RwLock<T>> {
-        &this.lock
-    }
-
     /// Turns the write into a read, atomically (see
     /// [`WriteGuard::downgrade`](crate::WriteGuard::downgrade)).
     ///
@@ -221,33 +201,25 @@ rw_guard! {
     ///
     /// It is `Send` and `Sync` when `T: Send + Sync`.
     #[must_use = "if unused the upgradable read is released at once"]
-    pub struct OwnedUpgradableReadGuard<T> {
-        lock: Arc<RwLock<T>>,
-        access: SharedAccess = shared_access,
-        kind: Kind::Upgradable,
-    }
+    pub struct OwnedUpgradableReadGuard<T>(Arc<RwLock<T>>, SharedAccess = shared_access, Kind::Upgradable);
+    // SAFETY: `Send`: as for `UpgradableReadGuard`, with the `Arc` of
+    // `OwnedReadGuard`.
+    // `Sync`: as for `UpgradableReadGuard`.
+    unsafe impl Send + Sync where T: Send + Sync;
+    source[
+        /// The lock this guard reads.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        ///
+        /// let lock = Arc::new(turnlock::RwLock::new(()));
+        /// let guard = lock.try_upgradable_read_owned().unwrap();
+        /// assert!(Arc::ptr_eq(turnlock::OwnedUpgradableReadGuard::source(&guard), &lock));
+        /// ```
+    ];
 }
 
-// SAFETY: as for `UpgradableReadGuard`, with the `Arc` of `OwnedReadGuard`.
-unsafe impl<T: ?Sized + Send + Sync> Send for OwnedUpgradableReadGuard<T> {}
-// SAFETY: as for `UpgradableReadGuard`.
-unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedUpgradableReadGuard<T> {}
-
 impl<T: ?Sized> OwnedUpgradableReadGuard<T> {
-    /// The lock this guard reads.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// let lock = Arc::new(turnlock::RwLock::new(()));
-    /// let guard = lock.try_upgradable_read_owned().unwrap();
-    /// assert!(Arc::ptr_eq(turnlock::OwnedUpgradableReadGuard::source(&guard), &lock));
-    /// ```
-    #[inline]
-    pub fn source(this: &Self) -> &Arc<RwLock<T>> {
-        &this.lock
-    }
-
     /// Turns the upgradable read into a plain read, atomically.
     ///
     /// ```

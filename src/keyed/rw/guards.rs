@@ -2,21 +2,15 @@
 //! key, borrowed or owned, declared with the macros the exclusive map's
 //! guards and futures use.
 
-#[cfg(target_has_atomic = "ptr")]
-use alloc::sync::Arc;
-use core::future::Future;
+#[cfg(feature = "async-io")]
 use core::hash::{BuildHasher, Hash};
 #[cfg(feature = "async-io")]
 use core::time::Duration;
 
-use super::super::acquire::{KeyFuture, KeyUntil, key_holder};
+use super::super::KeyedRwLocks;
+use super::super::acquire::{key_futures, key_holder};
 use super::super::guard::key_guard;
-use super::super::{DefaultHashBuilder, KeyedRwLocks};
-use crate::macros::lock_future;
 use crate::raw::{Kind, RawRwLock};
-use crate::timeout::TimedOut;
-#[cfg(feature = "async-io")]
-use crate::timer::Deadline;
 
 /// A read of a key of the `KeyedRwLocks` behind `H`.
 pub(crate) struct Reading<H>(H);
@@ -58,10 +52,7 @@ key_guard! {
     ///     locks.try_read(1).unwrap()
     /// };
     /// ```
-    pub struct KeyReadGuard decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S] {
-        locks: &'a KeyedRwLocks<K, S>,
-        lock: RawRwLock = Kind::Read,
-    }
+    pub struct KeyReadGuard<'a>: &'a KeyedRwLocks, RawRwLock = Kind::Read;
     key[
         /// The key this guard reads.
         ///
@@ -79,7 +70,7 @@ key_guard! {
         /// let guard = locks.try_read(0).unwrap();
         /// assert!(std::ptr::eq(turnlock::KeyReadGuard::source(&guard), &locks));
         /// ```
-    ] -> &'a KeyedRwLocks<K, S> = |this| this.locks;
+    ];
 }
 
 key_guard! {
@@ -92,10 +83,7 @@ key_guard! {
     /// assert_eq!(*turnlock::KeyWriteGuard::key(&guard), "k");
     /// assert!(std::ptr::eq(turnlock::KeyWriteGuard::source(&guard), &locks));
     /// ```
-    pub struct KeyWriteGuard decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S] {
-        locks: &'a KeyedRwLocks<K, S>,
-        lock: RawRwLock = Kind::Write,
-    }
+    pub struct KeyWriteGuard<'a>: &'a KeyedRwLocks, RawRwLock = Kind::Write;
     key[
         /// The key this guard writes.
         ///
@@ -113,7 +101,7 @@ key_guard! {
         /// let guard = locks.try_write(0).unwrap();
         /// assert!(std::ptr::eq(turnlock::KeyWriteGuard::source(&guard), &locks));
         /// ```
-    ] -> &'a KeyedRwLocks<K, S> = |this| this.locks;
+    ];
 }
 
 #[cfg(target_has_atomic = "ptr")]
@@ -131,10 +119,7 @@ key_guard! {
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
     /// assert!(locks.is_empty());
     /// ```
-    pub struct OwnedKeyReadGuard decl[K, S = DefaultHashBuilder][K, S][K, S] {
-        locks: Arc<KeyedRwLocks<K, S>>,
-        lock: RawRwLock = Kind::Read,
-    }
+    pub struct OwnedKeyReadGuard: Arc<KeyedRwLocks>, RawRwLock = Kind::Read;
     key[
         /// The key this guard reads.
         ///
@@ -156,7 +141,7 @@ key_guard! {
         /// let guard = locks.try_read_owned(9).unwrap();
         /// assert!(Arc::ptr_eq(turnlock::OwnedKeyReadGuard::source(&guard), &locks));
         /// ```
-    ] -> &Arc<KeyedRwLocks<K, S>> = |this| &this.locks;
+    ];
 }
 
 #[cfg(target_has_atomic = "ptr")]
@@ -173,10 +158,7 @@ key_guard! {
     /// std::thread::spawn(move || drop(guard)).join().unwrap();
     /// assert!(locks.is_empty());
     /// ```
-    pub struct OwnedKeyWriteGuard decl[K, S = DefaultHashBuilder][K, S][K, S] {
-        locks: Arc<KeyedRwLocks<K, S>>,
-        lock: RawRwLock = Kind::Write,
-    }
+    pub struct OwnedKeyWriteGuard: Arc<KeyedRwLocks>, RawRwLock = Kind::Write;
     key[
         /// The key this guard writes.
         ///
@@ -198,10 +180,11 @@ key_guard! {
         /// let guard = locks.try_write_owned(9).unwrap();
         /// assert!(Arc::ptr_eq(turnlock::OwnedKeyWriteGuard::source(&guard), &locks));
         /// ```
-    ] -> &Arc<KeyedRwLocks<K, S>> = |this| &this.locks;
+    ];
 }
 
-lock_future! {
+key_futures! {
+    Reading<KeyedRwLocks> => KeyReadGuard, OwnedKeyReadGuard;
     /// The future of [`KeyedRwLocks::read`]; resolves to a [`KeyReadGuard`].
     /// Lazy: the key gets an entry at the first poll. Needs the `keyed`
     /// feature.
@@ -218,37 +201,8 @@ lock_future! {
     /// # drop(guard);
     /// # });
     /// ```
-    pub struct KeyReadFuture
-        decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S]
-        (KeyFuture<Reading<&'a KeyedRwLocks<K, S>>>) -> KeyReadGuard<'a, K, S>;
-    where[K: Eq + Hash, S: BuildHasher];
-    new(locks: &'a KeyedRwLocks<K, S>, key: K) => KeyFuture::new(Reading(locks), key);
-}
+    future KeyReadFuture;
 
-lock_future! {
-    /// The future of [`KeyedRwLocks::write`]; resolves to a
-    /// [`KeyWriteGuard`]. Needs the `keyed` feature.
-    ///
-    /// ```
-    /// use turnlock::{KeyedRwLocks, futures::KeyWriteFuture};
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let locks = KeyedRwLocks::new();
-    /// let future: KeyWriteFuture<'_, &str> = locks.write("k");
-    /// let guard = future.await;
-    /// assert!(locks.is_locked("k"));
-    /// # drop(guard);
-    /// # });
-    /// ```
-    pub struct KeyWriteFuture
-        decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S]
-        (KeyFuture<Writing<&'a KeyedRwLocks<K, S>>>) -> KeyWriteGuard<'a, K, S>;
-    where[K: Eq + Hash, S: BuildHasher];
-    new(locks: &'a KeyedRwLocks<K, S>, key: K) => KeyFuture::new(Writing(locks), key);
-}
-
-#[cfg(target_has_atomic = "ptr")]
-lock_future! {
     /// The future of [`KeyedRwLocks::read_owned`]; resolves to an
     /// [`OwnedKeyReadGuard`]. Needs the `keyed` feature.
     ///
@@ -263,37 +217,8 @@ lock_future! {
     /// # drop(guard);
     /// # });
     /// ```
-    pub struct OwnedKeyReadFuture
-        decl[K, S = DefaultHashBuilder][K, S][K, S]
-        (KeyFuture<Reading<Arc<KeyedRwLocks<K, S>>>>) -> OwnedKeyReadGuard<K, S>;
-    where[K: Eq + Hash, S: BuildHasher];
-    new(locks: Arc<KeyedRwLocks<K, S>>, key: K) => KeyFuture::new(Reading(locks), key);
-}
+    owned OwnedKeyReadFuture;
 
-#[cfg(target_has_atomic = "ptr")]
-lock_future! {
-    /// The future of [`KeyedRwLocks::write_owned`]; resolves to an
-    /// [`OwnedKeyWriteGuard`]. Needs the `keyed` feature.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use turnlock::{KeyedRwLocks, futures::OwnedKeyWriteFuture};
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let locks = Arc::new(KeyedRwLocks::new());
-    /// let future: OwnedKeyWriteFuture<&str> = locks.write_owned("k");
-    /// let guard = future.await;
-    /// # drop(guard);
-    /// # });
-    /// ```
-    pub struct OwnedKeyWriteFuture
-        decl[K, S = DefaultHashBuilder][K, S][K, S]
-        (KeyFuture<Writing<Arc<KeyedRwLocks<K, S>>>>) -> OwnedKeyWriteGuard<K, S>;
-    where[K: Eq + Hash, S: BuildHasher];
-    new(locks: Arc<KeyedRwLocks<K, S>>, key: K) => KeyFuture::new(Writing(locks), key);
-}
-
-lock_future! {
     /// The future of [`KeyedRwLocks::read_until`]; resolves to
     /// `Ok(KeyReadGuard)`, or `Err(TimedOut)` when the deadline completes
     /// first. Needs the `keyed` feature.
@@ -307,38 +232,8 @@ lock_future! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct KeyReadUntil
-        decl['a, K, D, S = DefaultHashBuilder]['a, K, D, S]['a, K, D, S]
-        (KeyUntil<Reading<&'a KeyedRwLocks<K, S>>, D>) -> Result<KeyReadGuard<'a, K, S>, TimedOut>;
-    where[K: Eq + Hash, D: Future, S: BuildHasher];
-    new(locks: &'a KeyedRwLocks<K, S>, key: K, deadline: D, after: Option<core::time::Duration>) =>
-        KeyUntil::new(Reading(locks), key, deadline, after);
-}
+    until KeyReadUntil;
 
-lock_future! {
-    /// The future of [`KeyedRwLocks::write_until`]; resolves to
-    /// `Ok(KeyWriteGuard)`, or `Err(TimedOut)` when the deadline completes
-    /// first. Needs the `keyed` feature.
-    ///
-    /// ```
-    /// use turnlock::{KeyedRwLocks, futures::KeyWriteUntil};
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let locks = KeyedRwLocks::new();
-    /// let future: KeyWriteUntil<'_, u8, _> = locks.write_until(1, std::future::pending::<()>());
-    /// assert!(future.await.is_ok());
-    /// # });
-    /// ```
-    pub struct KeyWriteUntil
-        decl['a, K, D, S = DefaultHashBuilder]['a, K, D, S]['a, K, D, S]
-        (KeyUntil<Writing<&'a KeyedRwLocks<K, S>>, D>) -> Result<KeyWriteGuard<'a, K, S>, TimedOut>;
-    where[K: Eq + Hash, D: Future, S: BuildHasher];
-    new(locks: &'a KeyedRwLocks<K, S>, key: K, deadline: D, after: Option<core::time::Duration>) =>
-        KeyUntil::new(Writing(locks), key, deadline, after);
-}
-
-#[cfg(feature = "async-io")]
-lock_future! {
     /// The future of [`KeyedRwLocks::read_timeout`]; resolves to
     /// `Ok(KeyReadGuard)`, or `Err(TimedOut)` after the timeout. Needs the
     /// `keyed` and `async-io` features.
@@ -353,16 +248,58 @@ lock_future! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct KeyReadTimeout
-        decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S]
-        (KeyReadUntil<'a, K, Deadline, S>) -> Result<KeyReadGuard<'a, K, S>, TimedOut>;
-    where[K: Eq + Hash, S: BuildHasher];
-    new(locks: &'a KeyedRwLocks<K, S>, key: K, timeout: Duration) =>
-        KeyReadUntil::new(locks, key, Deadline::after(timeout), Some(timeout));
+    timeout KeyReadTimeout;
 }
 
-#[cfg(feature = "async-io")]
-lock_future! {
+key_futures! {
+    Writing<KeyedRwLocks> => KeyWriteGuard, OwnedKeyWriteGuard;
+    /// The future of [`KeyedRwLocks::write`]; resolves to a
+    /// [`KeyWriteGuard`]. Needs the `keyed` feature.
+    ///
+    /// ```
+    /// use turnlock::{KeyedRwLocks, futures::KeyWriteFuture};
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let locks = KeyedRwLocks::new();
+    /// let future: KeyWriteFuture<'_, &str> = locks.write("k");
+    /// let guard = future.await;
+    /// assert!(locks.is_locked("k"));
+    /// # drop(guard);
+    /// # });
+    /// ```
+    future KeyWriteFuture;
+
+    /// The future of [`KeyedRwLocks::write_owned`]; resolves to an
+    /// [`OwnedKeyWriteGuard`]. Needs the `keyed` feature.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use turnlock::{KeyedRwLocks, futures::OwnedKeyWriteFuture};
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let locks = Arc::new(KeyedRwLocks::new());
+    /// let future: OwnedKeyWriteFuture<&str> = locks.write_owned("k");
+    /// let guard = future.await;
+    /// # drop(guard);
+    /// # });
+    /// ```
+    owned OwnedKeyWriteFuture;
+
+    /// The future of [`KeyedRwLocks::write_until`]; resolves to
+    /// `Ok(KeyWriteGuard)`, or `Err(TimedOut)` when the deadline completes
+    /// first. Needs the `keyed` feature.
+    ///
+    /// ```
+    /// use turnlock::{KeyedRwLocks, futures::KeyWriteUntil};
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let locks = KeyedRwLocks::new();
+    /// let future: KeyWriteUntil<'_, u8, _> = locks.write_until(1, std::future::pending::<()>());
+    /// assert!(future.await.is_ok());
+    /// # });
+    /// ```
+    until KeyWriteUntil;
+
     /// The future of [`KeyedRwLocks::write_timeout`]; resolves to
     /// `Ok(KeyWriteGuard)`, or `Err(TimedOut)` after the timeout. Needs the
     /// `keyed` and `async-io` features.
@@ -377,17 +314,12 @@ lock_future! {
     /// assert!(future.await.is_ok());
     /// # });
     /// ```
-    pub struct KeyWriteTimeout
-        decl['a, K, S = DefaultHashBuilder]['a, K, S]['a, K, S]
-        (KeyWriteUntil<'a, K, Deadline, S>) -> Result<KeyWriteGuard<'a, K, S>, TimedOut>;
-    where[K: Eq + Hash, S: BuildHasher];
-    new(locks: &'a KeyedRwLocks<K, S>, key: K, timeout: Duration) =>
-        KeyWriteUntil::new(locks, key, Deadline::after(timeout), Some(timeout));
+    timeout KeyWriteTimeout;
 }
 
 #[cfg(feature = "async-io")]
 impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
-    /// Reads `key`, or gives up after `timeout` with [`TimedOut`] (as
+    /// Reads `key`, or gives up after `timeout` with [`TimedOut`](crate::TimedOut) (as
     /// [`RwLock::read_timeout`](crate::RwLock::read_timeout)). Needs the
     /// `keyed` and `async-io` features.
     ///
@@ -407,7 +339,7 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedRwLocks<K, S> {
         KeyReadTimeout::new(self, key, timeout)
     }
 
-    /// Writes `key`, or gives up after `timeout` with [`TimedOut`]. Needs
+    /// Writes `key`, or gives up after `timeout` with [`TimedOut`](crate::TimedOut). Needs
     /// the `keyed` and `async-io` features.
     ///
     /// ```

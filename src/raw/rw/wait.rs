@@ -60,12 +60,9 @@ impl RawRwLock {
                 self.take_turn(kind, waiter, cx)
             }
             Stage::Slot(id) => {
-                if self.poll_slot(waiter, id, cx) {
-                    return Poll::Ready(());
-                }
+                let owns = self.poll_slot(waiter, id, cx);
                 self.check
-                    .pending(&mut waiter.ticket, cx, || self.slot_handed());
-                Poll::Pending
+                    .slot_polled(owns, &mut waiter.ticket, cx, || self.slot_handed())
             }
             Stage::Idle => unreachable!("a newcomer that joined has a stage"),
             Stage::Hint => unreachable!("a reader-writer waiter never waits for a hint"),
@@ -400,13 +397,7 @@ impl RawRwLock {
     /// keeps it or releases it. Afterwards the waiter is done.
     #[inline]
     pub(crate) fn abandon(&self, waiter: &mut Waiter) -> bool {
-        match waiter.stage {
-            Stage::Idle | Stage::Done => {
-                waiter.stage = Stage::Done;
-                false
-            }
-            _ => self.abandon_slow(waiter),
-        }
+        waiter.finish_unless_waiting() && self.abandon_slow(waiter)
     }
 
     #[cold]
