@@ -1,7 +1,6 @@
-//! One key's acquisition, and waiting for one key of a [`KeyedLocks`]:
-//! [`KeyedLocks::lock`], [`KeyedLocks::lock_owned`],
-//! [`KeyedLocks::lock_until`] and `lock_timeout` (feature `async-io`), and
-//! the named futures they return.
+//! One key's acquisition, and waiting for one key of a keyed map: the
+//! generic futures that the named futures of `KeyedLocks` (`locks.rs`) and
+//! `KeyedRwLocks` (`rw/guards.rs`) wrap.
 //!
 //! [`Acquire`] waits for the lock of a counted node; [`KeyFuture`] adds the
 //! map and the key (counted in at the first poll) and [`KeyUntil`] a
@@ -10,19 +9,12 @@
 //! the futures of `KeyedRwLocks` are built on them too. The public futures
 //! are thin wrappers declared by `lock_future!`.
 
-#[cfg(target_has_atomic = "ptr")]
-use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
-use core::hash::{BuildHasher, Hash};
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use core::time::Duration;
 
-use super::guard::KeyGuard;
-#[cfg(target_has_atomic = "ptr")]
-use super::guard::OwnedKeyGuard;
-use super::locks::KeyedLocks;
 use super::map::{Map, NodeLock, NodePtr};
 #[cfg(feature = "std")]
 use crate::raw::acquire_blocking;
@@ -30,73 +22,6 @@ use crate::raw::acquire_blocking;
 use crate::raw::acquire_blocking_timeout;
 use crate::raw::{Protocol, RawLock, Waiter, poll_until};
 use crate::timeout::TimedOut;
-
-impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
-    /// Locks `key`, waiting as long as it takes.
-    ///
-    /// The future is lazy: the key gets an entry when it is first polled.
-    /// Dropping it at any point gives up cleanly, as for
-    /// [`Lock::lock`](crate::Lock::lock), and removes the entry if nobody
-    /// else holds or waits for the key.
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// let users = turnlock::KeyedLocks::new();
-    /// let alice = users.lock("alice").await;
-    /// let bob = users.lock("bob").await; // other keys do not wait
-    /// assert!(users.try_lock("alice").is_none());
-    /// # drop((alice, bob));
-    /// # });
-    /// ```
-    #[inline]
-    pub fn lock(&self, key: K) -> KeyLockFuture<'_, K, S> {
-        KeyLockFuture::new(self, key)
-    }
-
-    /// Locks `key` through an `Arc`, for a guard that is `'static`.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let locks = Arc::new(turnlock::KeyedLocks::new());
-    /// let guard = locks.lock_owned(1).await;
-    /// std::thread::spawn(move || drop(guard)).join().unwrap();
-    /// assert!(locks.is_empty());
-    /// # });
-    /// ```
-    #[cfg(target_has_atomic = "ptr")]
-    #[inline]
-    pub fn lock_owned(self: &Arc<Self>, key: K) -> OwnedKeyLockFuture<K, S> {
-        OwnedKeyLockFuture::new(self.clone(), key)
-    }
-
-    /// Locks `key`, or gives up when `deadline` completes.
-    ///
-    /// `deadline` is any future (an `async_io::Timer`, a
-    /// `tokio::time::sleep`, an embassy timer, ...); it needs no feature
-    /// beyond `keyed`. For a `Duration` on `async-io`'s timer there is
-    /// `lock_timeout` (feature `async-io`). As for
-    /// [`Lock::lock_until`](crate::Lock::lock_until), a free key is taken
-    /// even if the deadline has passed, and giving up only stops this
-    /// waiter; its entry goes unless others still hold or wait for the key.
-    ///
-    /// ```
-    /// # futures_lite::future::block_on(async {
-    /// let locks = turnlock::KeyedLocks::new();
-    /// let held = locks.lock("k").await;
-    /// let attempt = locks.lock_until("k", std::future::ready(())).await;
-    /// assert!(attempt.is_err());
-    /// drop(held);
-    /// assert!(locks.is_empty());
-    /// # });
-    /// ```
-    #[cfg_attr(not(feature = "async-io"), doc(alias = "lock_timeout"))]
-    #[inline]
-    pub fn lock_until<D: Future>(&self, key: K, deadline: D) -> KeyLockUntil<'_, K, D, S> {
-        KeyLockUntil::new(self, key, deadline, None)
-    }
-}
 
 /// One key's acquisition: the counted node, from the first poll until the
 /// lock is handed over, and the waiter of its lock. Generic over the
@@ -406,11 +331,6 @@ macro_rules! key_futures {
 }
 pub(super) use key_futures;
 
-/// The exclusive lock of a key of the `KeyedLocks` behind `H`.
-pub(crate) struct Locking<H>(pub(super) H);
-
-key_holder!(Locking<KeyedLocks>, RawLock, (), KeyGuard, OwnedKeyGuard);
-
 /// A key's acquisition as a future: the map until the guard takes it, the
 /// key until the first poll counts it in, and the acquisition.
 pub(crate) struct KeyFuture<H: KeyHolder> {
@@ -561,115 +481,5 @@ impl<H: KeyHolder, D> fmt::Debug for KeyUntil<H, D> {
             .field("future", &self.future)
             .field("after", &self.after)
             .finish_non_exhaustive()
-    }
-}
-
-key_futures! {
-    Locking<KeyedLocks> => KeyGuard, OwnedKeyGuard;
-    /// The future of [`KeyedLocks::lock`]; resolves to a [`KeyGuard`]. Needs
-    /// the `keyed` feature.
-    ///
-    /// Lazy: the key gets an entry when the future is first polled. Dropping
-    /// it at any point gives up cleanly; if it was the key's last user, the
-    /// entry goes.
-    ///
-    /// ```
-    /// use turnlock::{KeyedLocks, futures::KeyLockFuture};
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let locks = KeyedLocks::new();
-    /// let future: KeyLockFuture<'_, u32> = locks.lock(7);
-    /// assert_eq!(locks.len(), 0); // not polled yet
-    /// let guard = future.await;
-    /// assert_eq!(locks.len(), 1);
-    /// # drop(guard);
-    /// # });
-    /// ```
-    future KeyLockFuture;
-
-    /// The future of [`KeyedLocks::lock_owned`]; resolves to an
-    /// [`OwnedKeyGuard`]. Needs the `keyed` feature.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use turnlock::{KeyedLocks, futures::OwnedKeyLockFuture};
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let locks = Arc::new(KeyedLocks::new());
-    /// let future: OwnedKeyLockFuture<&str> = locks.lock_owned("job");
-    /// let guard = future.await;
-    /// assert!(locks.is_locked("job"));
-    /// # drop(guard);
-    /// # });
-    /// ```
-    owned OwnedKeyLockFuture;
-
-    /// The future of [`KeyedLocks::lock_until`]; resolves to `Ok(KeyGuard)`,
-    /// or `Err(TimedOut)` when the deadline completes first. Needs the
-    /// `keyed` feature.
-    ///
-    /// A waiter that gives up leaves no entry behind unless someone else
-    /// still holds or waits for the key.
-    ///
-    /// ```
-    /// use turnlock::{KeyedLocks, futures::KeyLockUntil};
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let locks = KeyedLocks::new();
-    /// let future: KeyLockUntil<'_, u8, _> = locks.lock_until(1, std::future::pending::<()>());
-    /// assert!(future.await.is_ok());
-    /// # });
-    /// ```
-    until KeyLockUntil;
-
-    /// The future of [`KeyedLocks::lock_timeout`]; resolves to
-    /// `Ok(KeyGuard)`, or `Err(TimedOut)` after the timeout. Needs the
-    /// `keyed` and `async-io` features.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use turnlock::{KeyedLocks, futures::KeyLockTimeout};
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let locks = KeyedLocks::new();
-    /// let future: KeyLockTimeout<'_, &str> = locks.lock_timeout("a", Duration::from_secs(1));
-    /// assert!(future.await.is_ok());
-    /// # });
-    /// ```
-    timeout KeyLockTimeout;
-}
-
-#[cfg(feature = "async-io")]
-impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
-    /// Locks `key`, or gives up after `timeout` with [`TimedOut`].
-    ///
-    /// As [`Lock::lock_timeout`](crate::Lock::lock_timeout): the clock
-    /// starts when this method is called, a free key is always taken,
-    /// `Duration::ZERO` means "only if free right now", and a timeout too
-    /// large to represent means no timeout. A waiter that times out leaves
-    /// the key's entry only if others still hold or wait for it.
-    ///
-    /// Needs the `async-io` feature. Without it, use
-    /// [`lock_until`](KeyedLocks::lock_until) with any timer future (not
-    /// `lock_blocking_timeout`, which blocks the thread).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// let files = turnlock::KeyedLocks::new();
-    /// let writing = files.lock("log.txt").await;
-    /// let err = files
-    ///     .lock_timeout("log.txt", Duration::from_millis(10))
-    ///     .await
-    ///     .unwrap_err();
-    /// assert_eq!(err.to_string(), "timed out waiting for lock after 10ms");
-    /// assert_eq!(files.len(), 1); // the holder's entry stays
-    /// drop(writing);
-    /// assert!(files.is_empty());
-    /// # });
-    /// ```
-    pub fn lock_timeout(&self, key: K, timeout: Duration) -> KeyLockTimeout<'_, K, S> {
-        KeyLockTimeout::new(self, key, timeout)
     }
 }

@@ -87,16 +87,16 @@ mod many;
 mod map;
 mod rw;
 
-#[cfg(feature = "async-io")]
-pub use self::acquire::KeyLockTimeout;
-#[cfg(target_has_atomic = "ptr")]
-pub use self::acquire::OwnedKeyLockFuture;
-pub use self::acquire::{KeyLockFuture, KeyLockUntil};
 pub use self::guard::KeyGuard;
 #[cfg(target_has_atomic = "ptr")]
 pub use self::guard::OwnedKeyGuard;
 pub use self::hash::{DefaultHashBuilder, KeyHasher};
+#[cfg(feature = "async-io")]
+pub use self::locks::KeyLockTimeout;
 pub use self::locks::KeyedLocks;
+#[cfg(target_has_atomic = "ptr")]
+pub use self::locks::OwnedKeyLockFuture;
+pub use self::locks::{KeyLockFuture, KeyLockUntil};
 pub use self::many::{LockManyFuture, ManyGuard};
 pub use self::rw::{
     KeyReadFuture, KeyReadGuard, KeyReadUntil, KeyWriteFuture, KeyWriteGuard, KeyWriteUntil,

@@ -3,7 +3,7 @@
 //!
 //! The same map as [`KeyedLocks`](crate::KeyedLocks)' (`map.rs`: sharded table, counted
 //! nodes, pool, shrinking, panic safety), with a
-//! [`RawRwLock`](crate::raw::RawRwLock) in each node instead of a
+//! [`RawRwLock`] in each node instead of a
 //! [`RawLock`](crate::raw::RawLock): every part of the keyed layer is
 //! generic over the node's lock, so the two maps share the map, the
 //! acquisition, the futures and the many-key form, and differ only in

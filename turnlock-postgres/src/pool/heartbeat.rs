@@ -6,14 +6,20 @@ use std::time::Duration;
 
 use super::counts::{Busy, Reservation};
 use super::inner::Inner;
-use super::open::spawn_open;
-use crate::conn::{Session, timeout};
+use crate::conn::{BoxFuture, Session, timeout};
+use crate::error::Error;
 
 /// How long the pool keeps trying to end a silent session's server process
 /// (it needs a session that answers to do it from).
 const TERMINATE_PATIENCE: Duration = Duration::from_secs(60);
 
-/// Starts the beats of a session that was just entered into the pool.
+/// How the pool opens a session (`open.rs`), given to the heartbeat by the
+/// code that opens sessions, so that this file needs none of it.
+pub(crate) type Open = fn(Reservation) -> BoxFuture<Result<(), Error>>;
+
+/// Starts the beats of a session that was just entered into the pool; a
+/// session that falls silent has its server process ended from another
+/// session, opened with `open` if need be.
 ///
 /// Every `interval` the session runs `SELECT 1`, which must be answered
 /// within two intervals (one may be spent behind a wait, which the
@@ -21,7 +27,7 @@ const TERMINATE_PATIENCE: Duration = Duration::from_secs(60);
 /// not answer is declared lost at most three intervals after it fell
 /// silent. The task holds the pool and the session weakly: it ends with
 /// them.
-pub(crate) fn start(inner: &Arc<Inner>, session: &Arc<Session>) {
+pub(crate) fn start(inner: &Arc<Inner>, session: &Arc<Session>, open: Open) {
     let interval = inner.dialer.heartbeat;
     let (pool, weak) = (Arc::downgrade(inner), Arc::downgrade(session));
     inner.spawn(async move {
@@ -38,7 +44,7 @@ pub(crate) fn start(inner: &Arc<Inner>, session: &Arc<Session>) {
                 return;
             }
             if !matches!(answer, Some(Ok(()))) {
-                silent(&inner, &session);
+                silent(&inner, &session, open);
                 return;
             }
         }
@@ -48,18 +54,18 @@ pub(crate) fn start(inner: &Arc<Inner>, session: &Arc<Session>) {
 /// A session that stopped answering: the pool lets go of it (its holders
 /// learn that their locks are lost), and its server process, which may
 /// still hold them, is ended from another session.
-fn silent(inner: &Arc<Inner>, session: &Arc<Session>) {
+fn silent(inner: &Arc<Inner>, session: &Arc<Session>, open: Open) {
     inner.session_gone(session);
     let (pid, started) = (session.backend_pid, session.backend_start.clone());
     let pool = Arc::downgrade(inner);
     inner.spawn(async move {
-        let _ = timeout(TERMINATE_PATIENCE, terminate(pool, pid, &started)).await;
+        let _ = timeout(TERMINATE_PATIENCE, terminate(pool, pid, &started, open)).await;
     });
 }
 
 /// Ends server process `pid` (started at `started`) from a session of the
 /// pool that answers, opening one if there is none and there is room.
-async fn terminate(pool: Weak<Inner>, pid: i32, started: &str) {
+async fn terminate(pool: Weak<Inner>, pid: i32, started: &str, open: Open) {
     let mut pause = Duration::from_millis(50);
     loop {
         let Some(inner) = pool.upgrade() else {
@@ -89,7 +95,7 @@ async fn terminate(pool: Weak<Inner>, pid: i32, started: &str) {
                 }
             }
             Err(Some(reservation)) => {
-                let _ = spawn_open(reservation).await;
+                let _ = open(reservation).await;
             }
             Err(None) => {}
         }

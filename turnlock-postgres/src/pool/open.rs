@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::counts::Reservation;
+use super::heartbeat;
 use super::inner::{Inner, SessionEntry};
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind};
@@ -59,7 +60,9 @@ async fn open(reservation: Reservation) -> Result<(), Error> {
     };
     inner.notify_changed();
     if entered {
-        super::heartbeat::start(&inner, &session);
+        heartbeat::start(&inner, &session, |reservation| {
+            Box::pin(spawn_open(reservation))
+        });
         Ok(())
     } else {
         Err(Error::new(
