@@ -18,8 +18,6 @@
 mod common;
 
 use core::fmt::Write as _;
-use core::sync::atomic::AtomicBool;
-use core::sync::atomic::Ordering::Relaxed;
 use core::time::Duration;
 use std::sync::Arc;
 
@@ -48,42 +46,18 @@ impl Outcome {
 
 /// Runs `TASKS` tasks on `pool` for `window` and returns each one's count.
 fn round<L: BenchLock>(pool: &Pool, lock: &Arc<L>, hold: bool, window: Duration) -> Vec<u64> {
-    let start = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let timer = {
-        let (start, stop) = (start.clone(), stop.clone());
-        std::thread::spawn(move || {
-            // Let every task reach the start line first.
-            std::thread::sleep(Duration::from_millis(20));
-            start.store(true, Relaxed);
-            std::thread::sleep(window);
-            stop.store(true, Relaxed);
-        })
-    };
-    let counts = pool.run_all((0..TASKS).map(|_| {
-        let (lock, start, stop) = (lock.clone(), start.clone(), stop.clone());
-        async move {
-            while !start.load(Relaxed) {
-                futures_lite::future::yield_now().await;
-            }
-            let mut count = 0;
-            while !stop.load(Relaxed) {
-                let mut guard = lock.acquire().await;
-                *guard += 1;
-                count += 1;
-                if hold {
-                    futures_lite::future::yield_now().await;
-                    drop(guard);
-                } else {
-                    drop(guard);
-                    futures_lite::future::yield_now().await;
-                }
-            }
-            count
+    pool.count_sections(TASKS, window, lock.clone(), move |lock, _| async move {
+        let mut guard = lock.acquire().await;
+        *guard += 1;
+        if hold {
+            futures_lite::future::yield_now().await;
+            drop(guard);
+        } else {
+            drop(guard);
+            futures_lite::future::yield_now().await;
         }
-    }));
-    timer.join().expect("timer thread panicked");
-    counts
+        lock
+    })
 }
 
 fn fairness(window: Duration, rounds: usize) -> Vec<Outcome> {

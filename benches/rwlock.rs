@@ -23,8 +23,6 @@
 mod common;
 
 use core::hint::black_box;
-use core::sync::atomic::AtomicBool;
-use core::sync::atomic::Ordering::Relaxed;
 use core::time::Duration;
 use std::sync::Arc;
 
@@ -183,44 +181,20 @@ const WINDOWS: usize = 3;
 /// `window`, holding it across a yield; returns each task's count
 /// (writers first).
 fn fairness_window<L: BenchRwLock>(pool: &Pool, lock: &Arc<L>, window: Duration) -> Vec<u64> {
-    let start = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let timer = {
-        let (start, stop) = (start.clone(), stop.clone());
-        std::thread::spawn(move || {
-            // Let every task reach the start line first.
-            std::thread::sleep(Duration::from_millis(20));
-            start.store(true, Relaxed);
-            std::thread::sleep(window);
-            stop.store(true, Relaxed);
-        })
-    };
-    let counts = pool.run_all((0..FAIR_TASKS).map(|task| {
-        let (lock, start, stop) = (lock.clone(), start.clone(), stop.clone());
-        async move {
-            while !start.load(Relaxed) {
-                futures_lite::future::yield_now().await;
-            }
-            let mut count = 0_u64;
-            while !stop.load(Relaxed) {
-                if task < WRITERS {
-                    let mut guard = lock.write().await;
-                    *guard += 1;
-                    futures_lite::future::yield_now().await;
-                    drop(guard);
-                } else {
-                    let guard = lock.read().await;
-                    black_box(*guard);
-                    futures_lite::future::yield_now().await;
-                    drop(guard);
-                }
-                count += 1;
-            }
-            count
+    pool.count_sections(FAIR_TASKS, window, lock.clone(), |lock, task| async move {
+        if task < WRITERS {
+            let mut guard = lock.write().await;
+            *guard += 1;
+            futures_lite::future::yield_now().await;
+            drop(guard);
+        } else {
+            let guard = lock.read().await;
+            black_box(*guard);
+            futures_lite::future::yield_now().await;
+            drop(guard);
         }
-    }));
-    timer.join().expect("timer thread panicked");
-    counts
+        lock
+    })
 }
 
 /// max/min of `counts`, and their sum.

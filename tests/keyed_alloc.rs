@@ -8,7 +8,7 @@ use turnlock::KeyedLocks;
 
 #[path = "common/counting.rs"]
 mod counting;
-use counting::{allocations_during as allocations, now};
+use counting::{allocations_during as allocations, now, steady_state_allocations};
 
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
@@ -37,18 +37,7 @@ fn round(locks: &KeyedLocks<u64>) {
 #[test]
 fn steady_state_locking_allocates_nothing() {
     for locks in [KeyedLocks::new(), KeyedLocks::new_fifo()] {
-        let warm_up = allocations(|| {
-            for _ in 0..10 {
-                round(&locks);
-            }
-        });
-        assert!(warm_up > 0, "the counter counts nothing");
-        let rounds = if cfg!(miri) { 20 } else { 10_000 };
-        let steady = allocations(|| {
-            for _ in 0..rounds {
-                round(&locks);
-            }
-        });
+        let (steady, rounds) = steady_state_allocations(|| round(&locks));
         assert_eq!(
             steady, 0,
             "{steady} allocations in {rounds} rounds of steady-state locking"

@@ -7,7 +7,7 @@ use turnlock::{KeyedRwLocks, RwLock, UpgradableReadGuard, WriteGuard};
 
 #[path = "common/counting.rs"]
 mod counting;
-use counting::{allocations_during as allocations, now};
+use counting::{allocations_during as allocations, now, steady_state_allocations};
 
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
@@ -55,18 +55,7 @@ fn round(locks: &KeyedRwLocks<u64>) {
 #[test]
 fn steady_state_keyed_locking_allocates_nothing() {
     for locks in [KeyedRwLocks::new(), KeyedRwLocks::new_fifo()] {
-        let warm_up = allocations(|| {
-            for _ in 0..10 {
-                round(&locks);
-            }
-        });
-        assert!(warm_up > 0, "the counter counts nothing");
-        let rounds = if cfg!(miri) { 20 } else { 10_000 };
-        let steady = allocations(|| {
-            for _ in 0..rounds {
-                round(&locks);
-            }
-        });
+        let (steady, rounds) = steady_state_allocations(|| round(&locks));
         assert_eq!(steady, 0, "{steady} allocations in {rounds} rounds");
         assert!(locks.is_empty());
     }

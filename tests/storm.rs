@@ -226,36 +226,8 @@ fn storm_rwlock_fifo() {
     });
 }
 
-const KEYED_RW: Mix = Mix {
-    tasks: &[
-        Way(Style::Await, Cancel::No),
-        Way(Style::Owned, Cancel::No),
-        Way(Style::Try, Cancel::No),
-        Way(Style::TryOwned, Cancel::No),
-        Way(Style::Until(Deadline::AfterPolls(4)), Cancel::No),
-        TIMEOUT,
-        Way(Style::WithLock, Cancel::No),
-        // Up to three keys at once, each read or written.
-        Way(Style::Many, Cancel::No),
-        Way(Style::Many, Cancel::OnWake),
-        Way(Style::Await, Cancel::OnWake),
-        Way(Style::Await, Cancel::Two),
-        Way(Style::Owned, Cancel::Race),
-    ],
-    threads: &[
-        Style::Blocking,
-        Style::BlockingTimeout,
-        Style::Try,
-        Style::Many,
-        Style::Await,
-    ],
-    yields: 0..3,
-    thread_yield_one_in: 2,
-    panic_one_in: 40,
-    retry: false,
-};
-
-/// A keyed reader-writer storm, as [`keyed`]'s.
+/// A keyed reader-writer storm, as [`keyed`]'s, with [`KEYED`]'s mix (each
+/// acquisition a read or a write, `Many` some of each).
 fn keyed_rw(locks: KeyedRwLocks<Key>) -> KeyedRwSubject<Key> {
     KeyedRwSubject::new(locks, HOT_KEYS).cold_keys(6)
 }
@@ -263,7 +235,7 @@ fn keyed_rw(locks: KeyedRwLocks<Key>) -> KeyedRwSubject<Key> {
 #[test]
 fn storm_keyed_rw_new() {
     Storm::new("storm_keyed_rw_new").run(|storm| {
-        let report = storm.rage(keyed_rw(KeyedRwLocks::new()), &KEYED_RW);
+        let report = storm.rage(keyed_rw(KeyedRwLocks::new()), &KEYED);
         assert_trouble(&storm, &report, true);
         assert_shared(&storm, &report);
     });
@@ -272,7 +244,7 @@ fn storm_keyed_rw_new() {
 #[test]
 fn storm_keyed_rw_fifo() {
     Storm::new("storm_keyed_rw_fifo").run(|storm| {
-        let report = storm.rage(keyed_rw(KeyedRwLocks::new_fifo()), &KEYED_RW);
+        let report = storm.rage(keyed_rw(KeyedRwLocks::new_fifo()), &KEYED);
         assert_trouble(&storm, &report, true);
         assert_shared(&storm, &report);
     });

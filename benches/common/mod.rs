@@ -14,6 +14,8 @@ use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::thread::JoinHandle;
 
 use criterion::Criterion;
@@ -199,6 +201,54 @@ impl Pool {
             }
             outputs
         })
+    }
+
+    /// Runs `tasks` tasks for `window`: each, given its own clone of
+    /// `state`, waits until all have started, then runs `section(state,
+    /// task)` over and over until the window closes (a section gives the
+    /// state back, so that no section pays for a clone). Returns each
+    /// task's count of sections, in task order.
+    pub fn count_sections<T, S, F>(
+        &self,
+        tasks: usize,
+        window: Duration,
+        state: T,
+        section: S,
+    ) -> Vec<u64>
+    where
+        T: Clone + Send + 'static,
+        S: Fn(T, usize) -> F + Clone + Send + 'static,
+        F: Future<Output = T> + Send,
+    {
+        let start = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let timer = {
+            let (start, stop) = (start.clone(), stop.clone());
+            std::thread::spawn(move || {
+                // Let every task reach the start line first.
+                std::thread::sleep(Duration::from_millis(20));
+                start.store(true, Relaxed);
+                std::thread::sleep(window);
+                stop.store(true, Relaxed);
+            })
+        };
+        let counts = self.run_all((0..tasks).map(|task| {
+            let (mut state, section) = (state.clone(), section.clone());
+            let (start, stop) = (start.clone(), stop.clone());
+            async move {
+                while !start.load(Relaxed) {
+                    futures_lite::future::yield_now().await;
+                }
+                let mut count = 0_u64;
+                while !stop.load(Relaxed) {
+                    state = section(state, task).await;
+                    count += 1;
+                }
+                count
+            }
+        }));
+        timer.join().expect("timer thread panicked");
+        counts
     }
 }
 

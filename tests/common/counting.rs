@@ -76,6 +76,26 @@ pub fn allocations_during(f: impl FnOnce()) -> u64 {
     ALLOCATIONS.with(Cell::get) - before
 }
 
+/// The allocations of `rounds` runs of `round` (20 under Miri, else
+/// 10 000), after ten runs to warm up (free lists, pooled nodes), which must
+/// allocate: otherwise the counter counts nothing. With `rounds`.
+#[allow(dead_code, reason = "only some test binaries check a steady state")]
+pub fn steady_state_allocations(mut round: impl FnMut()) -> (u64, u64) {
+    let warm_up = allocations_during(|| {
+        for _ in 0..10 {
+            round();
+        }
+    });
+    assert!(warm_up > 0, "the counter counts nothing");
+    let rounds = if cfg!(miri) { 20 } else { 10_000 };
+    let steady = allocations_during(|| {
+        for _ in 0..rounds {
+            round();
+        }
+    });
+    (steady, rounds)
+}
+
 /// The bytes this thread allocated and did not free while running `f`
 /// (negative if it freed more than it allocated), with `f`'s result.
 ///

@@ -4,39 +4,74 @@
 
 mod common;
 
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{advisory_locks, backends, eventually, tokio, url, with_timeout};
 use turnlock_postgres::{ErrorKind, Pool};
 
-type Held = Arc<Mutex<Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>>>;
+type Kept = Arc<Mutex<Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>>>;
+
+/// A pool's spawner that runs what it is given on the current tokio
+/// runtime until it is stalled, and keeps it from then on until it resumes.
+#[derive(Clone)]
+struct Stalling {
+    handle: ::tokio::runtime::Handle,
+    kept: Kept,
+    stalled: Arc<AtomicBool>,
+}
+
+impl Stalling {
+    /// Inside a tokio runtime.
+    fn new() -> Self {
+        Stalling {
+            handle: ::tokio::runtime::Handle::current(),
+            kept: Kept::default(),
+            stalled: Arc::default(),
+        }
+    }
+
+    fn pool(&self, url: &str) -> Pool {
+        let spawner = self.clone();
+        Pool::builder(url)
+            .spawner(move |future| {
+                if spawner.stalled.load(SeqCst) {
+                    spawner.kept.lock().unwrap().push(future);
+                } else {
+                    spawner.handle.spawn(future);
+                }
+            })
+            .build()
+            .unwrap()
+    }
+
+    /// From now on, keeps what it is given.
+    fn stall(&self) {
+        self.stalled.store(true, SeqCst);
+    }
+
+    /// Runs what it kept, and from now on what it is given.
+    fn resume(&self) {
+        self.stalled.store(false, SeqCst);
+        for future in self.kept.lock().unwrap().drain(..) {
+            self.handle.spawn(future);
+        }
+    }
+}
 
 #[test]
 fn a_dropped_guards_unlock_reaches_the_server_before_the_spawner_runs_anything() {
     let app = "releases_unspawned";
     let url = url(app);
     tokio(60, async move {
-        let handle = ::tokio::runtime::Handle::current();
-        let held: Held = Arc::default();
-        let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let pool = Pool::builder(&url)
-            .spawner({
-                let (held, stalled) = (held.clone(), stalled.clone());
-                move |future| {
-                    if stalled.load(std::sync::atomic::Ordering::SeqCst) {
-                        held.lock().unwrap().push(future);
-                    } else {
-                        handle.spawn(future);
-                    }
-                }
-            })
-            .build()
-            .unwrap();
+        let spawner = Stalling::new();
+        let pool = spawner.pool(&url);
         let guard = pool.lock(7101).await.unwrap();
         // From here on the spawner keeps what it is given: the release's
         // background task does not run.
-        stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+        spawner.stall();
         drop(guard);
         let other = Pool::new(&common::url("releases_unspawned_other")).unwrap();
         let taken = other
@@ -50,10 +85,7 @@ fn a_dropped_guards_unlock_reaches_the_server_before_the_spawner_runs_anything()
         );
         taken.release().await.unwrap();
         // The spawner runs what it kept; the pool books the release.
-        stalled.store(false, std::sync::atomic::Ordering::SeqCst);
-        for future in held.lock().unwrap().drain(..) {
-            ::tokio::spawn(future);
-        }
+        spawner.resume();
         eventually(10, "the release booked", || pool.status().is_idle()).await;
         eventually(10, "nothing left in pg_locks", || advisory_locks(app) == 0).await;
     });
@@ -134,27 +166,13 @@ fn the_next_local_caller_of_a_key_finishes_its_release_itself() {
     let app = "releases_driven";
     let url = url(app);
     tokio(60, async move {
-        let handle = ::tokio::runtime::Handle::current();
-        let held: Held = Arc::default();
-        let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let pool = Pool::builder(&url)
-            .spawner({
-                let (held, stalled) = (held.clone(), stalled.clone());
-                move |future| {
-                    if stalled.load(std::sync::atomic::Ordering::SeqCst) {
-                        held.lock().unwrap().push(future);
-                    } else {
-                        handle.spawn(future);
-                    }
-                }
-            })
-            .build()
-            .unwrap();
+        let spawner = Stalling::new();
+        let pool = spawner.pool(&url);
         let guard = pool.lock(7103).await.unwrap();
         let backend = guard.backend_pid();
         // The spawner runs nothing from here on: the release is finished
         // by the next caller of the key, which waits for it anyway.
-        stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+        spawner.stall();
         drop(guard);
         let guard = with_timeout(Duration::from_secs(10), pool.lock(7103))
             .await
@@ -173,10 +191,7 @@ fn the_next_local_caller_of_a_key_finishes_its_release_itself() {
             .expect_err("the release is still in flight");
         assert_eq!(err.kind(), ErrorKind::TimedOut);
         drop(stopped);
-        stalled.store(false, std::sync::atomic::Ordering::SeqCst);
-        for future in held.lock().unwrap().drain(..) {
-            ::tokio::spawn(future);
-        }
+        spawner.resume();
         eventually(10, "the release booked", || pool.status().is_idle()).await;
         eventually(10, "nothing left in pg_locks", || advisory_locks(app) == 0).await;
         assert_eq!(pool.status().sessions, 1);

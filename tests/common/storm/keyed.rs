@@ -38,25 +38,21 @@ impl StormKey for u32 {
     }
 }
 
-/// A `KeyedLocks` under test, with a checked value per hot key.
-pub struct KeyedSubject<K> {
-    locks: Arc<KeyedLocks<K>>,
-    /// Hot keys are `0..hot`; each has a checked value in `cells`.
-    hot: u32,
-    /// A key is cold (numbered from 1 000, rarely used twice) once in this
-    /// many (0: never): new entries, pool churn, tables that grow and
-    /// shrink.
+/// The keys a keyed storm draws: hot keys `0..hot`, each with a checked
+/// value in `cells`, and, if asked, cold keys (numbered from 1 000, rarely
+/// used twice: new entries, pool churn, tables that grow and shrink); any
+/// of them may panic on purpose, counting itself in `counts`.
+pub struct KeyDraw {
+    pub hot: u32,
+    /// A key is cold once in this many draws (0: never).
     cold_one_in: u64,
-    cells: KeyCells,
-    /// Shared with the keys that panic on purpose, which count themselves.
-    counts: Arc<Counts>,
+    pub cells: KeyCells,
+    pub counts: Arc<Counts>,
 }
 
-impl<K: StormKey> KeyedSubject<K> {
-    /// `locks` with hot keys `0..hot`.
-    pub fn new(locks: KeyedLocks<K>, hot: u32) -> Self {
+impl KeyDraw {
+    pub fn new(hot: u32) -> Self {
         Self {
-            locks: Arc::new(locks),
             hot,
             cold_one_in: 0,
             cells: KeyCells::new(hot),
@@ -65,18 +61,40 @@ impl<K: StormKey> KeyedSubject<K> {
     }
 
     /// One key in `one_in` is a cold one.
-    pub fn cold_keys(mut self, one_in: u64) -> Self {
+    pub fn cold_keys(&mut self, one_in: u64) {
         self.cold_one_in = one_in;
-        self
     }
 
-    fn key(&self, rng: &mut Rng) -> K {
+    /// The key of one acquisition.
+    pub fn key<K: StormKey>(&self, rng: &mut Rng) -> K {
         let id = if self.cold_one_in != 0 && rng.one_in(self.cold_one_in) {
             1_000 + rng.below(100_000) as u32
         } else {
             rng.below(u64::from(self.hot)) as u32
         };
         K::drawn(id, rng, &self.counts)
+    }
+}
+
+/// A `KeyedLocks` under test, with a checked value per hot key.
+pub struct KeyedSubject<K> {
+    locks: Arc<KeyedLocks<K>>,
+    keys: KeyDraw,
+}
+
+impl<K: StormKey> KeyedSubject<K> {
+    /// `locks` with hot keys `0..hot`.
+    pub fn new(locks: KeyedLocks<K>, hot: u32) -> Self {
+        Self {
+            locks: Arc::new(locks),
+            keys: KeyDraw::new(hot),
+        }
+    }
+
+    /// One key in `one_in` is a cold one.
+    pub fn cold_keys(mut self, one_in: u64) -> Self {
+        self.keys.cold_keys(one_in);
+        self
     }
 
     /// Wraps `guard`, which holds the keys `ids` exclusively, for a section.
@@ -89,7 +107,7 @@ impl<K: StormKey> KeyedSubject<K> {
             assert!(self.locks.is_locked(id), "key {id} is held but not locked");
         }
         // SAFETY: the caller's promise.
-        unsafe { self.cells.held(ids, Mode::Exclusive, guard) }
+        unsafe { self.keys.cells.held(ids, Mode::Exclusive, guard) }
     }
 }
 
@@ -222,12 +240,12 @@ impl<G: Send> Hold for KeysHeld<'_, G> {
 
 impl<K: StormKey> Subject for KeyedSubject<K> {
     fn counts(&self) -> &Counts {
-        &self.counts
+        &self.keys.counts
     }
 
     fn acquire<'a>(&'a self, how: &How, rng: &mut Rng) -> Acquiring<'a> {
         let locks = &self.locks;
-        let key = self.key(rng);
+        let key: K = self.keys.key(rng);
         let id = key.id();
         match how.style {
             Style::Await => {
@@ -278,7 +296,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                 })
             }
             Style::WithLock => {
-                let (plan, counts) = (how.plan, &self.counts);
+                let (plan, counts) = (how.plan, &self.keys.counts);
                 Box::pin(async move {
                     locks
                         .with_lock(key, async || {
@@ -295,7 +313,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
                 // Up to three keys at once, in any order, maybe repeated.
                 let mut keys = vec![key];
                 for _ in 0..rng.below(3) {
-                    keys.push(self.key(rng));
+                    keys.push(self.keys.key(rng));
                 }
                 let future = locks.lock_many(keys);
                 Box::pin(async move {
@@ -310,7 +328,7 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
     }
 
     fn acquire_blocking<'a>(&'a self, how: &How, rng: &mut Rng) -> Option<Held<'a>> {
-        let key = self.key(rng);
+        let key: K = self.keys.key(rng);
         let id = key.id();
         let guard = match how.style {
             Style::Blocking => self.locks.lock_blocking(key),
@@ -323,24 +341,26 @@ impl<K: StormKey> Subject for KeyedSubject<K> {
 
     fn settle(&self, report: &Report) {
         let locks = &self.locks;
-        let locked: Vec<u32> = (0..self.hot).filter(|id| locks.is_locked(id)).collect();
+        let locked: Vec<u32> = (0..self.keys.hot)
+            .filter(|id| locks.is_locked(id))
+            .collect();
         assert_eq!(
             locks.len(),
             0,
             "entries left after the storm (hot keys locked: {locked:?}; {report:?})"
         );
         assert!(locks.is_empty());
-        for id in 0..self.hot {
+        for id in 0..self.keys.hot {
             assert!(!locks.is_locked(&id), "key {id} is locked after the storm");
             let guard = locks
-                .try_lock(K::plain(id, &self.counts))
+                .try_lock(K::plain(id, &self.keys.counts))
                 .unwrap_or_else(|| panic!("key {id} cannot be taken after the storm"));
             // SAFETY: we hold the key, and the storm is over.
-            unsafe { self.cells.assert_counted(id) };
+            unsafe { self.keys.cells.assert_counted(id) };
             // A waiter queued behind the holder is served on release, and
             // the entry goes with the last of them.
             let probe = Probe::new();
-            let mut waiter = locks.lock(K::plain(id, &self.counts));
+            let mut waiter = locks.lock(K::plain(id, &self.keys.counts));
             assert_pending(probe.poll(&mut waiter));
             drop(guard);
             drop(ready(probe.poll(&mut waiter)));

@@ -1,13 +1,14 @@
 //! [`KeyedRwLocks`] as a storm [`Subject`]: reads and writes of keys in
 //! every acquisition style it has, several keys at once (some read, some
-//! written), over the hot keys of [`KeyCells`] and, if asked, cold keys,
-//! with keys that may panic on purpose (the [`StormKey`]s of `keyed.rs`).
+//! written), over the keys of a [`KeyDraw`]: hot keys with checked values
+//! and, if asked, cold keys, any of which may panic on purpose (the
+//! [`StormKey`]s of `keyed.rs`).
 
 use std::sync::Arc;
 
 use turnlock::{KeyReadGuard, KeyWriteGuard, KeyedRwLocks, RwManyGuard};
 
-use super::keyed::{KeyCells, StormKey};
+use super::keyed::{KeyDraw, StormKey};
 use super::{Acquiring, Counts, Held, How, Mode, Report, Style, Subject};
 use crate::common::{Probe, Rng, assert_pending, ready};
 
@@ -15,13 +16,7 @@ use crate::common::{Probe, Rng, assert_pending, ready};
 /// acquisitions in three read.
 pub struct KeyedRwSubject<K> {
     locks: Arc<KeyedRwLocks<K>>,
-    /// Hot keys are `0..hot`; each has a checked value in `cells`.
-    hot: u32,
-    /// A key is cold once in this many (0: never).
-    cold_one_in: u64,
-    cells: KeyCells,
-    /// Shared with the keys that panic on purpose, which count themselves.
-    counts: Arc<Counts>,
+    keys: KeyDraw,
 }
 
 impl<K: StormKey> KeyedRwSubject<K> {
@@ -29,26 +24,14 @@ impl<K: StormKey> KeyedRwSubject<K> {
     pub fn new(locks: KeyedRwLocks<K>, hot: u32) -> Self {
         Self {
             locks: Arc::new(locks),
-            hot,
-            cold_one_in: 0,
-            cells: KeyCells::new(hot),
-            counts: Arc::new(Counts::new()),
+            keys: KeyDraw::new(hot),
         }
     }
 
     /// One key in `one_in` is a cold one.
     pub fn cold_keys(mut self, one_in: u64) -> Self {
-        self.cold_one_in = one_in;
+        self.keys.cold_keys(one_in);
         self
-    }
-
-    fn key(&self, rng: &mut Rng) -> K {
-        let id = if self.cold_one_in != 0 && rng.one_in(self.cold_one_in) {
-            1_000 + rng.below(100_000) as u32
-        } else {
-            rng.below(u64::from(self.hot)) as u32
-        };
-        K::drawn(id, rng, &self.counts)
     }
 
     /// Wraps `guard`, which holds each key of `ids` in its mode, for a
@@ -66,7 +49,7 @@ impl<K: StormKey> KeyedRwSubject<K> {
             }
         }
         // SAFETY: the caller's promise.
-        unsafe { self.cells.held_each(ids, guard) }
+        unsafe { self.keys.cells.held_each(ids, guard) }
     }
 
     /// [`held`](Self::held) for one key.
@@ -84,12 +67,12 @@ impl<K: StormKey> Subject for KeyedRwSubject<K> {
     const MODES: &'static [Mode] = &[Mode::Exclusive, Mode::Shared, Mode::Shared];
 
     fn counts(&self) -> &Counts {
-        &self.counts
+        &self.keys.counts
     }
 
     fn acquire<'a>(&'a self, how: &How, rng: &mut Rng) -> Acquiring<'a> {
         let locks = &self.locks;
-        let key = self.key(rng);
+        let key: K = self.keys.key(rng);
         let id = key.id();
         let mode = how.mode;
         let write = mode == Mode::Exclusive;
@@ -193,7 +176,7 @@ impl<K: StormKey> Subject for KeyedRwSubject<K> {
                 })
             }
             Style::WithLock => {
-                let (plan, counts) = (how.plan, &self.counts);
+                let (plan, counts) = (how.plan, &self.keys.counts);
                 Box::pin(async move {
                     let section = async || {
                         // SAFETY: `with_read`/`with_write` holds the key `id`
@@ -223,7 +206,7 @@ impl<K: StormKey> Subject for KeyedRwSubject<K> {
                 };
                 place(key, rng);
                 for _ in 0..rng.below(3) {
-                    let key = self.key(rng);
+                    let key: K = self.keys.key(rng);
                     place(key, rng);
                 }
                 let future = locks.lock_many(reads, writes);
@@ -242,7 +225,7 @@ impl<K: StormKey> Subject for KeyedRwSubject<K> {
     }
 
     fn acquire_blocking<'a>(&'a self, how: &How, rng: &mut Rng) -> Option<Held<'a>> {
-        let key = self.key(rng);
+        let key: K = self.keys.key(rng);
         let id = key.id();
         let mode = how.mode;
         let locks = &self.locks;
@@ -273,7 +256,7 @@ impl<K: StormKey> Subject for KeyedRwSubject<K> {
 
     fn settle(&self, report: &Report) {
         let locks = &self.locks;
-        let held: Vec<u32> = (0..self.hot)
+        let held: Vec<u32> = (0..self.keys.hot)
             .filter(|id| locks.state(id).is_some())
             .collect();
         assert_eq!(
@@ -281,17 +264,17 @@ impl<K: StormKey> Subject for KeyedRwSubject<K> {
             0,
             "entries left after the storm (hot keys with entries: {held:?}; {report:?})"
         );
-        for id in 0..self.hot {
+        for id in 0..self.keys.hot {
             let guard = locks
-                .try_write(K::plain(id, &self.counts))
+                .try_write(K::plain(id, &self.keys.counts))
                 .unwrap_or_else(|| panic!("key {id} cannot be written after the storm"));
             // SAFETY: we hold the key alone, and the storm is over.
-            unsafe { self.cells.assert_counted(id) };
+            unsafe { self.keys.cells.assert_counted(id) };
             // Readers queued behind the writer are served together on
             // release, and the entry goes with the last of them.
             let probe = Probe::new();
-            let mut first = locks.read(K::plain(id, &self.counts));
-            let mut second = locks.read(K::plain(id, &self.counts));
+            let mut first = locks.read(K::plain(id, &self.keys.counts));
+            let mut second = locks.read(K::plain(id, &self.keys.counts));
             assert_pending(probe.poll(&mut first));
             assert_pending(probe.poll(&mut second));
             drop(guard);
