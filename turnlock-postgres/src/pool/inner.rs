@@ -136,15 +136,18 @@ impl KeyEntry {
     /// for the next local reader, so that a stream of readers does not take
     /// and give back a lock each.
     pub(crate) fn take_unused_shared(&mut self, others: usize, max_joins: u32) -> Vec<SharedHold> {
-        let holds = std::mem::take(&mut self.shared);
-        let newest = holds.len().wrapping_sub(1);
+        // In place: this runs at every reader's arrival and departure, and
+        // allocates only when a lock is given back.
         let mut unused = Vec::new();
-        for (i, hold) in holds.into_iter().enumerate() {
-            let joinable = i == newest && hold.joins < max_joins && !hold.session.is_lost();
+        let mut i = 0;
+        while i < self.shared.len() {
+            let hold = &self.shared[i];
+            let newest = i + 1 == self.shared.len();
+            let joinable = newest && hold.joins < max_joins && !hold.session.is_lost();
             if hold.readers > 0 || others > 0 && joinable {
-                self.shared.push(hold);
+                i += 1;
             } else {
-                unused.push(hold);
+                unused.push(self.shared.remove(i));
             }
         }
         unused
