@@ -99,65 +99,43 @@ pub struct Lock<T: ?Sized> {
 // shared `&T` to two threads at once, so `T: Sync` is not needed.
 unsafe impl<T: ?Sized + Send> Sync for Lock<T> {}
 
-impl<T> Lock<T> {
-    crate::sync::loom_const_fn! {
-        /// A new lock with the throughput policy: fast, and starvation-free.
-        ///
-        /// A task that finds the lock free takes it at once, even when
-        /// others are waiting; a waiter that is overtaken joins a strict
-        /// queue, so every waiter gets the lock after a bounded number of
-        /// hand-offs.
-        ///
-        /// `const`, so it can build a `static`:
-        ///
-        /// ```
-        /// use turnlock::Lock;
-        ///
-        /// static REGISTRY: Lock<Vec<&str>> = Lock::new(Vec::new());
-        ///
-        /// REGISTRY.lock_blocking().push("hello");
-        /// assert_eq!(REGISTRY.lock_blocking().len(), 1);
-        /// ```
-        pub const fn new(value: T) -> Self {
-            Self {
-                raw: RawLock::new(false),
-                value: UnsafeCell::new(value),
-            }
-        }
-    }
+crate::macros::value_lock! {
+    Lock { raw: RawLock, value }
 
-    crate::sync::loom_const_fn! {
-        /// A new lock with the strict FIFO policy and direct hand-off.
-        ///
-        /// Waiters are served in the order of their first poll. A release
-        /// with waiters passes the lock directly to the oldest one, so no
-        /// later `lock`, `try_lock` or the releasing task can take it first.
-        ///
-        /// ```
-        /// use turnlock::Lock;
-        ///
-        /// static CONNECTION: Lock<u32> = Lock::new_fifo(0);
-        ///
-        /// *CONNECTION.lock_blocking() += 1;
-        /// assert_eq!(*CONNECTION.lock_blocking(), 1);
-        /// ```
-        pub const fn new_fifo(value: T) -> Self {
-            Self {
-                raw: RawLock::new(true),
-                value: UnsafeCell::new(value),
-            }
-        }
-    }
-
-    /// Consumes the lock and returns the value.
+    /// A new lock with the throughput policy: fast, and starvation-free.
+    ///
+    /// A task that finds the lock free takes it at once, even when
+    /// others are waiting; a waiter that is overtaken joins a strict
+    /// queue, so every waiter gets the lock after a bounded number of
+    /// hand-offs.
+    ///
+    /// `const`, so it can build a `static`:
     ///
     /// ```
-    /// let lock = turnlock::Lock::new(String::from("done"));
-    /// assert_eq!(lock.into_inner(), "done");
+    /// use turnlock::Lock;
+    ///
+    /// static REGISTRY: Lock<Vec<&str>> = Lock::new(Vec::new());
+    ///
+    /// REGISTRY.lock_blocking().push("hello");
+    /// assert_eq!(REGISTRY.lock_blocking().len(), 1);
     /// ```
-    pub fn into_inner(self) -> T {
-        self.value.into_inner()
-    }
+    new;
+
+    /// A new lock with the strict FIFO policy and direct hand-off.
+    ///
+    /// Waiters are served in the order of their first poll. A release
+    /// with waiters passes the lock directly to the oldest one, so no
+    /// later `lock`, `try_lock` or the releasing task can take it first.
+    ///
+    /// ```
+    /// use turnlock::Lock;
+    ///
+    /// static CONNECTION: Lock<u32> = Lock::new_fifo(0);
+    ///
+    /// *CONNECTION.lock_blocking() += 1;
+    /// assert_eq!(*CONNECTION.lock_blocking(), 1);
+    /// ```
+    new_fifo;
 }
 
 impl<T: ?Sized> Lock<T> {
@@ -376,50 +354,6 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     pub fn is_locked(&self) -> bool {
         self.raw.is_locked()
-    }
-
-    /// `true` for a lock made by [`Lock::new_fifo`].
-    ///
-    /// ```
-    /// assert!(turnlock::Lock::new_fifo(()).is_fifo());
-    /// assert!(!turnlock::Lock::new(()).is_fifo());
-    /// ```
-    #[inline]
-    pub fn is_fifo(&self) -> bool {
-        self.raw.is_fifo()
-    }
-
-    /// A mutable reference to the value, without locking: `&mut self`
-    /// already proves that nobody else can hold the lock.
-    ///
-    /// ```
-    /// let mut lock = turnlock::Lock::new(1);
-    /// *lock.get_mut() = 5;
-    /// assert_eq!(lock.into_inner(), 5);
-    /// ```
-    #[inline]
-    pub fn get_mut(&mut self) -> &mut T {
-        self.value.get_mut()
-    }
-
-    /// The raw protocol, for the futures and the keyed layer.
-    #[inline]
-    pub(crate) fn raw(&self) -> &RawLock {
-        &self.raw
-    }
-}
-
-impl<T: Default> Default for Lock<T> {
-    /// A `Lock::new(T::default())`.
-    fn default() -> Self {
-        Self::new(T::default())
-    }
-}
-
-impl<T> From<T> for Lock<T> {
-    /// A `Lock::new(value)`.
-    fn from(value: T) -> Self {
-        Self::new(value)
     }
 }
 

@@ -104,3 +104,93 @@ macro_rules! guard_fmt {
     };
 }
 pub(crate) use guard_fmt;
+
+/// What [`Lock`](crate::Lock) and [`RwLock`](crate::RwLock) share around
+/// their value: the two `const` constructors (documented by the caller, as
+/// their policies differ), `into_inner`, `get_mut`, `is_fifo`, the crate's
+/// way to the raw protocol, `Default` and `From`.
+///
+/// `$lock { raw: $raw, value }` names the type and its raw protocol, which
+/// both have `new(fifo: bool)`; the type must have exactly the fields `raw`
+/// and `value: UnsafeCell<T>`.
+macro_rules! value_lock {
+    (
+        $lock:ident { raw: $raw:ident, value }
+        $(#[$new:meta])* new;
+        $(#[$fifo:meta])* new_fifo;
+    ) => {
+        impl<T> $lock<T> {
+            $crate::sync::loom_const_fn! {
+                $(#[$new])*
+                pub const fn new(value: T) -> Self {
+                    Self { raw: $raw::new(false), value: UnsafeCell::new(value) }
+                }
+            }
+
+            $crate::sync::loom_const_fn! {
+                $(#[$fifo])*
+                pub const fn new_fifo(value: T) -> Self {
+                    Self { raw: $raw::new(true), value: UnsafeCell::new(value) }
+                }
+            }
+
+            /// Consumes the lock and returns the value.
+            ///
+            /// ```
+            #[doc = concat!("let lock = turnlock::", stringify!($lock), "::new(String::from(\"done\"));")]
+            /// assert_eq!(lock.into_inner(), "done");
+            /// ```
+            pub fn into_inner(self) -> T {
+                self.value.into_inner()
+            }
+        }
+
+        impl<T: ?Sized> $lock<T> {
+            #[doc = concat!("`true` for a lock made by [`", stringify!($lock), "::new_fifo`].")]
+            ///
+            /// ```
+            #[doc = concat!("assert!(turnlock::", stringify!($lock), "::new_fifo(()).is_fifo());")]
+            #[doc = concat!("assert!(!turnlock::", stringify!($lock), "::new(()).is_fifo());")]
+            /// ```
+            #[inline]
+            pub fn is_fifo(&self) -> bool {
+                self.raw.is_fifo()
+            }
+
+            /// A mutable reference to the value, without locking: `&mut self`
+            /// already proves that nobody else holds the lock.
+            ///
+            /// ```
+            #[doc = concat!("let mut lock = turnlock::", stringify!($lock), "::new(1);")]
+            /// *lock.get_mut() = 5;
+            /// assert_eq!(lock.into_inner(), 5);
+            /// ```
+            #[inline]
+            pub fn get_mut(&mut self) -> &mut T {
+                self.value.get_mut()
+            }
+
+            /// The raw protocol, for the guards, the futures and the keyed
+            /// layer.
+            #[inline]
+            pub(crate) fn raw(&self) -> &$raw {
+                &self.raw
+            }
+        }
+
+        impl<T: Default> Default for $lock<T> {
+            #[doc = concat!("A `", stringify!($lock), "::new(T::default())`.")]
+            fn default() -> Self {
+                Self::new(T::default())
+            }
+        }
+
+        impl<T> From<T> for $lock<T> {
+            #[doc = concat!("A `", stringify!($lock), "::new(value)`.")]
+            fn from(value: T) -> Self {
+                Self::new(value)
+            }
+        }
+    };
+}
+pub(crate) use value_lock;

@@ -138,59 +138,37 @@ pub struct RwLock<T: ?Sized> {
 // only one of the two happen at a time.
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
-impl<T> RwLock<T> {
-    crate::sync::loom_const_fn! {
-        /// A new lock with the throughput policy; neither readers nor
-        /// writers starve (see [`RwLock`], "Policies and starvation").
-        ///
-        /// `const`, so it can build a `static`:
-        ///
-        /// ```
-        /// use turnlock::RwLock;
-        ///
-        /// static SETTINGS: RwLock<Vec<&str>> = RwLock::new(Vec::new());
-        ///
-        /// SETTINGS.write_blocking().push("verbose");
-        /// assert_eq!(*SETTINGS.read_blocking(), ["verbose"]);
-        /// ```
-        pub const fn new(value: T) -> Self {
-            Self {
-                raw: RawRwLock::new(false),
-                value: UnsafeCell::new(value),
-            }
-        }
-    }
+crate::macros::value_lock! {
+    RwLock { raw: RawRwLock, value }
 
-    crate::sync::loom_const_fn! {
-        /// A new lock that serves waiters strictly in order of arrival,
-        /// readers at the head of the line together.
-        ///
-        /// ```
-        /// use turnlock::RwLock;
-        ///
-        /// static SCHEMA: RwLock<u32> = RwLock::new_fifo(1);
-        ///
-        /// *SCHEMA.write_blocking() += 1;
-        /// assert_eq!(*SCHEMA.read_blocking(), 2);
-        /// assert!(SCHEMA.is_fifo());
-        /// ```
-        pub const fn new_fifo(value: T) -> Self {
-            Self {
-                raw: RawRwLock::new(true),
-                value: UnsafeCell::new(value),
-            }
-        }
-    }
-
-    /// Consumes the lock and returns the value.
+    /// A new lock with the throughput policy; neither readers nor
+    /// writers starve (see [`RwLock`], "Policies and starvation").
+    ///
+    /// `const`, so it can build a `static`:
     ///
     /// ```
-    /// let lock = turnlock::RwLock::new(7);
-    /// assert_eq!(lock.into_inner(), 7);
+    /// use turnlock::RwLock;
+    ///
+    /// static SETTINGS: RwLock<Vec<&str>> = RwLock::new(Vec::new());
+    ///
+    /// SETTINGS.write_blocking().push("verbose");
+    /// assert_eq!(*SETTINGS.read_blocking(), ["verbose"]);
     /// ```
-    pub fn into_inner(self) -> T {
-        self.value.into_inner()
-    }
+    new;
+
+    /// A new lock that serves waiters strictly in order of arrival,
+    /// readers at the head of the line together.
+    ///
+    /// ```
+    /// use turnlock::RwLock;
+    ///
+    /// static SCHEMA: RwLock<u32> = RwLock::new_fifo(1);
+    ///
+    /// *SCHEMA.write_blocking() += 1;
+    /// assert_eq!(*SCHEMA.read_blocking(), 2);
+    /// assert!(SCHEMA.is_fifo());
+    /// ```
+    new_fifo;
 }
 
 impl<T: ?Sized> RwLock<T> {
@@ -586,36 +564,6 @@ impl<T: ?Sized> RwLock<T> {
     pub fn state(&self) -> RwState {
         RwState::of(self.raw.snapshot())
     }
-
-    /// `true` for a lock made by [`RwLock::new_fifo`].
-    ///
-    /// ```
-    /// assert!(turnlock::RwLock::new_fifo(()).is_fifo());
-    /// assert!(!turnlock::RwLock::new(()).is_fifo());
-    /// ```
-    #[inline]
-    pub fn is_fifo(&self) -> bool {
-        self.raw.is_fifo()
-    }
-
-    /// A mutable reference to the value, without locking: `&mut self`
-    /// already proves that nobody else holds the lock.
-    ///
-    /// ```
-    /// let mut lock = turnlock::RwLock::new(1);
-    /// *lock.get_mut() = 2;
-    /// assert_eq!(lock.into_inner(), 2);
-    /// ```
-    #[inline]
-    pub fn get_mut(&mut self) -> &mut T {
-        self.value.get_mut()
-    }
-
-    /// The raw protocol, for the guards and futures.
-    #[inline]
-    pub(crate) fn raw(&self) -> &RawRwLock {
-        &self.raw
-    }
 }
 
 #[cfg(target_has_atomic = "ptr")]
@@ -817,20 +765,6 @@ impl RwState {
             upgradable: snapshot.upgradable(),
             waiters: snapshot.waiters(),
         }
-    }
-}
-
-impl<T: Default> Default for RwLock<T> {
-    /// An `RwLock::new(T::default())`.
-    fn default() -> Self {
-        Self::new(T::default())
-    }
-}
-
-impl<T> From<T> for RwLock<T> {
-    /// An `RwLock::new(value)`.
-    fn from(value: T) -> Self {
-        Self::new(value)
     }
 }
 
