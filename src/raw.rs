@@ -175,8 +175,9 @@ use self::check::Check;
 pub(crate) use self::state::StateWord;
 use self::state::{ALL_HINTED, HANDED, HINT_MASK, LOCKED, QUEUED_MASK, SLOT, check};
 pub(crate) use self::waiter::Waiter;
+use self::waker_cell::WakerCell;
+use crate::sync::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use crate::sync::{AtomicUsize, UnsafeCell};
 
 mod acquire;
 #[cfg(feature = "std")]
@@ -189,6 +190,7 @@ mod rw;
 mod slot;
 mod state;
 mod waiter;
+mod waker_cell;
 
 #[cfg(feature = "std")]
 pub(crate) use self::blocking::acquire_blocking;
@@ -216,20 +218,12 @@ pub(crate) struct RawLock {
     /// unless a releaser cleared `READY` (then by that releaser until it
     /// sets `HANDED`); readable by the lock's owner while `READY` is set,
     /// which it takes over by clearing `READY`. Empty while `SLOT` is clear.
-    slot: UnsafeCell<Option<core::task::Waker>>,
+    slot: WakerCell,
     /// Every change to `queue`'s list and to the slot goes through here: in
     /// debug builds with `std` it mirrors them to name a task that waits for
     /// itself.
     check: Check,
 }
-
-// SAFETY: the only field that is not `Sync` and `Send` on its own is the
-// slot's waker cell, and the state word's `SLOT`, `READY` and `HANDED` bits
-// give it to one thread at a time (see the field's docs); `Waker` is `Send`
-// and `Sync`.
-unsafe impl Sync for RawLock {}
-// SAFETY: as above.
-unsafe impl Send for RawLock {}
 
 impl RawLock {
     crate::sync::loom_const_fn! {
@@ -240,7 +234,7 @@ impl RawLock {
                 fifo,
                 queue: Event::new(),
                 wake: Event::new(),
-                slot: UnsafeCell::new(None),
+                slot: WakerCell::new(),
                 check: Check::new(),
             }
         }

@@ -150,13 +150,13 @@
 //! its hand-off) and the slot, and names a task that waits for itself.
 
 use core::fmt;
-use core::task::Waker;
 
 use event_listener::Event;
 
 use super::check::Check;
+use super::waker_cell::WakerCell;
+use crate::sync::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use crate::sync::{AtomicUsize, UnsafeCell};
 
 mod upgrade;
 mod wait;
@@ -287,19 +287,11 @@ pub(crate) struct RawRwLock {
     /// both set; readable by a releaser that is about to grant while only
     /// `READY` is set (the grant itself takes it over). Empty while `SLOT`
     /// is clear.
-    slot: UnsafeCell<Option<Waker>>,
+    slot: WakerCell,
     /// Every change to the line's listeners and to the slot goes through
     /// here (see `check.rs`).
     check: Check,
 }
-
-// SAFETY: the only field that is not `Sync` and `Send` on its own is the
-// slot's waker cell, and the state word's `SLOT`, `READY` and `HANDED` bits
-// give it to one thread at a time (see the field's docs); `Waker` is `Send`
-// and `Sync`.
-unsafe impl Sync for RawRwLock {}
-// SAFETY: as above.
-unsafe impl Send for RawRwLock {}
 
 impl RawRwLock {
     crate::sync::loom_const_fn! {
@@ -310,7 +302,7 @@ impl RawRwLock {
                 fifo,
                 queue: Event::new(),
                 drained: Event::new(),
-                slot: UnsafeCell::new(None),
+                slot: WakerCell::new(),
                 check: Check::new(),
             }
         }
@@ -568,7 +560,7 @@ impl RawRwLock {
                 }
                 // SAFETY: the grant set `HANDED` while `READY` was set: the
                 // cell is ours until we clear `READY`.
-                let waker = unsafe { self.slot.access().get_mut().take() };
+                let waker = unsafe { self.slot.take() };
                 // Release: the emptied cell, back to the waiter.
                 self.state.fetch_and(!READY, Release);
                 if let Some(waker) = waker {

@@ -91,7 +91,7 @@ impl RawLock {
         // SAFETY: we set `SLOT` with `READY` clear, so the cell (empty while
         // `SLOT` was clear) is ours until we publish it; a release meanwhile
         // only sets `HANDED`.
-        unsafe { *self.slot.access().get_mut() = Some(waker) };
+        unsafe { self.slot.put(waker) };
         if self.publish_slot(waiter) {
             Entered::Owner
         } else {
@@ -127,7 +127,7 @@ impl RawLock {
                 waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
                 // SAFETY: `reclaim_cell` cleared `READY` with `SLOT` set and
                 // `HANDED` clear: the cell is ours until we publish it again.
-                let old = unsafe { core::mem::replace(self.slot.access().get_mut(), waker) };
+                let old = unsafe { self.slot.replace(waker) };
                 let owner = self.publish_slot(waiter);
                 // User code (the old waker's `drop`) runs once the cell is
                 // published.
@@ -152,7 +152,7 @@ impl RawLock {
         self.check.slot_left(&mut waiter.ticket);
         // SAFETY: `reclaim_cell` cleared `READY` with `HANDED` clear: the
         // cell is ours.
-        let waker = unsafe { self.slot.access().get_mut().take() };
+        let waker = unsafe { self.slot.take() };
         // (cell) Release: the emptied cell, to the next waiter of the slot.
         let owner = self.update_unless_handed(|state| state & !SLOT, Release);
         if owner {
@@ -248,7 +248,7 @@ impl RawLock {
     fn take_handed_lock(&self, waiter: &mut Waiter) {
         // SAFETY: `HANDED` is set, so the releaser is done with the cell (it
         // sets `HANDED` after taking the waker), and the cell is ours.
-        let waker = unsafe { self.slot.access().get_mut().take() };
+        let waker = unsafe { self.slot.take() };
         // (cell) Release: the emptied cell, to the next waiter that enters
         // the slot. The Acquire half is spare: the caller saw `HANDED` with
         // Acquire already.
@@ -287,7 +287,7 @@ impl RawLock {
         }
         // SAFETY: we cleared `READY`; the waiter does not touch the cell
         // again until it sees `HANDED`.
-        let waker = unsafe { self.slot.access().get_mut().take() };
+        let waker = unsafe { self.slot.take() };
         // (own), (cell) Release: our section and the emptied cell, to the
         // new owner.
         self.state.fetch_or(HANDED, Release);

@@ -270,7 +270,7 @@ impl RawRwLock {
         // SAFETY: the caller set `SLOT` with `READY` clear, so the cell
         // (empty while `SLOT` was clear) is ours until we publish it; a grant
         // meanwhile only sets `HANDED`.
-        unsafe { *self.slot.access().get_mut() = Some(waker) };
+        unsafe { self.slot.put(waker) };
         if self.publish_slot(waiter) {
             return Poll::Ready(());
         }
@@ -318,7 +318,7 @@ impl RawRwLock {
                 waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
                 // SAFETY: we cleared `READY` with `SLOT` set and `HANDED`
                 // clear: the cell is ours until we publish it again.
-                let old = unsafe { core::mem::replace(self.slot.access().get_mut(), waker) };
+                let old = unsafe { self.slot.replace(waker) };
                 let owner = self.publish_slot(waiter);
                 // User code (the old waker's `drop`) runs once the cell is
                 // published.
@@ -377,7 +377,7 @@ impl RawRwLock {
         // SAFETY: `HANDED` is set and `READY` clear: the granting releaser
         // is done with the cell (it clears `READY` after taking the waker),
         // or never touched it; the cell is ours.
-        let waker = unsafe { self.slot.access().get_mut().take() };
+        let waker = unsafe { self.slot.take() };
         waiter.stage = Stage::Done;
         self.update(|state| {
             debug_assert_eq!(
@@ -433,7 +433,7 @@ impl RawRwLock {
             return true;
         }
         // SAFETY: we cleared `READY` with `HANDED` clear: the cell is ours.
-        let waker = unsafe { self.slot.access().get_mut().take() };
+        let waker = unsafe { self.slot.take() };
         // Recorded before `SLOT` is cleared, so that the next waiter of the
         // slot records its arrival after this.
         self.check.slot_left(&mut waiter.ticket);
