@@ -19,27 +19,41 @@ use crate::sync::ShardMutex;
 /// and [`KeyedRwLocks`](super::KeyedRwLocks), share over their `map` (of
 /// `$lock`s) and `hasher` fields: the constructors, `fifo`, `is_fifo`,
 /// `len`, `is_empty`, `hasher`, `count_in` (for the holders of
-/// `acquire.rs`), `Default` and `Debug`. Each public method comes with its
-/// docs.
+/// `acquire.rs`), `Default` and `Debug`, with their docs.
+///
+/// `like $like` names the single lock whose policies the keys get (for the
+/// docs' links); `taken by $take` is the map's non-blocking exclusive
+/// acquisition, which the docs' examples use.
 macro_rules! keyed_map {
-    (
-        $map:ident, $lock:ty;
-        $(#[$new_doc:meta])* fn new;
-        $(#[$new_fifo_doc:meta])* fn new_fifo;
-        $(#[$with_hasher_doc:meta])* const fn with_hasher;
-        $(#[$fifo_doc:meta])* const fn fifo;
-        $(#[$is_fifo_doc:meta])* fn is_fifo;
-        $(#[$len_doc:meta])* fn len;
-        $(#[$is_empty_doc:meta])* fn is_empty;
-        $(#[$hasher_doc:meta])* fn hasher;
-    ) => {
+    ($map:ident of $lock:ty, like $like:ident, taken by $take:ident) => {
         impl<K> $map<K, $crate::keyed::DefaultHashBuilder> {
-            $(#[$new_doc])*
+            #[doc = concat!(
+                "An empty map whose keys get the throughput policy of [`", stringify!($like),
+                "::new`](crate::", stringify!($like), "::new): fast, and starvation-free.",
+            )]
+            ///
+            /// With `std`, keys are hashed with a randomly keyed hasher;
+            /// without, with a fixed key (see
+            /// [`DefaultHashBuilder`](crate::DefaultHashBuilder)).
+            ///
+            /// ```
+            #[doc = concat!("let locks: turnlock::", stringify!($map), "<u64> = turnlock::", stringify!($map), "::new();")]
+            /// assert!(locks.is_empty() && !locks.is_fifo());
+            /// ```
             pub fn new() -> Self {
                 Self::with_hasher($crate::keyed::DefaultHashBuilder::new())
             }
 
-            $(#[$new_fifo_doc])*
+            #[doc = concat!(
+                "An empty map whose keys get the strict FIFO policy of [`", stringify!($like),
+                "::new_fifo`](crate::", stringify!($like), "::new_fifo): waiters of a key are \
+                 served in order of arrival.",
+            )]
+            ///
+            /// ```
+            #[doc = concat!("let locks: turnlock::", stringify!($map), "<String> = turnlock::", stringify!($map), "::new_fifo();")]
+            /// assert!(locks.is_fifo());
+            /// ```
             pub fn new_fifo() -> Self {
                 Self::new().fifo()
             }
@@ -47,7 +61,55 @@ macro_rules! keyed_map {
 
         impl<K, S> $map<K, S> {
             $crate::sync::loom_const_fn! {
-                $(#[$with_hasher_doc])*
+                /// An empty map that hashes keys with `hasher`, with the
+                /// throughput policy. Works without `std`, allocates nothing
+                /// until a key is first used, and is `const`: a map can be a
+                /// `static`.
+                ///
+                /// ```
+                /// use std::hash::BuildHasherDefault;
+                /// use std::collections::hash_map::DefaultHasher;
+                ///
+                /// // A fixed-seed hasher, for keys that no attacker chooses.
+                #[doc = concat!("let locks = turnlock::", stringify!($map), "::with_hasher(BuildHasherDefault::<DefaultHasher>::default());")]
+                #[doc = concat!("let _guard = locks.", stringify!($take), "(3).unwrap();")]
+                /// assert!(locks.is_locked(&3));
+                /// ```
+                ///
+                /// In a `static`, as on a `no_std` target, with a hasher that
+                /// can be built in a `const` context (here a small FNV-1a):
+                ///
+                /// ```
+                /// use core::hash::{BuildHasherDefault, Hasher};
+                ///
+                /// struct Fnv(u64);
+                ///
+                /// impl Default for Fnv {
+                ///     fn default() -> Self {
+                ///         Fnv(0xcbf2_9ce4_8422_2325)
+                ///     }
+                /// }
+                ///
+                /// impl Hasher for Fnv {
+                ///     fn finish(&self) -> u64 {
+                ///         self.0
+                ///     }
+                ///
+                ///     fn write(&mut self, bytes: &[u8]) {
+                ///         for &byte in bytes {
+                ///             self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+                ///         }
+                ///     }
+                /// }
+                ///
+                #[doc = concat!("static SENSORS: turnlock::", stringify!($map), "<u8, BuildHasherDefault<Fnv>> =")]
+                #[doc = concat!("    turnlock::", stringify!($map), "::with_hasher(BuildHasherDefault::new()).fifo();")]
+                ///
+                #[doc = concat!("let reading = SENSORS.", stringify!($take), "(3).unwrap();")]
+                /// assert!(SENSORS.is_locked(&3) && SENSORS.is_fifo());
+                /// drop(reading);
+                /// assert!(SENSORS.is_empty());
+                /// ```
                 pub const fn with_hasher(hasher: S) -> Self {
                     Self {
                         map: $crate::keyed::map::Map::new(false),
@@ -56,30 +118,78 @@ macro_rules! keyed_map {
                 }
             }
 
-            $(#[$fifo_doc])*
+            /// Switches every key's lock to the strict FIFO policy (builder
+            /// style; `const`, so it works in a `static`, see
+            #[doc = concat!("[`with_hasher`](", stringify!($map), "::with_hasher)).")]
+            ///
+            /// Meant right after construction: keys that are held or waited
+            /// for at this point cannot exist (a guard borrows the map),
+            /// except those of leaked guards, which keep their policy.
+            ///
+            /// ```
+            /// use std::hash::RandomState;
+            ///
+            #[doc = concat!("let locks = turnlock::", stringify!($map), "::<u32, _>::with_hasher(RandomState::new()).fifo();")]
+            /// assert!(locks.is_fifo());
+            /// ```
             #[must_use = "`fifo` returns the changed map"]
             pub const fn fifo(mut self) -> Self {
                 self.map.set_fifo(true);
                 self
             }
 
-            $(#[$is_fifo_doc])*
+            /// `true` if every key's lock is strict FIFO.
+            ///
+            /// ```
+            #[doc = concat!("assert!(turnlock::", stringify!($map), "::<u8>::new_fifo().is_fifo());")]
+            /// ```
             #[inline]
             pub fn is_fifo(&self) -> bool {
                 self.map.is_fifo()
             }
 
-            $(#[$len_doc])*
+            /// The number of keys that have a holder or a waiter right now.
+            ///
+            /// A snapshot, counted shard by shard: exact when nothing is
+            /// being locked or released meanwhile. 0 once every guard is
+            /// dropped and every waiter has finished, given up or been
+            /// dropped.
+            ///
+            /// ```
+            #[doc = concat!("let locks = turnlock::", stringify!($map), "::new();")]
+            #[doc = concat!("let a = locks.", stringify!($take), "(\"a\").unwrap();")]
+            #[doc = concat!("let b = locks.", stringify!($take), "(\"b\").unwrap();")]
+            /// assert_eq!(locks.len(), 2);
+            /// drop((a, b));
+            /// assert_eq!(locks.len(), 0);
+            /// ```
             pub fn len(&self) -> usize {
                 self.map.len()
             }
 
-            $(#[$is_empty_doc])*
+            /// `true` if no key has a holder or a waiter (a snapshot, like
+            #[doc = concat!("[`len`](", stringify!($map), "::len)).")]
+            ///
+            /// ```
+            #[doc = concat!("let locks = turnlock::", stringify!($map), "::new();")]
+            /// assert!(locks.is_empty());
+            #[doc = concat!("let guard = locks.", stringify!($take), "(1).unwrap();")]
+            /// assert!(!locks.is_empty());
+            /// drop(guard);
+            /// assert!(locks.is_empty());
+            /// ```
             pub fn is_empty(&self) -> bool {
                 self.len() == 0
             }
 
-            $(#[$hasher_doc])*
+            /// The map's hasher.
+            ///
+            /// ```
+            /// use std::hash::RandomState;
+            ///
+            #[doc = concat!("let locks = turnlock::", stringify!($map), "::<u8, _>::with_hasher(RandomState::new());")]
+            /// let _hasher: &RandomState = locks.hasher();
+            /// ```
             #[inline]
             pub fn hasher(&self) -> &S {
                 &self.hasher
