@@ -36,15 +36,11 @@
 #[path = "../tests/common/server.rs"]
 mod server;
 
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use futures_io::{AsyncRead, AsyncWrite};
 use sqlx::postgres::{PgAdvisoryLock, PgAdvisoryLockKey, PgConnectOptions, PgPool, PgPoolOptions};
 use tokio_postgres::{Client, NoTls};
 use turnlock_postgres::Pool;
@@ -88,47 +84,15 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// A futures-io stream seen through tokio's I/O traits (for the plain
-/// tokio-postgres clients of one connection per waiter).
-struct Compat(async_net::TcpStream);
-
-impl tokio::io::AsyncRead for Compat {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let n = ready!(Pin::new(&mut self.0).poll_read(cx, buf.initialize_unfilled()))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl tokio::io::AsyncWrite for Compat {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
-    }
-}
-
 async fn naive_client(server: &server::TestServer, app: &str) -> Client {
-    let stream = async_net::TcpStream::connect(("127.0.0.1", server.port))
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
         .await
         .unwrap();
     stream.set_nodelay(true).unwrap();
     let config: tokio_postgres::Config = format!("{} application_name={app}", server.url())
         .parse()
         .unwrap();
-    let (client, connection) = config.connect_raw(Compat(stream), NoTls).await.unwrap();
+    let (client, connection) = config.connect_raw(stream, NoTls).await.unwrap();
     tokio::spawn(connection);
     client
 }
