@@ -17,6 +17,7 @@
 //! | `raw/hints.rs` | the hint waiters of a `new` lock and the wake-up queue |
 //! | `raw/queue.rs` | the hand-off queue |
 //! | `raw/slot.rs` | the slot of a `new` lock |
+//! | `raw/slot_cell.rs` | the slot's waker cell, and the slot waiter's steps both protocols share |
 //! | `raw/blocking.rs` | acquisition that parks the thread (`std`), for every protocol |
 //! | `raw/check.rs` | the debug check that names a set-aside lock future |
 //! | `raw/protocol.rs` | what futures and keyed maps need from a protocol; deadlines for every protocol |
@@ -172,10 +173,10 @@ use core::fmt;
 use event_listener::Event;
 
 use self::check::Check;
+use self::slot_cell::WakerCell;
 pub(crate) use self::state::StateWord;
 use self::state::{ALL_HINTED, HANDED, HINT_MASK, LOCKED, QUEUED_MASK, SLOT, check};
 pub(crate) use self::waiter::Waiter;
-use self::waker_cell::WakerCell;
 use crate::sync::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -188,9 +189,9 @@ mod protocol;
 mod queue;
 mod rw;
 mod slot;
+mod slot_cell;
 mod state;
 mod waiter;
-mod waker_cell;
 
 #[cfg(feature = "std")]
 pub(crate) use self::blocking::acquire_blocking;

@@ -154,7 +154,7 @@ use core::fmt;
 use event_listener::Event;
 
 use super::check::Check;
-use super::waker_cell::WakerCell;
+use super::slot_cell::WakerCell;
 use crate::sync::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 

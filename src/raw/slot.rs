@@ -20,13 +20,16 @@
 //! A release with `S` and no `R` (the waiter is writing) only sets `H`: the
 //! waiter sees it when it tries to publish, so it needs no wake-up. The only
 //! spin is the waiter's wait for a releaser between its two steps, with no
-//! user code in between ([`RawLock::reclaim_cell`]).
+//! user code in between ([`SlotLock::reclaim_cell`]).
 
 use core::task::Context;
 
 use super::RawLock;
+use super::check::Check;
+use super::slot_cell::{CellOwner, Reclaimed, SlotLock, WakerCell};
 use super::state::{HANDED, LOCKED, QUEUED_MASK, READY, SLOT, check, without_hint};
 use super::waiter::{Stage, Waiter, WakerId};
+use crate::sync::AtomicUsize;
 use crate::sync::Ordering::{self, AcqRel, Acquire, Relaxed, Release};
 
 /// Where [`RawLock::enter_slot`] put a waiter.
@@ -37,16 +40,6 @@ pub(super) enum Entered {
     Slot,
     /// The slot is taken, or waiters are queued: nothing changed.
     Full,
-}
-
-/// What [`RawLock::reclaim_cell`] found.
-enum Reclaimed {
-    /// A release handed the lock to the slot's waiter: it owns the lock.
-    Handed,
-    /// The published waker may stay: nothing changed.
-    Kept,
-    /// The waiter cleared `READY`: the cell is its own again.
-    Cell,
 }
 
 impl RawLock {
@@ -99,53 +92,12 @@ impl RawLock {
         }
     }
 
-    /// Publishes the waker that the slot's waiter has just written; `true`
-    /// if a release handed it the lock meanwhile (it is now the owner).
-    fn publish_slot(&self, waiter: &mut Waiter) -> bool {
-        // (waker) Release: the waker we wrote, to the releaser that takes it.
-        if self.update_unless_handed(|state| state | READY, Release) {
-            self.claim_slot(waiter);
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Polls the slot's waiter: `true` once it owns the lock.
-    #[cold]
-    pub(super) fn poll_slot(&self, waiter: &mut Waiter, id: WakerId, cx: &Context<'_>) -> bool {
-        // Another waker, cloned before the cell is ours (user code must not
-        // unwind while it is), replaces the published one.
-        let waker = (id != WakerId::of(cx.waker())).then(|| cx.waker().clone());
-        match self.reclaim_cell(|| waker.is_none()) {
-            Reclaimed::Handed => {
-                self.claim_slot(waiter);
-                true
-            }
-            Reclaimed::Kept => false,
-            Reclaimed::Cell => {
-                waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
-                // SAFETY: `reclaim_cell` cleared `READY` with `SLOT` set and
-                // `HANDED` clear: the cell is ours until we publish it again.
-                let old = unsafe { self.slot.replace(waker) };
-                let owner = self.publish_slot(waiter);
-                // User code (the old waker's `drop`) runs once the cell is
-                // published.
-                drop(old);
-                owner
-            }
-        }
-    }
-
     /// The slot's waiter gives up. `true` if it turned out to own the lock
     /// (a release handed it over first); the caller then releases it.
     #[cold]
     pub(super) fn abandon_slot(&self, waiter: &mut Waiter) -> bool {
-        match self.reclaim_cell(|| false) {
-            Reclaimed::Handed => {
-                self.claim_slot(waiter);
-                return true;
-            }
+        match self.reclaim_cell(waiter, false) {
+            Reclaimed::Granted => return true,
             Reclaimed::Kept => unreachable!("a leaving waiter keeps no waker"),
             Reclaimed::Cell => {}
         }
@@ -157,49 +109,11 @@ impl RawLock {
         let owner = self.update_unless_handed(|state| state & !SLOT, Release);
         if owner {
             // Handed the lock while we were leaving: we own it.
-            self.take_handed_lock(waiter);
+            self.take_granted(waiter);
         }
         // User code (the waker's `drop`) runs once the slot is settled.
         drop(waker);
         owner
-    }
-
-    /// The slot's waiter wants its cell back, to write another waker or to
-    /// leave: waits while a releaser holds the cell (it cleared `READY` and
-    /// is a few instructions from setting `HANDED`), then clears `READY`,
-    /// unless `keep` says that the published waker may stay.
-    fn reclaim_cell(&self, keep: impl Fn() -> bool) -> Reclaimed {
-        // (own), (cell) Acquire: on seeing `HANDED`, the releaser's section
-        // and the cell it emptied.
-        let mut state = self.state.load(Acquire);
-        loop {
-            check(state, self.fifo);
-            debug_assert!(state & SLOT != 0, "the slot's waiter without `SLOT`");
-            if state & HANDED != 0 {
-                return Reclaimed::Handed;
-            }
-            if state & READY == 0 {
-                // A release took our waker and is about to set `HANDED`, a
-                // few instructions away, with no user code in between.
-                crate::sync::spin_loop();
-                // (own), (cell) Acquire: as above.
-                state = self.state.load(Acquire);
-                continue;
-            }
-            if keep() {
-                return Reclaimed::Kept;
-            }
-            // Acquire on success is more than we need: only we wrote the
-            // cell since we set `READY` (a releaser would have cleared it).
-            // Failure (own), (cell) Acquire: as above.
-            match self
-                .state
-                .compare_exchange_weak(state, state & !READY, Acquire, Acquire)
-            {
-                Ok(_) => return Reclaimed::Cell,
-                Err(actual) => state = actual,
-            }
-        }
     }
 
     /// Moves the state word of the slot's waiter to `next(state)` unless a
@@ -230,37 +144,6 @@ impl RawLock {
                 Err(actual) => state = actual,
             }
         }
-    }
-
-    /// The slot's waiter takes the lock it was handed.
-    ///
-    /// The caller saw `HANDED` with Acquire ordering.
-    fn claim_slot(&self, waiter: &mut Waiter) {
-        self.check.slot_left(&mut waiter.ticket);
-        self.take_handed_lock(waiter);
-    }
-
-    /// The slot's waiter, whose departure is recorded, takes the lock it was
-    /// handed: empties the cell and clears `SLOT` and `HANDED`, keeping
-    /// `LOCKED`.
-    ///
-    /// The caller saw `HANDED` with Acquire ordering.
-    fn take_handed_lock(&self, waiter: &mut Waiter) {
-        // SAFETY: `HANDED` is set, so the releaser is done with the cell (it
-        // sets `HANDED` after taking the waker), and the cell is ours.
-        let waker = unsafe { self.slot.take() };
-        // (cell) Release: the emptied cell, to the next waiter that enters
-        // the slot. The Acquire half is spare: the caller saw `HANDED` with
-        // Acquire already.
-        let prev = self.state.fetch_and(!(SLOT | HANDED), AcqRel);
-        debug_assert_eq!(
-            prev & (LOCKED | SLOT | READY | HANDED),
-            LOCKED | SLOT | HANDED,
-            "claimed a slot that was not handed the lock"
-        );
-        waiter.stage = Stage::Done;
-        // User code (the waker's `drop`) runs once the slot is free.
-        drop(waker);
     }
 
     /// A release hands the lock to the slot's waiter, whose `SLOT` is in
@@ -302,5 +185,62 @@ impl RawLock {
     pub(super) fn slot_handed(&self) -> bool {
         // (none): a snapshot for a heuristic.
         self.state.load(Relaxed) & HANDED != 0
+    }
+}
+
+// SAFETY: `READY` is set only by the waiter's publication and cleared by
+// the waiter or by a release that is about to take the waker; with `SLOT`
+// set and `READY` and `HANDED` clear the cell is the waiter's, unless a
+// release cleared `READY`, which `cell_owner` reports as `Releaser` until
+// the release sets `HANDED` (with Release ordering, after taking the
+// waker); `Granted` means `HANDED` is set.
+unsafe impl SlotLock for RawLock {
+    const READY: usize = READY;
+
+    #[inline]
+    fn parts(&self) -> (&AtomicUsize, &WakerCell, &Check) {
+        (&self.state, &self.slot, &self.check)
+    }
+
+    fn cell_owner(&self, state: usize) -> CellOwner {
+        check(state, self.fifo);
+        debug_assert!(state & SLOT != 0, "the slot's waiter without `SLOT`");
+        if state & HANDED != 0 {
+            CellOwner::Granted
+        } else if state & READY == 0 {
+            // A release took our waker and is about to set `HANDED`.
+            CellOwner::Releaser
+        } else {
+            CellOwner::Published
+        }
+    }
+
+    fn publish_slot(&self, waiter: &mut Waiter) -> bool {
+        // (waker) Release: the waker we wrote, to the releaser that takes it.
+        if self.update_unless_handed(|state| state | READY, Release) {
+            self.claim_slot(waiter);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Empties the cell and clears `SLOT` and `HANDED`, keeping `LOCKED`.
+    fn take_granted(&self, waiter: &mut Waiter) {
+        // SAFETY: `HANDED` is set, so the releaser is done with the cell (it
+        // sets `HANDED` after taking the waker), and the cell is ours.
+        let waker = unsafe { self.slot.take() };
+        // (cell) Release: the emptied cell, to the next waiter that enters
+        // the slot. The Acquire half is spare: the caller saw `HANDED` with
+        // Acquire already.
+        let prev = self.state.fetch_and(!(SLOT | HANDED), AcqRel);
+        debug_assert_eq!(
+            prev & (LOCKED | SLOT | READY | HANDED),
+            LOCKED | SLOT | HANDED,
+            "claimed a slot that was not handed the lock"
+        );
+        waiter.stage = Stage::Done;
+        // User code (the waker's `drop`) runs once the slot is free.
+        drop(waker);
     }
 }

@@ -1,4 +1,5 @@
-//! The cell that holds the waker of a lock's slot waiter.
+//! The slot's waker cell, and the steps of the slot's waiter that both raw
+//! locks take alike.
 //!
 //! Both raw locks keep the waker of their one slot waiter in the lock
 //! itself rather than in a listener. Who may touch the cell at a given
@@ -6,9 +7,22 @@
 //! `HANDED`; see `slot.rs` and `rw/wait.rs`), so the cell checks nothing:
 //! every access is an unsafe call whose caller states, in its `SAFETY`
 //! comment, which flags make the cell its own.
+//!
+//! The locks differ in how a release grants the slot's waiter (`RawLock`
+//! clears `READY` before it takes the waker and sets `HANDED` after;
+//! `RawRwLock` sets `HANDED` first and clears `READY` after), but the
+//! waiter's side is the same once [`SlotLock::cell_owner`] has said what a
+//! state word means: taking its cell back to write another waker or to
+//! leave ([`SlotLock::reclaim_cell`]), replacing its waker
+//! ([`SlotLock::poll_slot`]) and claiming a grant
+//! ([`SlotLock::claim_slot`]) are written once, here.
 
-use core::task::Waker;
+use core::task::{Context, Waker};
 
+use super::check::Check;
+use super::waiter::{Stage, Waiter, WakerId};
+use crate::sync::AtomicUsize;
+use crate::sync::Ordering::Acquire;
 use crate::sync::UnsafeCell;
 
 /// A waker, or none, owned by one thread at a time as its lock's state word
@@ -62,5 +76,136 @@ impl WakerCell {
     pub(super) unsafe fn take(&self) -> Option<Waker> {
         // SAFETY: the caller owns the cell (this function's contract).
         unsafe { self.replace(None) }
+    }
+}
+
+/// Whose the cell is, as one look at the state word says to the slot's
+/// waiter.
+pub(super) enum CellOwner {
+    /// A release granted the waiter the lock and is done with the cell: the
+    /// waiter holds the lock and the cell.
+    Granted,
+    /// A release is taking the waker, a few instructions from its next step
+    /// with no user code in between: wait for it.
+    Releaser,
+    /// The waiter's published waker is in the cell (`READY` is set), and no
+    /// release is at it.
+    Published,
+}
+
+/// What the slot's waiter found when it went for its waker cell.
+pub(super) enum Reclaimed {
+    /// A release had granted it the lock, which it has now claimed.
+    Granted,
+    /// The published waker stays in the cell.
+    Kept,
+    /// The cell is the waiter's again (`READY` cleared).
+    Cell,
+}
+
+/// A raw lock with a slot: what the slot waiter's shared steps need from
+/// it.
+///
+/// # Safety
+///
+/// [`READY`](Self::READY) must mean that the waiter published
+/// its waker and only a release may take it; while the waiter's `SLOT` is
+/// set, `READY` is clear and no release is taking the waker, the cell must
+/// be the waiter's. [`cell_owner`](Self::cell_owner) must answer
+/// [`Granted`](CellOwner::Granted) only when the release that granted the
+/// lock is done with the cell, and [`Published`](CellOwner::Published) only
+/// with `READY` set. A release must set `HANDED` or clear `READY` with
+/// Release ordering after its last access to the cell.
+pub(super) unsafe trait SlotLock {
+    /// The state word's bit that says the slot's waiter published its waker.
+    const READY: usize;
+
+    /// The lock's state word, the slot's waker cell and the lock's debug
+    /// check.
+    fn parts(&self) -> (&AtomicUsize, &WakerCell, &Check);
+
+    /// What `state`, with the waiter's `SLOT` set, says of the cell.
+    fn cell_owner(&self, state: usize) -> CellOwner;
+
+    /// Publishes the waker the slot's waiter has just written; `true` if a
+    /// release granted it the lock meanwhile (it has claimed it).
+    fn publish_slot(&self, waiter: &mut Waiter) -> bool;
+
+    /// The slot's waiter, whose departure is recorded, takes the lock it
+    /// was granted: empties the cell and leaves the slot.
+    ///
+    /// The caller saw [`CellOwner::Granted`] with Acquire ordering.
+    fn take_granted(&self, waiter: &mut Waiter);
+
+    /// The slot's waiter takes the lock it was granted.
+    ///
+    /// The caller saw [`CellOwner::Granted`] with Acquire ordering.
+    fn claim_slot(&self, waiter: &mut Waiter) {
+        let (_, _, check) = self.parts();
+        check.slot_left(&mut waiter.ticket);
+        self.take_granted(waiter);
+    }
+
+    /// Polls the slot's waiter: `true` once it holds the lock.
+    #[cold]
+    fn poll_slot(&self, waiter: &mut Waiter, id: WakerId, cx: &Context<'_>) -> bool {
+        let same = id == WakerId::of(cx.waker());
+        // Another waker, cloned before the cell is ours (user code must not
+        // unwind while it is), to replace the published one.
+        let waker = (!same).then(|| cx.waker().clone());
+        match self.reclaim_cell(waiter, same) {
+            Reclaimed::Granted => true,
+            Reclaimed::Kept => false,
+            Reclaimed::Cell => {
+                waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
+                let (_, cell, _) = self.parts();
+                // SAFETY: `reclaim_cell` cleared `READY` with `SLOT` set and
+                // no release at the cell: it is ours until we publish it
+                // again (the trait's contract).
+                let old = unsafe { cell.replace(waker) };
+                let owner = self.publish_slot(waiter);
+                // User code (the old waker's `drop`) runs once the cell is
+                // published.
+                drop(old);
+                owner
+            }
+        }
+    }
+
+    /// The slot's waiter takes its waker cell back by clearing `READY`,
+    /// unless a release granted it the lock meanwhile (it then claims it),
+    /// or `keep` asks to leave the published waker in place. Waits while a
+    /// release is taking the waker.
+    fn reclaim_cell(&self, waiter: &mut Waiter, keep: bool) -> Reclaimed {
+        let (word, _, _) = self.parts();
+        // Acquire: on a grant, the releaser's section and the cell as it
+        // left it.
+        let mut state = word.load(Acquire);
+        loop {
+            match self.cell_owner(state) {
+                CellOwner::Granted => {
+                    self.claim_slot(waiter);
+                    return Reclaimed::Granted;
+                }
+                CellOwner::Releaser => {
+                    crate::sync::spin_loop();
+                    // Acquire: as above.
+                    state = word.load(Acquire);
+                    continue;
+                }
+                CellOwner::Published => {}
+            }
+            if keep {
+                return Reclaimed::Kept;
+            }
+            // Acquire on success: the cell as the last thread that read it
+            // left it (a `RawRwLock` release may read the waker while
+            // `READY` is set; under `RawLock` only we wrote it since we set
+            // `READY`, so it is more than needed there). Failure: as above.
+            match word.compare_exchange_weak(state, state & !Self::READY, Acquire, Acquire) {
+                Ok(_) => return Reclaimed::Cell,
+                Err(actual) => state = actual,
+            }
+        }
     }
 }

@@ -8,7 +8,10 @@ use super::{
     BARGED_MASK, HANDED, Kind, QUEUED_MASK, QUEUED_ONE, READY, RawRwLock, SLOT, SLOT_BITS, TURN,
     check,
 };
+use crate::raw::check::Check;
+use crate::raw::slot_cell::{CellOwner, Reclaimed, SlotLock, WakerCell};
 use crate::raw::waiter::{Stage, Waiter, WakerId};
+use crate::sync::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 impl RawRwLock {
@@ -279,117 +282,6 @@ impl RawRwLock {
         Poll::Pending
     }
 
-    /// Publishes the waker the slot's waiter has just written; `true` if a
-    /// release granted it the lock meanwhile (it now holds it).
-    fn publish_slot(&self, waiter: &mut Waiter) -> bool {
-        // Acquire: a grant's critical section, if `HANDED` is set.
-        let mut state = self.state.load(Acquire);
-        loop {
-            check(state);
-            debug_assert!(state & (SLOT | READY) == SLOT, "published a slot twice");
-            if state & HANDED != 0 {
-                // Granted while we wrote: the grant left the cell alone.
-                self.claim_slot(waiter);
-                return true;
-            }
-            // Release: the waker, to the releaser that grants us the lock.
-            // Acquire (on failure): a grant's critical section.
-            match self
-                .state
-                .compare_exchange_weak(state, state | READY, Release, Acquire)
-            {
-                Ok(_) => return false,
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
-    /// Polls the slot's waiter: `true` once it holds the lock.
-    #[cold]
-    fn poll_slot(&self, waiter: &mut Waiter, id: WakerId, cx: &Context<'_>) -> bool {
-        let same = id == WakerId::of(cx.waker());
-        // Another waker, cloned before the cell is ours (user code must not
-        // unwind while it is), to replace the published one.
-        let waker = (!same).then(|| cx.waker().clone());
-        match self.reclaim_cell(waiter, same) {
-            Reclaimed::Granted => true,
-            Reclaimed::Kept => false,
-            Reclaimed::Cell => {
-                waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
-                // SAFETY: we cleared `READY` with `SLOT` set and `HANDED`
-                // clear: the cell is ours until we publish it again.
-                let old = unsafe { self.slot.replace(waker) };
-                let owner = self.publish_slot(waiter);
-                // User code (the old waker's `drop`) runs once the cell is
-                // published.
-                drop(old);
-                owner
-            }
-        }
-    }
-
-    /// The slot's waiter takes its waker cell back by clearing `READY`,
-    /// unless a release granted it its access meanwhile (it then claims
-    /// it), or `keep` asks to leave the published waker in place.
-    fn reclaim_cell(&self, waiter: &mut Waiter, keep: bool) -> Reclaimed {
-        // Acquire: a grant's critical section, if `HANDED` is set.
-        let mut state = self.state.load(Acquire);
-        loop {
-            check(state);
-            if state & HANDED != 0 {
-                if state & READY != 0 {
-                    // The granting releaser is taking our waker, a few
-                    // instructions away, with no user code in between.
-                    crate::sync::spin_loop();
-                    // Acquire: as above.
-                    state = self.state.load(Acquire);
-                    continue;
-                }
-                self.claim_slot(waiter);
-                return Reclaimed::Granted;
-            }
-            debug_assert!(state & READY != 0, "a published slot waiter without READY");
-            if keep {
-                return Reclaimed::Kept;
-            }
-            // Acquire: the cell, as the last releaser that read it left it.
-            match self
-                .state
-                .compare_exchange_weak(state, state & !READY, Acquire, Acquire)
-            {
-                Ok(_) => return Reclaimed::Cell,
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
-    /// The slot's waiter takes the access it was granted, and leaves the
-    /// front (passing a turn on if one is due).
-    ///
-    /// The caller saw `HANDED` without `READY`, with `Acquire` ordering.
-    fn claim_slot(&self, waiter: &mut Waiter) {
-        self.check.slot_left(&mut waiter.ticket);
-        self.take_granted(waiter);
-    }
-
-    /// [`claim_slot`](Self::claim_slot) once the departure is recorded.
-    fn take_granted(&self, waiter: &mut Waiter) {
-        // SAFETY: `HANDED` is set and `READY` clear: the granting releaser
-        // is done with the cell (it clears `READY` after taking the waker),
-        // or never touched it; the cell is ours.
-        let waker = unsafe { self.slot.take() };
-        waiter.stage = Stage::Done;
-        self.update(|state| {
-            debug_assert_eq!(
-                state & (SLOT | READY | HANDED),
-                SLOT | HANDED,
-                "claimed a slot that was not granted"
-            );
-            state & !SLOT_BITS
-        });
-        drop(waker);
-    }
-
     /// Gives up an acquisition that is in progress, at any point.
     ///
     /// Returns `true` if the waiter turned out to hold its access (it was
@@ -453,12 +345,70 @@ impl RawRwLock {
     }
 }
 
-/// What the slot's waiter found when it went for its waker cell.
-enum Reclaimed {
-    /// A release had granted it its access, which it has now claimed.
-    Granted,
-    /// The published waker stays in the cell.
-    Kept,
-    /// The cell is the waiter's again (`READY` cleared).
-    Cell,
+// SAFETY: `READY` is set only by the waiter's publication and cleared by
+// the waiter, or by a grant once it has taken the waker; a grant sets
+// `HANDED` before it takes the waker, which `cell_owner` reports as
+// `Releaser` while `READY` is still set, and clears `READY` (Release) after;
+// `Granted` means `HANDED` with `READY` clear.
+unsafe impl SlotLock for RawRwLock {
+    const READY: usize = READY;
+
+    #[inline]
+    fn parts(&self) -> (&AtomicUsize, &WakerCell, &Check) {
+        (&self.state, &self.slot, &self.check)
+    }
+
+    fn cell_owner(&self, state: usize) -> CellOwner {
+        check(state);
+        if state & HANDED == 0 {
+            debug_assert!(state & READY != 0, "a published slot waiter without READY");
+            CellOwner::Published
+        } else if state & READY != 0 {
+            // The granting releaser is taking our waker.
+            CellOwner::Releaser
+        } else {
+            CellOwner::Granted
+        }
+    }
+
+    fn publish_slot(&self, waiter: &mut Waiter) -> bool {
+        // Acquire: a grant's critical section, if `HANDED` is set.
+        let mut state = self.state.load(Acquire);
+        loop {
+            check(state);
+            debug_assert!(state & (SLOT | READY) == SLOT, "published a slot twice");
+            if state & HANDED != 0 {
+                // Granted while we wrote: the grant left the cell alone.
+                self.claim_slot(waiter);
+                return true;
+            }
+            // Release: the waker, to the releaser that grants us the lock.
+            // Acquire (on failure): a grant's critical section.
+            match self
+                .state
+                .compare_exchange_weak(state, state | READY, Release, Acquire)
+            {
+                Ok(_) => return false,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Leaves the front, passing a turn on if one is due.
+    fn take_granted(&self, waiter: &mut Waiter) {
+        // SAFETY: `HANDED` is set and `READY` clear: the granting releaser
+        // is done with the cell (it clears `READY` after taking the waker),
+        // or never touched it; the cell is ours.
+        let waker = unsafe { self.slot.take() };
+        waiter.stage = Stage::Done;
+        self.update(|state| {
+            debug_assert_eq!(
+                state & (SLOT | READY | HANDED),
+                SLOT | HANDED,
+                "claimed a slot that was not granted"
+            );
+            state & !SLOT_BITS
+        });
+        drop(waker);
+    }
 }
