@@ -26,7 +26,7 @@ use core::task::Context;
 
 use super::RawLock;
 use super::check::Check;
-use super::slot_cell::{CellOwner, Reclaimed, SlotLock, WakerCell};
+use super::slot_cell::{Reclaimed, SlotLock, WakerCell};
 use super::state::{HANDED, LOCKED, QUEUED_MASK, READY, SLOT, check, without_hint};
 use super::waiter::{Stage, Waiter, WakerId};
 use crate::sync::AtomicUsize;
@@ -191,9 +191,9 @@ impl RawLock {
 // SAFETY: `READY` is set only by the waiter's publication and cleared by
 // the waiter or by a release that is about to take the waker; with `SLOT`
 // set and `READY` and `HANDED` clear the cell is the waiter's, unless a
-// release cleared `READY`, which `cell_owner` reports as `Releaser` until
-// the release sets `HANDED` (with Release ordering, after taking the
-// waker); `Granted` means `HANDED` is set.
+// release cleared `READY`, which `releaser_at_cell` reports until the
+// release sets `HANDED` (with Release ordering, after taking the waker);
+// `granted` means `HANDED` is set.
 unsafe impl SlotLock for RawLock {
     const READY: usize = READY;
 
@@ -202,17 +202,18 @@ unsafe impl SlotLock for RawLock {
         (&self.state, &self.slot, &self.check)
     }
 
-    fn cell_owner(&self, state: usize) -> CellOwner {
+    #[inline]
+    fn granted(&self, state: usize) -> bool {
         check(state, self.fifo);
         debug_assert!(state & SLOT != 0, "the slot's waiter without `SLOT`");
-        if state & HANDED != 0 {
-            CellOwner::Granted
-        } else if state & READY == 0 {
-            // A release took our waker and is about to set `HANDED`.
-            CellOwner::Releaser
-        } else {
-            CellOwner::Published
-        }
+        state & HANDED != 0
+    }
+
+    #[inline]
+    fn releaser_at_cell(&self, state: usize) -> bool {
+        // A release cleared `READY`, took our waker and is about to set
+        // `HANDED`.
+        state & READY == 0
     }
 
     fn publish_slot(&self, waiter: &mut Waiter) -> bool {

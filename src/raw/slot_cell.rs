@@ -11,8 +11,8 @@
 //! The locks differ in how a release grants the slot's waiter (`RawLock`
 //! clears `READY` before it takes the waker and sets `HANDED` after;
 //! `RawRwLock` sets `HANDED` first and clears `READY` after), but the
-//! waiter's side is the same once [`SlotLock::cell_owner`] has said what a
-//! state word means: taking its cell back to write another waker or to
+//! waiter's side is the same once [`SlotLock::granted`] and
+//! [`SlotLock::releaser_at_cell`] have said what a state word means: taking its cell back to write another waker or to
 //! leave ([`SlotLock::reclaim_cell`]), replacing its waker
 //! ([`SlotLock::poll_slot`]) and claiming a grant
 //! ([`SlotLock::claim_slot`]) are written once, here.
@@ -79,20 +79,6 @@ impl WakerCell {
     }
 }
 
-/// Whose the cell is, as one look at the state word says to the slot's
-/// waiter.
-pub(super) enum CellOwner {
-    /// A release granted the waiter the lock and is done with the cell: the
-    /// waiter holds the lock and the cell.
-    Granted,
-    /// A release is taking the waker, a few instructions from its next step
-    /// with no user code in between: wait for it.
-    Releaser,
-    /// The waiter's published waker is in the cell (`READY` is set), and no
-    /// release is at it.
-    Published,
-}
-
 /// What the slot's waiter found when it went for its waker cell.
 pub(super) enum Reclaimed {
     /// A release had granted it the lock, which it has now claimed.
@@ -111,10 +97,10 @@ pub(super) enum Reclaimed {
 /// [`READY`](Self::READY) must mean that the waiter published
 /// its waker and only a release may take it; while the waiter's `SLOT` is
 /// set, `READY` is clear and no release is taking the waker, the cell must
-/// be the waiter's. [`cell_owner`](Self::cell_owner) must answer
-/// [`Granted`](CellOwner::Granted) only when the release that granted the
-/// lock is done with the cell, and [`Published`](CellOwner::Published) only
-/// with `READY` set. A release must set `HANDED` or clear `READY` with
+/// be the waiter's. [`granted`](Self::granted) must be `true` only when
+/// the release that granted the lock is done with the cell, and
+/// [`releaser_at_cell`](Self::releaser_at_cell) `false` only with `READY`
+/// set. A release must set `HANDED` or clear `READY` with
 /// Release ordering after its last access to the cell.
 pub(super) unsafe trait SlotLock {
     /// The state word's bit that says the slot's waiter published its waker.
@@ -124,8 +110,17 @@ pub(super) unsafe trait SlotLock {
     /// check.
     fn parts(&self) -> (&AtomicUsize, &WakerCell, &Check);
 
-    /// What `state`, with the waiter's `SLOT` set, says of the cell.
-    fn cell_owner(&self, state: usize) -> CellOwner;
+    /// Whether `state`, with the waiter's `SLOT` set, says that a release
+    /// granted the waiter the lock and is done with the cell (the waiter
+    /// then holds both).
+    fn granted(&self, state: usize) -> bool;
+
+    /// Whether `state`, with the waiter's `SLOT` set and not
+    /// [`granted`](Self::granted), says that a release is taking the
+    /// waker, a few instructions from its next step with no user code in
+    /// between; if not, the waiter's published waker is in the cell
+    /// (`READY` is set).
+    fn releaser_at_cell(&self, state: usize) -> bool;
 
     /// Publishes the waker the slot's waiter has just written; `true` if a
     /// release granted it the lock meanwhile (it has claimed it).
@@ -134,12 +129,12 @@ pub(super) unsafe trait SlotLock {
     /// The slot's waiter, whose departure is recorded, takes the lock it
     /// was granted: empties the cell and leaves the slot.
     ///
-    /// The caller saw [`CellOwner::Granted`] with Acquire ordering.
+    /// The caller saw [`granted`](Self::granted) with Acquire ordering.
     fn take_granted(&self, waiter: &mut Waiter);
 
     /// The slot's waiter takes the lock it was granted.
     ///
-    /// The caller saw [`CellOwner::Granted`] with Acquire ordering.
+    /// The caller saw [`granted`](Self::granted) with Acquire ordering.
     fn claim_slot(&self, waiter: &mut Waiter) {
         let (_, _, check) = self.parts();
         check.slot_left(&mut waiter.ticket);
@@ -176,24 +171,22 @@ pub(super) unsafe trait SlotLock {
     /// unless a release granted it the lock meanwhile (it then claims it),
     /// or `keep` asks to leave the published waker in place. Waits while a
     /// release is taking the waker.
+    #[inline]
     fn reclaim_cell(&self, waiter: &mut Waiter, keep: bool) -> Reclaimed {
         let (word, _, _) = self.parts();
         // Acquire: on a grant, the releaser's section and the cell as it
         // left it.
         let mut state = word.load(Acquire);
         loop {
-            match self.cell_owner(state) {
-                CellOwner::Granted => {
-                    self.claim_slot(waiter);
-                    return Reclaimed::Granted;
-                }
-                CellOwner::Releaser => {
-                    crate::sync::spin_loop();
-                    // Acquire: as above.
-                    state = word.load(Acquire);
-                    continue;
-                }
-                CellOwner::Published => {}
+            if self.granted(state) {
+                self.claim_slot(waiter);
+                return Reclaimed::Granted;
+            }
+            if self.releaser_at_cell(state) {
+                crate::sync::spin_loop();
+                // Acquire: as above.
+                state = word.load(Acquire);
+                continue;
             }
             if keep {
                 return Reclaimed::Kept;

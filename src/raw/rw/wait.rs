@@ -9,7 +9,7 @@ use super::{
     check,
 };
 use crate::raw::check::Check;
-use crate::raw::slot_cell::{CellOwner, Reclaimed, SlotLock, WakerCell};
+use crate::raw::slot_cell::{Reclaimed, SlotLock, WakerCell};
 use crate::raw::waiter::{Stage, Waiter, WakerId};
 use crate::sync::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
@@ -347,9 +347,9 @@ impl RawRwLock {
 
 // SAFETY: `READY` is set only by the waiter's publication and cleared by
 // the waiter, or by a grant once it has taken the waker; a grant sets
-// `HANDED` before it takes the waker, which `cell_owner` reports as
-// `Releaser` while `READY` is still set, and clears `READY` (Release) after;
-// `Granted` means `HANDED` with `READY` clear.
+// `HANDED` before it takes the waker, which `releaser_at_cell` reports
+// while `READY` is still set, and clears `READY` (Release) after; `granted`
+// means `HANDED` with `READY` clear.
 unsafe impl SlotLock for RawRwLock {
     const READY: usize = READY;
 
@@ -358,17 +358,18 @@ unsafe impl SlotLock for RawRwLock {
         (&self.state, &self.slot, &self.check)
     }
 
-    fn cell_owner(&self, state: usize) -> CellOwner {
+    #[inline]
+    fn granted(&self, state: usize) -> bool {
         check(state);
-        if state & HANDED == 0 {
-            debug_assert!(state & READY != 0, "a published slot waiter without READY");
-            CellOwner::Published
-        } else if state & READY != 0 {
-            // The granting releaser is taking our waker.
-            CellOwner::Releaser
-        } else {
-            CellOwner::Granted
-        }
+        state & (HANDED | READY) == HANDED
+    }
+
+    #[inline]
+    fn releaser_at_cell(&self, state: usize) -> bool {
+        // Not granted: with `HANDED`, `READY` is still set and the granting
+        // releaser is taking our waker.
+        debug_assert!(state & READY != 0, "a published slot waiter without READY");
+        state & HANDED != 0
     }
 
     fn publish_slot(&self, waiter: &mut Waiter) -> bool {
