@@ -10,7 +10,7 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `raw.rs` | the state word, taking and releasing the lock, the tables below |
+//! | `raw.rs` | [`Raw`], the parts both protocols are made of; the state word, taking and releasing the lock, the tables below |
 //! | `raw/state.rs` | the bits, their invariants, and the `Debug` form of a state word |
 //! | `raw/waiter.rs` | one acquisition's side: its stage and its listener |
 //! | `raw/acquire.rs` | polling an acquisition, deadlines, giving up |
@@ -35,12 +35,12 @@
 //! * `L` (`LOCKED`): someone owns the lock. The owner is a guard, or a
 //!   waiter that has been handed the lock and not yet observed it.
 //! * queued waiters (`QUEUED_ONE`): waiters in the hand-off queue
-//!   ([`RawLock::queue`]). Every waiter of a `new_fifo` lock is queued; a
+//!   ([`Raw::queue`]). Every waiter of a `new_fifo` lock is queued; a
 //!   waiter of a `new` lock is queued when it has lost a race while the slot
 //!   was taken. A release never clears `L` while this count is non-zero: it
 //!   hands the lock to the oldest queued listener instead.
 //! * hint waiters (`HINT_ONE`): waiters of a `new` lock that sleep on the
-//!   wake-up queue ([`RawLock::wake`]). A release clears `L` and wakes one
+//!   wake-up queue ([`Raw::wake`]). A release clears `L` and wakes one
 //!   more of them (even if an earlier one has not run yet), which then
 //!   competes with newcomers for the lock.
 //! * `S`, `R`, `H` (`SLOT`, `READY`, `HANDED`): the slot of a `new` lock,
@@ -169,6 +169,7 @@
 //! another future while its own hand-off waits.
 
 use core::fmt;
+use core::marker::PhantomData;
 
 use event_listener::Event;
 
@@ -200,33 +201,49 @@ pub(crate) use self::blocking::acquire_blocking_timeout;
 pub(crate) use self::protocol::{Protocol, poll_until};
 pub(crate) use self::rw::{Kind, RawRwLock, Snapshot, Upgrade};
 
-/// The lock protocol without the protected value.
-pub(crate) struct RawLock {
-    /// The state word, laid out as in the module docs.
+/// A lock protocol's state word and what its waiters wait on, without the
+/// protected value. `P` names the protocol: [`Exclusive`] (this file and
+/// `raw/`; `Lock` and `KeyedLocks`) or [`ReadWrite`](rw::ReadWrite) (`raw/rw.rs`;
+/// `RwLock` and `KeyedRwLocks`). Each has its own state word, methods and
+/// docs; the parts are the same.
+pub(crate) struct Raw<P> {
+    /// The state word, laid out as in the protocol's module docs.
     state: AtomicUsize,
-    /// `true` for `new_fifo`: every waiter goes straight to the hand-off queue.
+    /// `true` for `new_fifo`. [`Exclusive`]: every waiter goes straight to
+    /// the hand-off queue. [`ReadWrite`](rw::ReadWrite): a newcomer never passes the line.
     fifo: bool,
-    /// Hand-off queue: a notification here *is* the lock.
+    /// The line: a notification here *is* the lock ([`Exclusive`]'s
+    /// hand-off queue) or the turn ([`ReadWrite`](rw::ReadWrite)).
     queue: Event,
-    /// Wake-up queue of a `new` lock: a notification here is only a hint to
-    /// try again.
+    /// Wake-ups that are only hints (the state word says what happened):
+    /// [`Exclusive`]'s wake-up queue of a `new` lock, where a notification
+    /// asks to try again; [`ReadWrite`](rw::ReadWrite)'s upgradable reader, woken once the
+    /// last reader has handed it the lock.
     wake: Event,
-    /// The waker of the slot's waiter (see `raw/slot.rs`).
+    /// The waker of the slot's waiter (see `raw/slot_cell.rs`).
     ///
     /// # Safety
     ///
-    /// Owned by the slot's waiter while `SLOT` is set and `READY` is clear,
-    /// unless a releaser cleared `READY` (then by that releaser until it
-    /// sets `HANDED`); readable by the lock's owner while `READY` is set,
-    /// which it takes over by clearing `READY`. Empty while `SLOT` is clear.
+    /// Owned as the protocol's slot table says (`raw/slot.rs`; `raw/rw.rs`,
+    /// "The slot"): by the slot's waiter while `SLOT` is set and `READY` is
+    /// clear, except while a release takes the waker; readable by a release
+    /// while `READY` is set, which it takes over to grant the lock. Empty
+    /// while `SLOT` is clear.
     slot: WakerCell,
-    /// Every change to `queue`'s list and to the slot goes through here: in
-    /// debug builds with `std` it mirrors them to name a task that waits for
-    /// itself.
+    /// Every change to the line's listeners and to the slot goes through
+    /// here: in debug builds with `std` it mirrors them to name a task that
+    /// waits for itself (see `raw/check.rs`).
     check: Check,
+    protocol: PhantomData<P>,
 }
 
-impl RawLock {
+/// The exclusive protocol, of this file and `raw/`.
+pub(crate) enum Exclusive {}
+
+/// The exclusive lock protocol without the protected value.
+pub(crate) type RawLock = Raw<Exclusive>;
+
+impl<P> Raw<P> {
     crate::sync::loom_const_fn! {
         /// A free lock with the given policy.
         pub(crate) const fn new(fifo: bool) -> Self {
@@ -237,6 +254,7 @@ impl RawLock {
                 wake: Event::new(),
                 slot: WakerCell::new(),
                 check: Check::new(),
+                protocol: PhantomData,
             }
         }
     }
@@ -246,7 +264,9 @@ impl RawLock {
     pub(crate) fn is_fifo(&self) -> bool {
         self.fifo
     }
+}
 
+impl RawLock {
     /// Whether someone owns the lock right now (a snapshot).
     #[inline]
     pub(crate) fn is_locked(&self) -> bool {

@@ -8,7 +8,6 @@ use super::RawLock;
 use super::hints::Holding;
 use super::queue::JoinFrom;
 use super::slot::Entered;
-use super::slot_cell::SlotLock;
 use super::state::LOCKED;
 use super::waiter::{Stage, Waiter};
 use crate::sync::Ordering::{Acquire, Relaxed};

@@ -32,7 +32,7 @@
 //! * readers ([`READER_ONE`]): plain readers holding the lock, likewise.
 //! * `U` ([`UPGRADABLE`]): the upgradable reader holds the lock.
 //! * `G` ([`UPGRADING`]): the upgradable reader waits to become the writer
-//!   ([`RawRwLock::drained`] wakes it). Set only with `U`. No new reader
+//!   ([`Raw::wake`](super::Raw::wake) wakes it). Set only with `U`. No new reader
 //!   enters while it is set, so the readers drain, and the last one out
 //!   hands the lock over: it clears `G` and `U` and sets `W`.
 //! * queued waiters ([`QUEUED_ONE`]): waiters in the line
@@ -120,7 +120,7 @@
 //! | `r` readers | shared | more readers; the last release (one CAS back to 0 when it is the only one) |
 //! | `W` | written | its release (one CAS to 0 when nobody waits) |
 //! | `U` (+ readers) | upgradable read | readers come and go; `upgrade` sets `W` if no readers, else `G` |
-//! | `U G` + readers | upgrading | the last reader out sets `W`, clears `U G`, wakes [`RawRwLock::drained`] |
+//! | `U G` + readers | upgrading | the last reader out sets `W`, clears `U G`, wakes [`Raw::wake`](super::Raw::wake) |
 //! | `P` + holders | a waiter at the front, blocked by the holders | the release that removes the last conflicting holder grants it (`H`) |
 //! | `P H` + its grant | granted, not yet claimed | the waiter claims: clears `P H PW PU`, and passes a turn if due |
 //! | `T` + `q` queued | a turn in flight | the notified waiter takes the lock or moves to the front |
@@ -151,11 +151,7 @@
 
 use core::fmt;
 
-use event_listener::Event;
-
-use super::check::Check;
-use super::slot_cell::WakerCell;
-use crate::sync::AtomicUsize;
+use super::Raw;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 mod upgrade;
@@ -267,53 +263,13 @@ impl Kind {
     }
 }
 
+/// The reader-writer protocol, of this file and `raw/rw/`.
+pub(crate) enum ReadWrite {}
+
 /// The reader-writer protocol without the protected value.
-pub(crate) struct RawRwLock {
-    /// The state word, laid out as in the module docs.
-    state: AtomicUsize,
-    /// `true` for `new_fifo`: a newcomer never passes the line.
-    fifo: bool,
-    /// The line: a notification here is the turn.
-    queue: Event,
-    /// Wakes the upgradable reader once the last reader has handed it the
-    /// lock (a hint: the state word says whether it happened).
-    drained: Event,
-    /// The waker of the waiter at the front (see "The slot").
-    ///
-    /// # Safety
-    ///
-    /// Owned by the slot's waiter while `SLOT` is set and `READY` is clear;
-    /// by the releaser that granted the lock while `READY` and `HANDED` are
-    /// both set; readable by a releaser that is about to grant while only
-    /// `READY` is set (the grant itself takes it over). Empty while `SLOT`
-    /// is clear.
-    slot: WakerCell,
-    /// Every change to the line's listeners and to the slot goes through
-    /// here (see `check.rs`).
-    check: Check,
-}
+pub(crate) type RawRwLock = Raw<ReadWrite>;
 
 impl RawRwLock {
-    crate::sync::loom_const_fn! {
-        /// A free lock with the given policy.
-        pub(crate) const fn new(fifo: bool) -> Self {
-            Self {
-                state: AtomicUsize::new(0),
-                fifo,
-                queue: Event::new(),
-                drained: Event::new(),
-                slot: WakerCell::new(),
-                check: Check::new(),
-            }
-        }
-    }
-
-    /// `true` for a `new_fifo` lock.
-    #[inline]
-    pub(crate) fn is_fifo(&self) -> bool {
-        self.fifo
-    }
-
     /// Whether anyone holds the lock right now (a snapshot).
     #[inline]
     pub(crate) fn is_locked(&self) -> bool {
@@ -550,7 +506,7 @@ impl RawRwLock {
     fn hand_over(&self, state: usize, handed: Handed) {
         match handed {
             Handed::Upgrader => {
-                self.drained.notify(1);
+                self.wake.notify(1);
             }
             Handed::Slot => {
                 if state & READY == 0 {

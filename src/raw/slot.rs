@@ -20,16 +20,14 @@
 //! A release with `S` and no `R` (the waiter is writing) only sets `H`: the
 //! waiter sees it when it tries to publish, so it needs no wake-up. The only
 //! spin is the waiter's wait for a releaser between its two steps, with no
-//! user code in between ([`SlotLock::reclaim_cell`]).
+//! user code in between ([`Raw::reclaim_cell`](super::Raw::reclaim_cell)).
 
 use core::task::Context;
 
-use super::RawLock;
-use super::check::Check;
-use super::slot_cell::{Reclaimed, SlotLock, WakerCell};
+use super::slot_cell::{Reclaimed, SlotProtocol};
 use super::state::{HANDED, LOCKED, QUEUED_MASK, READY, SLOT, check, without_hint};
 use super::waiter::{Stage, Waiter, WakerId};
-use crate::sync::AtomicUsize;
+use super::{Exclusive, RawLock};
 use crate::sync::Ordering::{self, AcqRel, Acquire, Relaxed, Release};
 
 /// Where [`RawLock::enter_slot`] put a waiter.
@@ -85,7 +83,7 @@ impl RawLock {
         // `SLOT` was clear) is ours until we publish it; a release meanwhile
         // only sets `HANDED`.
         unsafe { self.slot.put(waker) };
-        if self.publish_slot(waiter) {
+        if Exclusive::publish_slot(self, waiter) {
             Entered::Owner
         } else {
             Entered::Slot
@@ -109,7 +107,7 @@ impl RawLock {
         let owner = self.update_unless_handed(|state| state & !SLOT, Release);
         if owner {
             // Handed the lock while we were leaving: we own it.
-            self.take_granted(waiter);
+            Exclusive::take_granted(self, waiter);
         }
         // User code (the waker's `drop`) runs once the slot is settled.
         drop(waker);
@@ -194,32 +192,27 @@ impl RawLock {
 // release cleared `READY`, which `releaser_at_cell` reports until the
 // release sets `HANDED` (with Release ordering, after taking the waker);
 // `granted` means `HANDED` is set.
-unsafe impl SlotLock for RawLock {
+unsafe impl SlotProtocol for Exclusive {
     const READY: usize = READY;
 
     #[inline]
-    fn parts(&self) -> (&AtomicUsize, &WakerCell, &Check) {
-        (&self.state, &self.slot, &self.check)
-    }
-
-    #[inline]
-    fn granted(&self, state: usize) -> bool {
-        check(state, self.fifo);
+    fn granted(raw: &RawLock, state: usize) -> bool {
+        check(state, raw.fifo);
         debug_assert!(state & SLOT != 0, "the slot's waiter without `SLOT`");
         state & HANDED != 0
     }
 
     #[inline]
-    fn releaser_at_cell(&self, state: usize) -> bool {
+    fn releaser_at_cell(state: usize) -> bool {
         // A release cleared `READY`, took our waker and is about to set
         // `HANDED`.
         state & READY == 0
     }
 
-    fn publish_slot(&self, waiter: &mut Waiter) -> bool {
+    fn publish_slot(raw: &RawLock, waiter: &mut Waiter) -> bool {
         // (waker) Release: the waker we wrote, to the releaser that takes it.
-        if self.update_unless_handed(|state| state | READY, Release) {
-            self.claim_slot(waiter);
+        if raw.update_unless_handed(|state| state | READY, Release) {
+            raw.claim_slot(waiter);
             true
         } else {
             false
@@ -227,14 +220,14 @@ unsafe impl SlotLock for RawLock {
     }
 
     /// Empties the cell and clears `SLOT` and `HANDED`, keeping `LOCKED`.
-    fn take_granted(&self, waiter: &mut Waiter) {
+    fn take_granted(raw: &RawLock, waiter: &mut Waiter) {
         // SAFETY: `HANDED` is set, so the releaser is done with the cell (it
         // sets `HANDED` after taking the waker), and the cell is ours.
-        let waker = unsafe { self.slot.take() };
+        let waker = unsafe { raw.slot.take() };
         // (cell) Release: the emptied cell, to the next waiter that enters
         // the slot. The Acquire half is spare: the caller saw `HANDED` with
         // Acquire already.
-        let prev = self.state.fetch_and(!(SLOT | HANDED), AcqRel);
+        let prev = raw.state.fetch_and(!(SLOT | HANDED), AcqRel);
         debug_assert_eq!(
             prev & (LOCKED | SLOT | READY | HANDED),
             LOCKED | SLOT | HANDED,

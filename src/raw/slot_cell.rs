@@ -11,17 +11,16 @@
 //! The locks differ in how a release grants the slot's waiter (`RawLock`
 //! clears `READY` before it takes the waker and sets `HANDED` after;
 //! `RawRwLock` sets `HANDED` first and clears `READY` after), but the
-//! waiter's side is the same once [`SlotLock::granted`] and
-//! [`SlotLock::releaser_at_cell`] have said what a state word means: taking its cell back to write another waker or to
-//! leave ([`SlotLock::reclaim_cell`]), replacing its waker
-//! ([`SlotLock::poll_slot`]) and claiming a grant
-//! ([`SlotLock::claim_slot`]) are written once, here.
+//! waiter's side is the same once [`SlotProtocol::granted`] and
+//! [`SlotProtocol::releaser_at_cell`] have said what a state word means:
+//! taking its cell back to write another waker or to leave
+//! ([`Raw::reclaim_cell`]), replacing its waker ([`Raw::poll_slot`]) and
+//! claiming a grant ([`Raw::claim_slot`]) are written once, here.
 
 use core::task::{Context, Waker};
 
-use super::check::Check;
+use super::Raw;
 use super::waiter::{Stage, Waiter, WakerId};
-use crate::sync::AtomicUsize;
 use crate::sync::Ordering::Acquire;
 use crate::sync::UnsafeCell;
 
@@ -89,8 +88,9 @@ pub(super) enum Reclaimed {
     Cell,
 }
 
-/// A raw lock with a slot: what the slot waiter's shared steps need from
-/// it.
+/// A protocol of [`Raw`], as the slot waiter's shared steps (the methods of
+/// `Raw<P>` below) need it: what its flags mean, how its waiter publishes
+/// and how it takes a grant.
 ///
 /// # Safety
 ///
@@ -102,48 +102,45 @@ pub(super) enum Reclaimed {
 /// [`releaser_at_cell`](Self::releaser_at_cell) `false` only with `READY`
 /// set. A release must set `HANDED` or clear `READY` with
 /// Release ordering after its last access to the cell.
-pub(super) unsafe trait SlotLock {
+pub(crate) unsafe trait SlotProtocol: Sized {
     /// The state word's bit that says the slot's waiter published its waker.
     const READY: usize;
-
-    /// The lock's state word, the slot's waker cell and the lock's debug
-    /// check.
-    fn parts(&self) -> (&AtomicUsize, &WakerCell, &Check);
 
     /// Whether `state`, with the waiter's `SLOT` set, says that a release
     /// granted the waiter the lock and is done with the cell (the waiter
     /// then holds both).
-    fn granted(&self, state: usize) -> bool;
+    fn granted(raw: &Raw<Self>, state: usize) -> bool;
 
     /// Whether `state`, with the waiter's `SLOT` set and not
     /// [`granted`](Self::granted), says that a release is taking the
     /// waker, a few instructions from its next step with no user code in
     /// between; if not, the waiter's published waker is in the cell
     /// (`READY` is set).
-    fn releaser_at_cell(&self, state: usize) -> bool;
+    fn releaser_at_cell(state: usize) -> bool;
 
     /// Publishes the waker the slot's waiter has just written; `true` if a
     /// release granted it the lock meanwhile (it has claimed it).
-    fn publish_slot(&self, waiter: &mut Waiter) -> bool;
+    fn publish_slot(raw: &Raw<Self>, waiter: &mut Waiter) -> bool;
 
     /// The slot's waiter, whose departure is recorded, takes the lock it
     /// was granted: empties the cell and leaves the slot.
     ///
     /// The caller saw [`granted`](Self::granted) with Acquire ordering.
-    fn take_granted(&self, waiter: &mut Waiter);
+    fn take_granted(raw: &Raw<Self>, waiter: &mut Waiter);
+}
 
+impl<P: SlotProtocol> Raw<P> {
     /// The slot's waiter takes the lock it was granted.
     ///
-    /// The caller saw [`granted`](Self::granted) with Acquire ordering.
-    fn claim_slot(&self, waiter: &mut Waiter) {
-        let (_, _, check) = self.parts();
-        check.slot_left(&mut waiter.ticket);
-        self.take_granted(waiter);
+    /// The caller saw [`granted`](SlotProtocol::granted) with Acquire ordering.
+    pub(super) fn claim_slot(&self, waiter: &mut Waiter) {
+        self.check.slot_left(&mut waiter.ticket);
+        P::take_granted(self, waiter);
     }
 
     /// Polls the slot's waiter: `true` once it holds the lock.
     #[cold]
-    fn poll_slot(&self, waiter: &mut Waiter, id: WakerId, cx: &Context<'_>) -> bool {
+    pub(super) fn poll_slot(&self, waiter: &mut Waiter, id: WakerId, cx: &Context<'_>) -> bool {
         let same = id == WakerId::of(cx.waker());
         // Another waker, cloned before the cell is ours (user code must not
         // unwind while it is), to replace the published one.
@@ -153,12 +150,11 @@ pub(super) unsafe trait SlotLock {
             Reclaimed::Kept => false,
             Reclaimed::Cell => {
                 waiter.stage = Stage::Slot(WakerId::of(cx.waker()));
-                let (_, cell, _) = self.parts();
                 // SAFETY: `reclaim_cell` cleared `READY` with `SLOT` set and
                 // no release at the cell: it is ours until we publish it
-                // again (the trait's contract).
-                let old = unsafe { cell.replace(waker) };
-                let owner = self.publish_slot(waiter);
+                // again (`SlotProtocol`'s contract).
+                let old = unsafe { self.slot.replace(waker) };
+                let owner = P::publish_slot(self, waiter);
                 // User code (the old waker's `drop`) runs once the cell is
                 // published.
                 drop(old);
@@ -172,20 +168,19 @@ pub(super) unsafe trait SlotLock {
     /// or `keep` asks to leave the published waker in place. Waits while a
     /// release is taking the waker.
     #[inline]
-    fn reclaim_cell(&self, waiter: &mut Waiter, keep: bool) -> Reclaimed {
-        let (word, _, _) = self.parts();
+    pub(super) fn reclaim_cell(&self, waiter: &mut Waiter, keep: bool) -> Reclaimed {
         // Acquire: on a grant, the releaser's section and the cell as it
         // left it.
-        let mut state = word.load(Acquire);
+        let mut state = self.state.load(Acquire);
         loop {
-            if self.granted(state) {
+            if P::granted(self, state) {
                 self.claim_slot(waiter);
                 return Reclaimed::Granted;
             }
-            if self.releaser_at_cell(state) {
+            if P::releaser_at_cell(state) {
                 crate::sync::spin_loop();
                 // Acquire: as above.
-                state = word.load(Acquire);
+                state = self.state.load(Acquire);
                 continue;
             }
             if keep {
@@ -195,7 +190,10 @@ pub(super) unsafe trait SlotLock {
             // left it (a `RawRwLock` release may read the waker while
             // `READY` is set; under `RawLock` only we wrote it since we set
             // `READY`, so it is more than needed there). Failure: as above.
-            match word.compare_exchange_weak(state, state & !Self::READY, Acquire, Acquire) {
+            match self
+                .state
+                .compare_exchange_weak(state, state & !P::READY, Acquire, Acquire)
+            {
                 Ok(_) => return Reclaimed::Cell,
                 Err(actual) => state = actual,
             }

@@ -4,7 +4,7 @@
 //! once the plain readers are gone the lock can only go to it. With no
 //! readers, it writes at once (`U` becomes `W`). Otherwise it sets `G`
 //! ([`UPGRADING`]), which keeps new readers out, and waits: the last reader
-//! out clears `G` and `U`, sets `W` and notifies [`RawRwLock::drained`].
+//! out clears `G` and `U`, sets `W` and notifies [`Raw::wake`](crate::raw::Raw::wake).
 //! The notification is only a wake-up; the state word says whether the
 //! hand-over happened (a late notification of an earlier upgrade may reach
 //! a later one), so the upgrader listens, looks at the word, and listens
@@ -13,7 +13,7 @@
 //! An upgrade is a [`Protocol`] whose acquisition is the write access, so
 //! that deadlines and blocking come from `protocol.rs`. Its waiter is a
 //! plain [`Waiter`] whose `Hint` stage means "listening for the wake-up
-//! on `drained`". Abandoning an upgrade stops it and keeps the upgradable
+//! on `wake`". Abandoning an upgrade stops it and keeps the upgradable
 //! read (clears `G`, letting readers in again), unless the write access
 //! was handed over first.
 
@@ -104,7 +104,7 @@ impl Protocol for Upgrade {
                 }
                 // Listen first, then set `G`: the last reader's wake-up
                 // then finds the listener.
-                *waiter.listener = Some(lock.drained.listen());
+                *waiter.listener = Some(lock.wake.listen());
                 // Relaxed: the compare-and-swap below orders the lock.
                 let mut state = lock.state.load(Relaxed);
                 loop {
@@ -146,7 +146,7 @@ impl Protocol for Upgrade {
                 return Poll::Ready(());
             }
             match waiter.listener.as_mut() {
-                None => *waiter.listener = Some(lock.drained.listen()),
+                None => *waiter.listener = Some(lock.wake.listen()),
                 Some(listener) => {
                     if Pin::new(listener).poll(cx).is_pending() {
                         return Poll::Pending;

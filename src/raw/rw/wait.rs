@@ -5,13 +5,11 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use super::{
-    BARGED_MASK, HANDED, Kind, QUEUED_MASK, QUEUED_ONE, READY, RawRwLock, SLOT, SLOT_BITS, TURN,
-    check,
+    BARGED_MASK, HANDED, Kind, QUEUED_MASK, QUEUED_ONE, READY, RawRwLock, ReadWrite, SLOT,
+    SLOT_BITS, TURN, check,
 };
-use crate::raw::check::Check;
-use crate::raw::slot_cell::{Reclaimed, SlotLock, WakerCell};
+use crate::raw::slot_cell::{Reclaimed, SlotProtocol};
 use crate::raw::waiter::{Stage, Waiter, WakerId};
-use crate::sync::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 impl RawRwLock {
@@ -274,7 +272,7 @@ impl RawRwLock {
         // (empty while `SLOT` was clear) is ours until we publish it; a grant
         // meanwhile only sets `HANDED`.
         unsafe { self.slot.put(waker) };
-        if self.publish_slot(waiter) {
+        if ReadWrite::publish_slot(self, waiter) {
             return Poll::Ready(());
         }
         self.check
@@ -337,7 +335,7 @@ impl RawRwLock {
             false
         } else {
             // Granted meanwhile: we hold the access.
-            self.take_granted(waiter);
+            ReadWrite::take_granted(self, waiter);
             true
         };
         drop(waker);
@@ -350,42 +348,37 @@ impl RawRwLock {
 // `HANDED` before it takes the waker, which `releaser_at_cell` reports
 // while `READY` is still set, and clears `READY` (Release) after; `granted`
 // means `HANDED` with `READY` clear.
-unsafe impl SlotLock for RawRwLock {
+unsafe impl SlotProtocol for ReadWrite {
     const READY: usize = READY;
 
     #[inline]
-    fn parts(&self) -> (&AtomicUsize, &WakerCell, &Check) {
-        (&self.state, &self.slot, &self.check)
-    }
-
-    #[inline]
-    fn granted(&self, state: usize) -> bool {
+    fn granted(_: &RawRwLock, state: usize) -> bool {
         check(state);
         state & (HANDED | READY) == HANDED
     }
 
     #[inline]
-    fn releaser_at_cell(&self, state: usize) -> bool {
+    fn releaser_at_cell(state: usize) -> bool {
         // Not granted: with `HANDED`, `READY` is still set and the granting
         // releaser is taking our waker.
         debug_assert!(state & READY != 0, "a published slot waiter without READY");
         state & HANDED != 0
     }
 
-    fn publish_slot(&self, waiter: &mut Waiter) -> bool {
+    fn publish_slot(raw: &RawRwLock, waiter: &mut Waiter) -> bool {
         // Acquire: a grant's critical section, if `HANDED` is set.
-        let mut state = self.state.load(Acquire);
+        let mut state = raw.state.load(Acquire);
         loop {
             check(state);
             debug_assert!(state & (SLOT | READY) == SLOT, "published a slot twice");
             if state & HANDED != 0 {
                 // Granted while we wrote: the grant left the cell alone.
-                self.claim_slot(waiter);
+                raw.claim_slot(waiter);
                 return true;
             }
             // Release: the waker, to the releaser that grants us the lock.
             // Acquire (on failure): a grant's critical section.
-            match self
+            match raw
                 .state
                 .compare_exchange_weak(state, state | READY, Release, Acquire)
             {
@@ -396,13 +389,13 @@ unsafe impl SlotLock for RawRwLock {
     }
 
     /// Leaves the front, passing a turn on if one is due.
-    fn take_granted(&self, waiter: &mut Waiter) {
+    fn take_granted(raw: &RawRwLock, waiter: &mut Waiter) {
         // SAFETY: `HANDED` is set and `READY` clear: the granting releaser
         // is done with the cell (it clears `READY` after taking the waker),
         // or never touched it; the cell is ours.
-        let waker = unsafe { self.slot.take() };
+        let waker = unsafe { raw.slot.take() };
         waiter.stage = Stage::Done;
-        self.update(|state| {
+        raw.update(|state| {
             debug_assert_eq!(
                 state & (SLOT | READY | HANDED),
                 SLOT | HANDED,
