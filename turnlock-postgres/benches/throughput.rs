@@ -1,7 +1,8 @@
 //! Time per acquisition and database sessions used: turnlock-postgres
+//! (with its default sockets, and with tokio's through `Builder::connector`)
 //! against what users pick instead: sqlx's `PgAdvisoryLock` on a `PgPool`,
 //! and one connection per waiter running `pg_advisory_lock` /
-//! `pg_advisory_unlock` (plain tokio-postgres).
+//! `pg_advisory_unlock` (plain tokio-postgres on tokio's sockets).
 //!
 //! ```sh
 //! cargo bench -p turnlock-postgres --bench throughput
@@ -43,7 +44,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use sqlx::postgres::{PgAdvisoryLock, PgAdvisoryLockKey, PgConnectOptions, PgPool, PgPoolOptions};
 use tokio_postgres::{Client, NoTls};
-use turnlock_postgres::Pool;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+use turnlock_postgres::{Endpoint, Pool};
 
 const MANY_KEYS: u64 = 1024;
 const HOT_KEY: i64 = 7;
@@ -51,8 +53,9 @@ const FIRST_KEY: i64 = 1000;
 const PROCESSES: usize = 2;
 
 /// The approaches, in the order of the table's columns.
-const APPROACHES: [&str; 3] = [
+const APPROACHES: [&str; 4] = [
     "turnlock-postgres",
+    "turnlock-postgres-tokio-sockets",
     "sqlx-PgAdvisoryLock",
     "connection-per-waiter",
 ];
@@ -314,6 +317,34 @@ fn measure(
     per_acquisition
 }
 
+/// One turnlock-postgres pool per process, on the runtime's spawner, with
+/// the crate's default sockets or (`tokio_sockets`) tokio's own, as the
+/// docs of `Builder::connector` show.
+fn our_pools(server: &server::TestServer, app: &str, tokio_sockets: bool) -> Vec<Pool> {
+    (0..PROCESSES)
+        .map(|_| {
+            let runtime = runtime().handle().clone();
+            let builder = Pool::builder(&format!("{} application_name={app}", server.url()))
+                .spawner(move |future| {
+                    runtime.spawn(future);
+                });
+            let builder = if tokio_sockets {
+                builder.connector(|endpoint| async move {
+                    let Endpoint::Tcp { host, port } = endpoint else {
+                        return Err(std::io::Error::other("TCP only"));
+                    };
+                    let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+                    stream.set_nodelay(true)?;
+                    Ok(stream.compat())
+                })
+            } else {
+                builder
+            };
+            builder.build().unwrap()
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize, rounds: usize) {
     let rt = runtime();
     let last = |mut all: Vec<Duration>| all.split_off(all.len().saturating_sub(samples));
@@ -351,17 +382,10 @@ fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize, rounds:
         // turnlock-postgres: one pool per process.
         let kind = if access == Access::Shared { "r" } else { "w" };
         let ours_app = format!("bench_ours_{}_{tasks}_{kind}", u8::from(hot));
-        let pools: Vec<Pool> = (0..PROCESSES)
-            .map(|_| {
-                let runtime = runtime().handle().clone();
-                Pool::builder(&format!("{} application_name={ours_app}", server.url()))
-                    .spawner(move |future| {
-                        runtime.spawn(future);
-                    })
-                    .build()
-                    .unwrap()
-            })
-            .collect();
+        let pools = our_pools(server, &ours_app, false);
+        // The same on tokio's own sockets.
+        let tokio_app = format!("bench_tokio_{}_{tasks}_{kind}", u8::from(hot));
+        let tokio_pools = our_pools(server, &tokio_app, true);
         // sqlx: one `PgPool` per process.
         let sqlx_app = format!("bench_sqlx_{}_{tasks}", u8::from(hot));
         let sqlx = sqlx_pools(server, &sqlx_app);
@@ -377,21 +401,24 @@ fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize, rounds:
 
         // The approaches take turns, round after round, so that a
         // change in the machine's load hits all of them alike.
-        let mut times: [Vec<Vec<Duration>>; 3] = Default::default();
+        let mut times: [Vec<Vec<Duration>>; 4] = Default::default();
         for round in 1..=rounds {
             let round = [
                 measure(&mut group, APPROACHES[0], round, |iters| {
                     rt.block_on(run_ours(&pools, tasks, hot, access, iters))
                 }),
+                measure(&mut group, APPROACHES[1], round, |iters| {
+                    rt.block_on(run_ours(&tokio_pools, tasks, hot, access, iters))
+                }),
                 // sqlx's `PgAdvisoryLock` has no shared form.
                 if access == Access::Exclusive {
-                    measure(&mut group, APPROACHES[1], round, |iters| {
+                    measure(&mut group, APPROACHES[2], round, |iters| {
                         rt.block_on(run_sqlx(&sqlx, &locks, tasks, hot, iters))
                     })
                 } else {
                     Vec::new()
                 },
-                measure(&mut group, APPROACHES[2], round, |iters| {
+                measure(&mut group, APPROACHES[3], round, |iters| {
                     rt.block_on(run_naive(&clients, hot, access, iters))
                 }),
             ];
@@ -401,6 +428,7 @@ fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize, rounds:
         }
         let sessions = [
             backends(server, &ours_app),
+            backends(server, &tokio_app),
             backends(server, &sqlx_app),
             backends(server, &naive_app),
         ];
@@ -409,7 +437,7 @@ fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize, rounds:
             .zip(sessions)
             .map(|(rounds, sessions)| Measured { rounds, sessions })
             .collect();
-        drop(pools);
+        drop((pools, tokio_pools));
         rt.block_on(async {
             for pool in sqlx {
                 pool.close().await;
@@ -443,10 +471,11 @@ fn format_time(time: Duration) -> String {
 
 fn print_table(results: &[(String, Vec<Measured>)]) {
     println!(
-        "\n| scenario ({PROCESSES} processes) | turnlock-postgres | sqlx `PgAdvisoryLock` | \
-         connection per waiter | sqlx / turnlock | per waiter / turnlock |"
+        "\n| scenario ({PROCESSES} processes) | turnlock-postgres | turnlock-postgres, tokio \
+         sockets | sqlx `PgAdvisoryLock` | connection per waiter | sqlx / turnlock | per waiter \
+         / turnlock | per waiter / turnlock on tokio sockets |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (scenario, measured) in results {
         if measured[0].all().is_empty() {
             continue; // left out by a filter on the command line
@@ -467,18 +496,18 @@ fn print_table(results: &[(String, Vec<Measured>)]) {
             })
             .collect();
         // The ratio of all samples' medians, and its range over the rounds.
-        let ratio = |peer: usize| {
+        let ratio = |peer: usize, base: usize| {
             if measured[peer].all().is_empty() {
                 return "—".to_owned();
             }
             let of = |a: &[Duration], b: &[Duration]| {
                 median_and_spread(a).0.as_secs_f64() / median_and_spread(b).0.as_secs_f64()
             };
-            let overall = of(&measured[peer].all(), &measured[0].all());
+            let overall = of(&measured[peer].all(), &measured[base].all());
             let per_round: Vec<f64> = measured[peer]
                 .rounds
                 .iter()
-                .zip(&measured[0].rounds)
+                .zip(&measured[base].rounds)
                 .filter(|(p, o)| !p.is_empty() && !o.is_empty())
                 .map(|(p, o)| of(p, o))
                 .collect();
@@ -496,12 +525,14 @@ fn print_table(results: &[(String, Vec<Measured>)]) {
             }
         };
         println!(
-            "| {scenario} | {} | {} | {} | {} | {} |",
+            "| {scenario} | {} | {} | {} | {} | {} | {} | {} |",
             cells[0],
             cells[1],
             cells[2],
-            ratio(1),
-            ratio(2)
+            cells[3],
+            ratio(2, 0),
+            ratio(3, 0),
+            ratio(3, 1)
         );
     }
 }

@@ -77,6 +77,52 @@ fn tokio_multi_thread_with_tokio_spawn() {
     });
 }
 
+/// On tokio, with tokio's own sockets through a connector (as the docs of
+/// `Builder::connector` show): the sessions and the cancel request of the
+/// timed-out wait go through it, and nothing is left.
+#[test]
+fn tokio_with_its_own_sockets() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio_util::compat::TokioAsyncReadCompatExt;
+    use turnlock_postgres::Endpoint;
+
+    let app = "rt_tokio_sockets";
+    let (a, b) = (url(app), url(app));
+    common::tokio(60, async move {
+        let opened = Arc::new(AtomicUsize::new(0));
+        let runtime = tokio::runtime::Handle::current();
+        let pool = |url: &str| {
+            let (opened, runtime) = (opened.clone(), runtime.clone());
+            Pool::builder(url)
+                .spawner(move |future| {
+                    runtime.spawn(future);
+                })
+                .connector(move |endpoint| {
+                    opened.fetch_add(1, Ordering::Relaxed);
+                    async move {
+                        let Endpoint::Tcp { host, port } = endpoint else {
+                            return Err(std::io::Error::other("TCP only"));
+                        };
+                        let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+                        stream.set_nodelay(true)?;
+                        Ok(stream.compat())
+                    }
+                })
+                .build()
+                .unwrap()
+        };
+        let task = tokio::spawn(exercise(pool(&a), pool(&b), app, 4008));
+        task.await.unwrap();
+        // Two sessions at least, and the cancel request of the wait that
+        // timed out.
+        assert!(
+            opened.load(Ordering::Relaxed) >= 3,
+            "the connector was not used"
+        );
+    });
+}
+
 #[test]
 fn tokio_current_thread_with_tokio_spawn() {
     let app = "rt_tokio_current";

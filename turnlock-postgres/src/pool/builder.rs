@@ -233,6 +233,38 @@ impl Builder {
     ///     .unwrap();
     /// # drop(pool);
     /// ```
+    ///
+    /// On a tokio runtime, tokio's own sockets (through `tokio_util::compat`)
+    /// save every answer from the server a hop: the default sockets are
+    /// driven by `async-io`'s reactor thread, which then wakes the tokio
+    /// worker that waits for the answer (README "Scaling out" measures the
+    /// difference). The pool calls the connector from its background
+    /// futures, so give it a [spawner](Builder::spawner) on the same
+    /// runtime, which must outlive the pool:
+    ///
+    /// ```
+    /// # let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// # let _context = runtime.enter();
+    /// use tokio_util::compat::TokioAsyncReadCompatExt;
+    /// use turnlock_postgres::{Endpoint, Pool};
+    ///
+    /// let runtime = tokio::runtime::Handle::current();
+    /// let pool = Pool::builder("host=db port=5432")
+    ///     .spawner(move |future| {
+    ///         runtime.spawn(future);
+    ///     })
+    ///     .connector(|endpoint| async move {
+    ///         let Endpoint::Tcp { host, port } = endpoint else {
+    ///             return Err(std::io::Error::other("TCP only"));
+    ///         };
+    ///         let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+    ///         stream.set_nodelay(true)?;
+    ///         Ok(stream.compat())
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(pool);
+    /// ```
     pub fn connector<F, Fut, S>(mut self, connect: F) -> Self
     where
         F: Fn(Endpoint) -> Fut + Send + Sync + 'static,
