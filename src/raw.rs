@@ -203,22 +203,23 @@ pub(crate) use self::rw::{Kind, RawRwLock, Snapshot, Upgrade};
 
 /// A lock protocol's state word and what its waiters wait on, without the
 /// protected value. `P` names the protocol: [`Exclusive`] (this file and
-/// `raw/`; `Lock` and `KeyedLocks`) or [`ReadWrite`](rw::ReadWrite) (`raw/rw.rs`;
-/// `RwLock` and `KeyedRwLocks`). Each has its own state word, methods and
-/// docs; the parts are the same.
+/// `raw/`; `Lock` and `KeyedLocks`) or [`ReadWrite`](rw::ReadWrite)
+/// (`raw/rw.rs`; `RwLock` and `KeyedRwLocks`). Each has its own state word,
+/// methods and docs; the parts are the same.
 pub(crate) struct Raw<P> {
     /// The state word, laid out as in the protocol's module docs.
     state: AtomicUsize,
     /// `true` for `new_fifo`. [`Exclusive`]: every waiter goes straight to
-    /// the hand-off queue. [`ReadWrite`](rw::ReadWrite): a newcomer never passes the line.
+    /// the hand-off queue. [`ReadWrite`](rw::ReadWrite): a newcomer never
+    /// passes the line.
     fifo: bool,
     /// The line: a notification here *is* the lock ([`Exclusive`]'s
     /// hand-off queue) or the turn ([`ReadWrite`](rw::ReadWrite)).
     queue: Event,
     /// Wake-ups that are only hints (the state word says what happened):
     /// [`Exclusive`]'s wake-up queue of a `new` lock, where a notification
-    /// asks to try again; [`ReadWrite`](rw::ReadWrite)'s upgradable reader, woken once the
-    /// last reader has handed it the lock.
+    /// asks to try again; [`ReadWrite`](rw::ReadWrite)'s upgradable reader,
+    /// woken once the last reader has handed it the lock.
     wake: Event,
     /// The waker of the slot's waiter (see `raw/slot_cell.rs`).
     ///
@@ -234,6 +235,7 @@ pub(crate) struct Raw<P> {
     /// here: in debug builds with `std` it mirrors them to name a task that
     /// waits for itself (see `raw/check.rs`).
     check: Check,
+    /// Which protocol's methods apply; no data.
     protocol: PhantomData<P>,
 }
 

@@ -32,9 +32,9 @@
 //! * readers ([`READER_ONE`]): plain readers holding the lock, likewise.
 //! * `U` ([`UPGRADABLE`]): the upgradable reader holds the lock.
 //! * `G` ([`UPGRADING`]): the upgradable reader waits to become the writer
-//!   ([`Raw::wake`](super::Raw::wake) wakes it). Set only with `U`. No new reader
-//!   enters while it is set, so the readers drain, and the last one out
-//!   hands the lock over: it clears `G` and `U` and sets `W`.
+//!   ([`Raw::wake`](super::Raw::wake) wakes it). Set only with `U`. No new
+//!   reader enters while it is set, so the readers drain, and the last one
+//!   out hands the lock over: it clears `G` and `U` and sets `W`.
 //! * queued waiters ([`QUEUED_ONE`]): waiters in the line
 //!   ([`RawRwLock::queue`]), in order of arrival.
 //! * `T` ([`TURN`]): the *turn* is out: the oldest queued waiter has been

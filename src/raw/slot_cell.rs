@@ -28,10 +28,11 @@ use crate::sync::UnsafeCell;
 /// says.
 pub(super) struct WakerCell(UnsafeCell<Option<Waker>>);
 
-// SAFETY: the cell is only read or written through `put`, `replace` and `take`,
-// whose callers own it at that moment (the lock's state word gives it to
-// one thread at a time, with Acquire/Release orderings on each hand-over),
-// so two threads never touch it at once; `Waker` is `Send` and `Sync`.
+// SAFETY: the cell is only read or written through `put`, `replace` and
+// `take`, whose callers own it at that moment (the lock's state word gives
+// it to one thread at a time, with Acquire/Release orderings on each
+// hand-over), so two threads never touch it at once; `Waker` is `Send` and
+// `Sync`.
 unsafe impl Sync for WakerCell {}
 
 impl WakerCell {
@@ -94,14 +95,14 @@ pub(super) enum Reclaimed {
 ///
 /// # Safety
 ///
-/// [`READY`](Self::READY) must mean that the waiter published
-/// its waker and only a release may take it; while the waiter's `SLOT` is
-/// set, `READY` is clear and no release is taking the waker, the cell must
-/// be the waiter's. [`granted`](Self::granted) must be `true` only when
-/// the release that granted the lock is done with the cell, and
+/// [`READY`](Self::READY) must mean that the waiter published its waker
+/// and only a release may take it; while the waiter's `SLOT` is set,
+/// `READY` is clear and no release is taking the waker, the cell must be
+/// the waiter's. [`granted`](Self::granted) must be `true` only when the
+/// release that granted the lock is done with the cell, and
 /// [`releaser_at_cell`](Self::releaser_at_cell) `false` only with `READY`
-/// set. A release must set `HANDED` or clear `READY` with
-/// Release ordering after its last access to the cell.
+/// set. A release must set `HANDED` or clear `READY` with Release ordering
+/// after its last access to the cell.
 pub(crate) unsafe trait SlotProtocol: Sized {
     /// The state word's bit that says the slot's waiter published its waker.
     const READY: usize;
