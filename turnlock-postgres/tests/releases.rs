@@ -1,6 +1,7 @@
-//! Releases in flight: a dropped guard's unlock reaches the server without
-//! waiting for the spawner, and a key taken again while this pool releases
-//! it waits for that release on the same session, finishing it itself.
+//! Releases in flight: a dropped guard's unlock reaches the server at once
+//! and is booked by the session's connection task, with no task of the
+//! spawner; a key taken again while this pool releases it waits right
+//! behind that release on the same session.
 
 mod common;
 
@@ -62,15 +63,15 @@ impl Stalling {
 }
 
 #[test]
-fn a_dropped_guards_unlock_reaches_the_server_before_the_spawner_runs_anything() {
+fn a_dropped_guards_unlock_reaches_the_server_and_is_booked_without_the_spawner() {
     let app = "releases_unspawned";
     let url = url(app);
     tokio(60, async move {
         let spawner = Stalling::new();
         let pool = spawner.pool(&url);
         let guard = pool.lock(7101).await.unwrap();
-        // From here on the spawner keeps what it is given: the release's
-        // background task does not run.
+        // From here on the spawner keeps what it is given: a task spawned
+        // for the release would not run.
         spawner.stall();
         drop(guard);
         let other = Pool::new(&common::url("releases_unspawned_other")).unwrap();
@@ -78,15 +79,13 @@ fn a_dropped_guards_unlock_reaches_the_server_before_the_spawner_runs_anything()
             .lock_timeout(7101, Duration::from_secs(10))
             .await
             .expect("the unlock was sent when the guard was dropped");
-        assert_eq!(
-            pool.status().releasing,
-            1,
-            "the pool has not booked the release yet"
+        eventually(10, "the release booked", || pool.status().is_idle()).await;
+        assert!(
+            spawner.kept.lock().unwrap().is_empty(),
+            "the release needed no task of the spawner"
         );
         taken.release().await.unwrap();
-        // The spawner runs what it kept; the pool books the release.
         spawner.resume();
-        eventually(10, "the release booked", || pool.status().is_idle()).await;
         eventually(10, "nothing left in pg_locks", || advisory_locks(app) == 0).await;
     });
 }
@@ -117,7 +116,7 @@ impl Drop for Stopped {
 }
 
 #[test]
-fn a_key_taken_again_while_this_pool_releases_it_waits_for_that_release() {
+fn a_key_taken_again_while_this_pool_releases_it_waits_behind_that_release() {
     let app = "releases_again";
     let url = url(app);
     tokio(60, async move {
@@ -130,29 +129,20 @@ fn a_key_taken_again_while_this_pool_releases_it_waits_for_that_release() {
         drop(guard);
         assert_eq!(pool.status().releasing, 1);
 
-        let err = pool
-            .lock_timeout(7102, Duration::from_millis(300))
-            .await
-            .expect_err("the release is still in flight");
-        assert_eq!(err.kind(), ErrorKind::TimedOut);
-        assert!(
-            err.to_string().contains("this process is releasing it"),
-            "{err}"
-        );
         let waiter = ::tokio::spawn({
             let pool = pool.clone();
             async move { pool.lock(7102).await.unwrap() }
         });
         ::tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!waiter.is_finished());
-        // Waiting for the release, the pool opened no other session.
+        // Its wait is queued behind the release: no other session opened.
         assert_eq!(pool.status().sessions, 1);
         assert_eq!(backends(app), 1);
 
         drop(stopped);
         let guard = with_timeout(Duration::from_secs(10), waiter)
             .await
-            .expect("woken by the booked release")
+            .expect("granted right after the release")
             .unwrap();
         assert_eq!(guard.backend_pid(), backend, "taken again on its session");
         guard.release().await.unwrap();
@@ -162,27 +152,27 @@ fn a_key_taken_again_while_this_pool_releases_it_waits_for_that_release() {
 }
 
 #[test]
-fn the_next_local_caller_of_a_key_finishes_its_release_itself() {
-    let app = "releases_driven";
+fn a_wait_behind_a_late_release_that_times_out_leaves_nothing_held() {
+    let app = "releases_late";
     let url = url(app);
     tokio(60, async move {
         let spawner = Stalling::new();
         let pool = spawner.pool(&url);
         let guard = pool.lock(7103).await.unwrap();
         let backend = guard.backend_pid();
-        // The spawner runs nothing from here on: the release is finished
-        // by the next caller of the key, which waits for it anyway.
+        // Taken again at once, with no task of the spawner.
         spawner.stall();
         drop(guard);
         let guard = with_timeout(Duration::from_secs(10), pool.lock(7103))
             .await
-            .expect("the caller finished the release itself")
+            .expect("taken again behind its release")
             .unwrap();
         assert_eq!(guard.backend_pid(), backend);
         assert_eq!(advisory_locks(app), 1);
 
-        // A caller that gives up while the answer is late hands the rest
-        // of the release to the spawner.
+        // A caller that gives up while the answers are late hands the
+        // rest of its wait to the spawner, which cancels it and gives back
+        // whatever it was granted.
         let stopped = Stopped::new(backend);
         drop(guard);
         let err = pool
@@ -192,8 +182,12 @@ fn the_next_local_caller_of_a_key_finishes_its_release_itself() {
         assert_eq!(err.kind(), ErrorKind::TimedOut);
         drop(stopped);
         spawner.resume();
-        eventually(10, "the release booked", || pool.status().is_idle()).await;
+        eventually(10, "the pool idle", || pool.status().is_idle()).await;
         eventually(10, "nothing left in pg_locks", || advisory_locks(app) == 0).await;
-        assert_eq!(pool.status().sessions, 1);
+        let again = pool
+            .lock_timeout(7103, Duration::from_secs(10))
+            .await
+            .expect("the key is free again");
+        drop(again);
     });
 }

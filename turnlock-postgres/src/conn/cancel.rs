@@ -25,7 +25,7 @@ impl Session {
         let failed = |err: Box<dyn std::error::Error + Send + Sync>| {
             Error::new(ErrorKind::Connect, "could not send a cancel request").with_source(err)
         };
-        let mut stream = KeepOpen(Compat(
+        let mut stream = KeepOpen(Compat::new(
             (dialer.connector)(self.endpoint.clone())
                 .await
                 .map_err(|e| failed(e.into()))?,
@@ -36,7 +36,7 @@ impl Session {
             .map_err(|e| failed(e.into()))?;
         let mut buf = [0u8; 64];
         loop {
-            match stream.0.0.read(&mut buf).await {
+            match stream.0.stream.read(&mut buf).await {
                 Ok(0) | Err(_) => return Ok(()),
                 Ok(_) => {}
             }

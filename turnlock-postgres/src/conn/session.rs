@@ -2,6 +2,7 @@
 //! is marked as the pool's own, the cancel token, and whether it is gone.
 //! Its statements are in `statements.rs`, its mark in `mark.rs`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,7 +11,8 @@ use tokio_postgres::{CancelToken, Client};
 
 use super::mark::own_process;
 use super::prepared::Prepared;
-use super::{Dialer, Endpoint, Spawner, timeout};
+use super::riders::Riders;
+use super::{BoxFuture, Dialer, Endpoint, Spawner, timeout};
 use crate::error::{Error, ErrorKind};
 
 /// Whether a session is gone, and who to tell.
@@ -68,6 +70,8 @@ pub(crate) struct Session {
     pub(super) client: Client,
     pub(super) cancel: CancelToken,
     pub(super) endpoint: Endpoint,
+    /// Statements whose answers the connection's task books (`riders.rs`).
+    riders: Arc<Riders>,
     /// The second key of the shared advisory lock `(MARK, mark)` that this
     /// session's server process took when it opened, which marks the
     /// process as the pool's own: every statement checks that it runs
@@ -125,13 +129,22 @@ impl Session {
                         "could not connect to {endpoint} within {connect_timeout:?}"
                     )))
                 })?;
-        // The connection must be driven before any statement can run.
+        // The connection must be driven before any statement can run; its
+        // task also polls the session's riders after each of its polls.
         let liveness = Arc::new(Liveness::default());
-        let watch = liveness.clone();
+        let riders = Arc::new(Riders::default());
+        let (watch, riding) = (liveness.clone(), riders.clone());
         let on_lost = on_lost.clone();
         spawner.spawn(async move {
-            futures_lite::future::or(async { drop(connection.await) }, watch.wait()).await;
+            let mut connection = std::pin::pin!(connection);
+            let drive = std::future::poll_fn(|cx| {
+                let polled = connection.as_mut().poll(cx);
+                riding.poll_all();
+                polled.map(drop)
+            });
+            futures_lite::future::or(drive, watch.wait()).await;
             watch.mark_lost();
+            riding.close();
             on_lost(&watch);
         });
         // The statements are prepared once the process is known to be the
@@ -166,6 +179,7 @@ impl Session {
             cancel: client.cancel_token(),
             client,
             endpoint: endpoint.clone(),
+            riders,
             mark,
             wait_slice: dialer.heartbeat.as_millis().max(1).to_string(),
             prepared,
@@ -174,6 +188,14 @@ impl Session {
 
     pub(crate) fn is_lost(&self) -> bool {
         self.liveness.is_lost() || self.client.is_closed()
+    }
+
+    /// Sends a statement by polling `future` once, and leaves the wait for
+    /// its answer to the task that drives the connection (`riders.rs`).
+    /// Returns it unfinished if the connection has ended, for the caller to
+    /// run elsewhere.
+    pub(crate) fn ride(&self, future: BoxFuture<()>) -> Option<BoxFuture<()>> {
+        self.riders.board(future)
     }
 
     pub(crate) fn client(&self) -> &Client {

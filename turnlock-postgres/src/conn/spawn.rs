@@ -14,8 +14,9 @@ use super::BoxFuture;
 pub(crate) type SpawnFn = dyn Fn(BoxFuture<()>) + Send + Sync;
 
 /// Runs the futures that must make progress whether or not anyone awaits
-/// them: connections, releases after a guard's drop, cancellation of
-/// abandoned waits, sessions opened for callers that gave up.
+/// them: connections (whose tasks also finish the releases of dropped
+/// guards, `riders.rs`), cancellation of abandoned waits, sessions opened
+/// for callers that gave up.
 #[derive(Clone)]
 pub(crate) struct Spawner {
     custom: Option<Arc<SpawnFn>>,

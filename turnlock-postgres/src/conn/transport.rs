@@ -169,11 +169,13 @@ impl Dialer {
         connector: Connector,
     ) -> Result<(Client, Connection), tokio_postgres::Error> {
         let (client, connection) = if self.config.get_ssl_mode() == mode {
-            self.config.connect_raw(Compat(stream), connector).await?
+            self.config
+                .connect_raw(Compat::new(stream), connector)
+                .await?
         } else {
             let mut config = self.config.clone();
             config.ssl_mode(mode);
-            config.connect_raw(Compat(stream), connector).await?
+            config.connect_raw(Compat::new(stream), connector).await?
         };
         Ok((client, Box::pin(connection)))
     }

@@ -15,7 +15,7 @@ use super::interest::Interest;
 use super::open::spawn_open;
 use super::plan::{Phase, Placement, place};
 use super::release::Hold;
-use super::unlock::{DriveUnlock, give_back};
+use super::unlock::give_back;
 use crate::conn::{Access, BoxFuture, Failure, Session, timeout};
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
@@ -128,7 +128,7 @@ async fn take_over(inner: &Arc<Inner>, id: LockId) -> Option<ParkedLock> {
     };
     for unlock in unlocks {
         // An unlock that failed lost its session, which frees the lock too.
-        let _ = unlock.spawn_reporting().recv().await;
+        let _ = unlock.send_reporting().recv().await;
     }
     parked.filter(|parked| !parked.session.is_lost())
 }
@@ -138,7 +138,6 @@ enum Plan {
     Try(Arc<Session>, Busy),
     Wait(Arc<Session>, Blocked),
     Connect(Reservation),
-    DriveRelease(DriveUnlock),
     AwaitRelease(EventListener),
     Sleep(EventListener),
 }
@@ -159,13 +158,7 @@ fn plan(inner: &Arc<Inner>, phase: Phase, id: LockId) -> Plan {
         }
         Placement::Connect => Plan::Connect(Reservation::start(inner, &mut state)),
         // Listening before the lock is let go: no change is missed.
-        Placement::AwaitRelease(i) => {
-            let session = state.sessions[i].session.id;
-            match state.take_unlock(session, id) {
-                Some(run) => Plan::DriveRelease(DriveUnlock::new(inner, run)),
-                None => Plan::AwaitRelease(inner.changed.listen()),
-            }
-        }
+        Placement::AwaitRelease => Plan::AwaitRelease(inner.changed.listen()),
         Placement::Sleep => Plan::Sleep(inner.changed.listen()),
     }
 }
@@ -264,14 +257,6 @@ impl<'a> Remote<'a> {
                     }
                     Err(err) => Err(err),
                 };
-            }
-            Plan::DriveRelease(unlock) => {
-                // Waiting for this answer anyway: whoever drives it is
-                // woken by the connection directly.
-                self.progress.set("this process is releasing it");
-                unlock.await;
-                self.phase = self.first;
-                return Ok(Step::Again);
             }
             Plan::AwaitRelease(listener) => {
                 // The unlock in flight ends with a change of the books

@@ -162,10 +162,10 @@ impl Builder {
         self
     }
 
-    /// Runs the pool's background futures (connections, releases after a
-    /// guard's drop, cancellation of abandoned waits, sessions still being
-    /// opened for a caller that gave up) with `spawn` instead of the
-    /// crate's own driver thread.
+    /// Runs the pool's background futures (connections, which also finish
+    /// the releases sent when guards are dropped; cancellation of abandoned
+    /// waits; sessions still being opened for a caller that gave up) with
+    /// `spawn` instead of the crate's own driver thread.
     ///
     /// The futures are `Send + 'static` and must be polled to completion.
     /// `spawn` is called wherever the pool needs a task, also from a

@@ -73,10 +73,15 @@ pub(crate) struct Blocked {
 }
 
 impl Blocked {
-    /// Marks `session` as waiting; its entry must be in `state`, empty.
+    /// Marks `session` as waiting; its entry must be in `state`, holding
+    /// nothing, with at most a release in flight (see
+    /// `SessionEntry::only_releasing`).
     pub(crate) fn start(inner: &Arc<Inner>, state: &mut State, session: &Arc<Session>) -> Self {
         if let Some(entry) = state.entry(session) {
-            debug_assert!(entry.empty(), "only an empty session may wait");
+            debug_assert!(
+                entry.usable() && entry.held.is_empty() && entry.busy <= 1,
+                "only an empty session, or one finishing a release, may wait"
+            );
             entry.waiting = true;
         }
         Blocked {

@@ -32,7 +32,7 @@ use std::time::Duration;
 use event_listener::Event;
 use turnlock::KeyedRwLocks;
 
-use crate::conn::{BoxFuture, Dialer, Fencing, Liveness, Session, Spawner};
+use crate::conn::{Dialer, Fencing, Liveness, Session, Spawner};
 use crate::key::LockId;
 
 /// A pool's settings and shared state; every [`Pool`](crate::Pool) handle,
@@ -61,18 +61,6 @@ pub(crate) struct State {
     /// Sessions being opened (see `counts::Reservation`).
     pub(crate) connecting: usize,
     pub(crate) keys: HashMap<LockId, KeyEntry>,
-    /// Unlocks sent and not yet answered, waiting for whoever drives them
-    /// first: a task of the spawner, or the next local caller of the key
-    /// (see `unlock.rs`). Never dropped here: each is taken out before it
-    /// is run or dropped, outside the lock.
-    pub(crate) unlocks: Vec<PendingUnlock>,
-}
-
-/// An unlock whose statement is sent, for `key` on session `session`.
-pub(crate) struct PendingUnlock {
-    pub(crate) session: u64,
-    pub(crate) key: LockId,
-    pub(crate) run: BoxFuture<()>,
 }
 
 /// The pool's books for one open session.
@@ -180,19 +168,19 @@ impl SessionEntry {
     pub(crate) fn empty(&self) -> bool {
         self.usable() && self.busy == 0 && self.held.is_empty() && self.releasing.is_empty()
     }
+
+    /// Usable, holds nothing, and the one statement in flight is the
+    /// release of `id`: a wait for `id` may queue right behind it. The
+    /// server runs a session's statements in order, so the release is done
+    /// before the wait begins and never waits behind it; and nothing else
+    /// is left to queue behind the wait. One round trip less for a process
+    /// that takes a key again as soon as it let go.
+    pub(crate) fn only_releasing(&self, id: LockId) -> bool {
+        self.usable() && self.busy == 1 && self.held.is_empty() && self.releasing == [id]
+    }
 }
 
 impl State {
-    /// Takes the pending unlock of `key` on session `session`, if nobody
-    /// drives it yet.
-    pub(crate) fn take_unlock(&mut self, session: u64, key: LockId) -> Option<BoxFuture<()>> {
-        let i = self
-            .unlocks
-            .iter()
-            .position(|u| u.session == session && u.key == key)?;
-        Some(self.unlocks.swap_remove(i).run)
-    }
-
     pub(crate) fn entry(&mut self, session: &Session) -> Option<&mut SessionEntry> {
         self.sessions
             .iter_mut()

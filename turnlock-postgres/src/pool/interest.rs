@@ -70,7 +70,7 @@ impl Drop for Interest {
             }
         };
         for unlock in unlocks {
-            unlock.spawn();
+            unlock.send();
         }
     }
 }

@@ -26,9 +26,8 @@ pub(crate) enum Placement {
     Wait(usize),
     /// Open another session.
     Connect,
-    /// This pool is releasing the key on this session: wait for the
-    /// release to be booked.
-    AwaitRelease(usize),
+    /// This pool is releasing the key: wait for the release to be booked.
+    AwaitRelease,
     /// Nothing to use now: wait for a change of the books (or poll).
     Sleep,
 }
@@ -36,14 +35,16 @@ pub(crate) enum Placement {
 /// Chooses where the next statement for key `id` runs. In order of
 /// preference: a shared session that holds locks and has little in flight;
 /// an empty session, to wait on (a wait on an empty session is granted at
-/// once when the lock is free); a short queue on any shared session; a new
-/// session; a long queue. After a failed try only a session to wait on will
+/// once when the lock is free), or one whose only work is releasing `id`,
+/// to wait right behind that release; a short queue on any shared session;
+/// a new session; a long queue. After a failed try only a session to wait on will
 /// do, else the caller polls.
 ///
 /// One session always stays out of server-side waits, so that other keys
 /// can still be tried and released while every other session waits for a
 /// remote holder (with one session, every wait polls). A statement for `id`
-/// never goes to a session that holds or releases `id`.
+/// never goes to a session that holds `id`, nor to one that releases it
+/// unless it is a wait queued right behind that release.
 pub(crate) fn place(state: &State, max_sessions: usize, phase: Phase, id: LockId) -> Placement {
     let sessions = &state.sessions;
     let total = sessions.len() + state.connecting;
@@ -75,6 +76,11 @@ pub(crate) fn place(state: &State, max_sessions: usize, phase: Phase, id: LockId
             };
         }
     }
+    if may_wait {
+        if let Some(i) = sessions.iter().position(|s| s.only_releasing(id)) {
+            return Placement::Wait(i);
+        }
+    }
     let least_busy_any = least_busy(&|_| true);
     if may_try {
         if let Some((i, s)) = least_busy_any {
@@ -83,13 +89,13 @@ pub(crate) fn place(state: &State, max_sessions: usize, phase: Phase, id: LockId
             }
         }
     }
-    if let Some(i) = sessions
+    if sessions
         .iter()
-        .position(|s| s.usable() && s.releasing.contains(&id))
+        .any(|s| s.usable() && s.releasing.contains(&id))
     {
         // This pool is releasing the key right now: the session doing it
         // is free in a moment, cheaper than opening another.
-        return Placement::AwaitRelease(i);
+        return Placement::AwaitRelease;
     }
     if (may_try || may_wait) && total < max_sessions {
         return Placement::Connect;

@@ -120,7 +120,7 @@ impl Hold {
             LetGo::Kept => Ok(()),
             LetGo::AlreadyLost => Err(lost()),
             LetGo::Unlocking(unlock) => unlock
-                .spawn_reporting()
+                .send_reporting()
                 .recv()
                 .await
                 .unwrap_or_else(|_| Err(lost())),
@@ -133,7 +133,7 @@ impl Drop for Hold {
     fn drop(&mut self) {
         if let Some(held) = self.0.take() {
             if let LetGo::Unlocking(unlock) = held.let_go() {
-                unlock.spawn();
+                unlock.send();
             }
         }
     }
@@ -221,7 +221,7 @@ fn let_go_shared(interest: Interest, session: &Arc<Session>) -> LetGo {
         None => LetGo::Kept,
     };
     for unlock in unlocks {
-        unlock.spawn();
+        unlock.send();
     }
     // Readers waiting to join or take a shared lock look again.
     inner.notify_changed();

@@ -126,7 +126,7 @@ fn look(inner: &Arc<Inner>, id: LockId) -> Look {
     let unlocks = give_back(inner, &mut state, id, parked, unused);
     drop(state);
     for unlock in unlocks {
-        unlock.spawn();
+        unlock.send();
     }
     look
 }

@@ -1,14 +1,11 @@
-//! Giving a remote lock back: `pg_advisory_unlock` in the background, its
-//! outcome booked by the pool and, if asked for, reported.
+//! Giving a remote lock back: `pg_advisory_unlock` sent at once, its answer
+//! booked by the session's connection task and, if asked for, reported.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker, ready};
 
 use super::counts::Busy;
-use super::inner::{Inner, ParkedLock, PendingUnlock, SharedHold, State, remove_one};
-use crate::conn::{Access, BoxFuture, Failure, Session};
+use super::inner::{Inner, ParkedLock, SharedHold, State, remove_one};
+use crate::conn::{Access, Failure, Session};
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
 
@@ -53,41 +50,33 @@ impl Unlock {
         self.session.id
     }
 
-    /// Runs the unlock in the background; only the pool learns how it went.
-    ///
-    /// The statement is sent here (see [`send_then_spawn`]); the wait for
-    /// its answer is left in the books for whoever comes first: a task of
-    /// the spawner, or the next local caller of the key, which then needs
-    /// no wake-up from another task to go on ([`DriveUnlock`]).
-    pub(crate) fn spawn(self) {
+    /// Sends the unlock now; the task that drives the session's
+    /// connection books its answer (`conn/riders.rs`), so the release
+    /// costs no task and no wake-up of its own. Only the pool learns how
+    /// it went.
+    pub(crate) fn send(self) {
         let inner = self.inner.clone();
-        let (session, key) = (self.session.id, self.id);
-        let mut run: BoxFuture<()> = Box::pin(async move {
+        let session = self.session.clone();
+        let run = Box::pin(async move {
             let _ = self.run().await;
         });
-        if send(&mut run).is_ready() {
-            return;
+        if let Some(run) = session.ride(run) {
+            // The connection has just ended: the statement fails at once.
+            inner.spawn(run);
         }
-        inner
-            .state()
-            .unlocks
-            .push(PendingUnlock { session, key, run });
-        let driver = inner.clone();
-        inner.spawn(async move {
-            let pending = driver.state().take_unlock(session, key);
-            if let Some(run) = pending {
-                run.await;
-            }
-        });
     }
 
-    /// Runs the unlock in the background; the receiver gets the outcome.
-    pub(crate) fn spawn_reporting(self) -> async_channel::Receiver<Result<(), Error>> {
+    /// [`send`](Unlock::send), with the outcome reported to the receiver.
+    pub(crate) fn send_reporting(self) -> async_channel::Receiver<Result<(), Error>> {
         let (report, outcome) = async_channel::bounded(1);
         let inner = self.inner.clone();
-        send_then_spawn(&inner, async move {
+        let session = self.session.clone();
+        let run = Box::pin(async move {
             let _ = report.try_send(self.run().await);
         });
+        if let Some(run) = session.ride(run) {
+            inner.spawn(run);
+        }
         outcome
     }
 
@@ -155,58 +144,4 @@ pub(crate) fn give_back(
         .chain(shared)
         .filter_map(|(session, access)| Unlock::start(inner, state, &session, id, access))
         .collect()
-}
-
-/// Polls `unlock` once here, which sends its statement, and leaves the
-/// wait for the answer to the pool's spawner: the server sees the release
-/// at once, not after the spawner has scheduled a task (with the default
-/// driver thread, after a wake-up of another thread).
-fn send_then_spawn(inner: &Inner, unlock: impl Future<Output = ()> + Send + 'static) {
-    let mut unlock: BoxFuture<()> = Box::pin(unlock);
-    if send(&mut unlock).is_pending() {
-        inner.spawn(unlock);
-    }
-}
-
-/// The first poll of an unlock, which sends its statement.
-fn send(unlock: &mut BoxFuture<()>) -> Poll<()> {
-    unlock
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// A pending unlock driven by the next local caller of its key, which
-/// waits for it anyway. Dropped unfinished (the caller gave up), it hands
-/// the rest to the spawner: the release is always booked.
-pub(crate) struct DriveUnlock {
-    inner: Arc<Inner>,
-    run: Option<BoxFuture<()>>,
-}
-
-impl DriveUnlock {
-    pub(crate) fn new(inner: &Arc<Inner>, run: BoxFuture<()>) -> Self {
-        DriveUnlock {
-            inner: inner.clone(),
-            run: Some(run),
-        }
-    }
-}
-
-impl Future for DriveUnlock {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let run = self.run.as_mut().expect("polled after completion");
-        ready!(run.as_mut().poll(cx));
-        self.run = None;
-        Poll::Ready(())
-    }
-}
-
-impl Drop for DriveUnlock {
-    fn drop(&mut self) {
-        if let Some(run) = self.run.take() {
-            self.inner.spawn(run);
-        }
-    }
 }
