@@ -87,8 +87,10 @@
 //!   exclusive one, while shared holders in any process hold the key
 //!   together. A stream of readers in one process never starves a writer
 //!   in another: once a remote shared lock has been joined
-//!   `max_local_handoffs` times, new readers take another one, which
-//!   PostgreSQL queues behind a waiting writer.
+//!   `max_local_handoffs` times, the pool asks the server whether anyone
+//!   waits for the key; if a writer does, new readers take another shared
+//!   lock, which PostgreSQL queues behind that writer, and otherwise they
+//!   keep joining the same one (one session a process for its readers).
 //! * **Timeouts and cancellation leave nothing behind.** Every acquisition
 //!   future can be dropped at any point; [`Pool::lock_timeout`] and
 //!   [`Pool::lock_until`] are such drops on a schedule, and return at the

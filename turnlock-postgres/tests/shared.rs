@@ -181,6 +181,39 @@ fn a_stream_of_readers_never_starves_a_writer_of_another_process() {
 }
 
 #[test]
+fn a_stream_of_readers_keeps_one_session_while_no_writer_waits() {
+    let app = "shared_one_session";
+    let url = url(app);
+    smol(120, async move {
+        let pool = Pool::builder(&url).max_local_handoffs(4).build().unwrap();
+        // Eight readers, 25 acquisitions each, always overlapping: the
+        // remote shared lock fills up (4 joins) fifty times over, and is
+        // renewed each time, since no writer waits.
+        let readers: Vec<_> = (0..8u64)
+            .map(|task| {
+                let pool = pool.clone();
+                smol::spawn(async move {
+                    for _ in 0..25 {
+                        let guard = pool.lock_shared(15101).await.unwrap();
+                        async_io::Timer::after(Duration::from_millis(1 + task % 3)).await;
+                        drop(guard);
+                    }
+                })
+            })
+            .collect();
+        for reader in readers {
+            reader.await;
+        }
+        assert_eq!(pool.status().sessions, 1, "one session for the readers");
+        assert_eq!(common::backends(app), 1);
+        eventually(10, "released", || {
+            advisory_locks(app) == 0 && pool.status().is_idle()
+        })
+        .await;
+    });
+}
+
+#[test]
 fn a_shared_lock_waits_idle_for_the_next_local_caller_and_a_local_writer_still_gets_the_key() {
     let app = "shared_idle";
     let url = url(app);

@@ -125,6 +125,37 @@ impl Session {
         }
     }
 
+    /// Whether a session of any process waits for `key` on the server: an
+    /// ungranted request in `pg_locks` (which shows every server process,
+    /// so the answer holds on whichever process runs it). A waiting shared
+    /// request implies a waiting exclusive one ahead of it, so this is
+    /// "does a writer wait". Read-only, and run rarely (see
+    /// `pool/shared.rs`), so it is not prepared.
+    pub(crate) async fn others_wait(&self, key: LockId) -> Result<bool, Failure> {
+        // `pg_locks` shows a `bigint` key as its high and low halves with
+        // `objsubid` 1, a pair as its two keys with `objsubid` 2.
+        let (classid, objid, objsubid): (i64, i64, i16) = match key {
+            LockId::Int8(id) => ((id as u64 >> 32) as i64, (id as u64 as u32).into(), 1),
+            LockId::Int4Pair(a, b) => ((a as u32).into(), (b as u32).into(), 2),
+        };
+        let params: [(&(dyn ToSql + Sync), Type); 3] = [
+            (&classid, Type::INT8),
+            (&objid, Type::INT8),
+            (&objsubid, Type::INT2),
+        ];
+        let rows = self
+            .client
+            .query_typed(
+                "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' \
+                 AND NOT granted AND classid = $1::oid AND objid = $2::oid \
+                 AND objsubid = $3 AND database = \
+                 (SELECT oid FROM pg_database WHERE datname = current_database()))",
+                &params,
+            )
+            .await?;
+        answer(&rows)
+    }
+
     /// The heartbeat: whether the session still answers, from its own
     /// server process, which still holds the session's mark.
     pub(crate) async fn ping(&self) -> Result<(), Failure> {

@@ -24,10 +24,15 @@ impl Pool {
     /// gives it back before it takes the key. A local writer
     /// waits for the local readers, and local readers for a local writer,
     /// in the order of the pool's policy ([`Builder::fifo`](crate::Builder::fifo)).
-    /// At most [`max_local_handoffs`](crate::Builder::max_local_handoffs)
-    /// readers join one remote shared lock; later readers take another
-    /// one, which PostgreSQL queues behind a writer of another process
-    /// that waits: a stream of readers here never starves a writer there.
+    /// After [`max_local_handoffs`](crate::Builder::max_local_handoffs)
+    /// readers have joined one remote shared lock, the next reader asks the
+    /// server (one round trip) whether a session of any process waits for
+    /// the key. If one does, later readers take another shared lock, on
+    /// another session, which PostgreSQL queues behind that writer while
+    /// the full one drains: a stream of readers here never starves a
+    /// writer there (which waits for at most two rounds of joins). If none
+    /// does, the same lock takes joins again, so a stream of readers keeps
+    /// one session.
     ///
     /// The guard is a [`Guard`] for which [`Guard::is_shared`] is true; it
     /// is released, lost and fenced as an exclusive one (a reader's

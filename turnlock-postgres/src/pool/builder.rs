@@ -131,7 +131,10 @@ impl Builder {
     /// local holder to the next local waiter of the same key, without a
     /// round trip to the database; then it is released, so that waiters in
     /// other processes get their turn. Default 16; 0 releases after every
-    /// holder.
+    /// holder. For shared locks, how many local readers join one remote
+    /// shared lock before the pool asks the server whether a writer of
+    /// another process waits for the key (see
+    /// [`Pool::lock_shared`](crate::Pool::lock_shared)).
     ///
     /// ```
     /// let pool = turnlock_postgres::Pool::builder("host=db")
