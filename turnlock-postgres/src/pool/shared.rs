@@ -38,7 +38,7 @@ use turnlock::OwnedKeyReadGuard;
 
 use super::acquire::{Progress, Remote};
 use super::counts::Busy;
-use super::inner::{Inner, SharedHold};
+use super::inner::{Inner, KeyEntry, SharedHold};
 use super::interest::Interest;
 use super::plan::Phase;
 use super::release::Hold;
@@ -185,56 +185,51 @@ impl Taking {
     /// The remote shared lock is held on `session`: books it, with this
     /// reader on it.
     fn took(
-        mut self,
+        self,
         session: Arc<Session>,
         interest: Interest,
         local: OwnedKeyReadGuard<LockId>,
     ) -> Hold {
-        let inner = self.inner.take().expect("taking until it took");
-        {
-            let mut state = inner.state();
-            let entry = state
-                .keys
-                .get_mut(&self.id)
-                .expect("a reader counts as interest");
-            entry.taking_shared = false;
+        self.finish(|entry| {
             entry.shared.push(SharedHold {
                 session: session.clone(),
                 readers: 1,
                 joins: 0,
-            });
-        }
-        inner.notify_changed();
+            })
+        });
         Hold::shared(interest, local, session)
     }
-}
 
-impl Taking {
     /// Nobody waits for the key on the server: the full remote shared lock
     /// on `session` takes joins again, this reader's first. `None` if that
     /// lock is no longer the newest one in use (its readers all left and
     /// gave it back, or its session was lost): the reader looks again.
-    fn renew(mut self, session: &Arc<Session>) -> Option<Arc<Session>> {
-        let inner = self.inner.take().expect("taking until it renewed");
-        let renewed = {
+    fn renew(self, session: &Arc<Session>) -> Option<Arc<Session>> {
+        self.finish(|entry| match entry.shared.last_mut() {
+            Some(hold) if hold.session.id == session.id && !hold.session.is_lost() => {
+                hold.readers += 1;
+                hold.joins = 1;
+                Some(hold.session.clone())
+            }
+            _ => None,
+        })
+    }
+
+    /// Ends the taking with `book` applied to the key's books, and wakes
+    /// the readers that waited for it.
+    fn finish<R>(mut self, book: impl FnOnce(&mut KeyEntry) -> R) -> R {
+        let inner = self.inner.take().expect("taking until it finished");
+        let booked = {
             let mut state = inner.state();
             let entry = state
                 .keys
                 .get_mut(&self.id)
                 .expect("a reader counts as interest");
             entry.taking_shared = false;
-            match entry.shared.last_mut() {
-                Some(hold) if hold.session.id == session.id && !hold.session.is_lost() => {
-                    hold.readers += 1;
-                    hold.joins = 1;
-                    Some(hold.session.clone())
-                }
-                _ => None,
-            }
+            book(entry)
         };
-        // Readers that waited for the check join now.
         inner.notify_changed();
-        renewed
+        booked
     }
 }
 
