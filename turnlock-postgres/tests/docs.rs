@@ -216,7 +216,7 @@ fn pool_lock_many_timeout_example() {
     example(|url| async move {
         let pool = Pool::new(&url)?;
         let held = pool
-            .lock_many_timeout(["a", "b"], Duration::from_millis(500))
+            .lock_many_timeout(["a", "b"], Duration::from_secs(5))
             .await?;
         drop(held);
         Ok(())

@@ -84,7 +84,7 @@ impl Pool {
     ///
     /// # futures_lite::future::block_on(async {
     /// let pool = turnlock_postgres::Pool::new("host=localhost user=app")?;
-    /// let held = pool.lock_many_timeout(["a", "b"], Duration::from_millis(500)).await?;
+    /// let held = pool.lock_many_timeout(["a", "b"], Duration::from_secs(5)).await?;
     /// # drop(held);
     /// # Ok::<(), turnlock_postgres::Error>(())
     /// # }).unwrap();
