@@ -6,10 +6,10 @@
 //! text or TLS over that stream (`transport.rs`, and `tls/` with the
 //! `tls` feature), the spawner that drives connections (`spawn.rs`), one
 //! session (`session.rs`) and the statements whose answers its
-//! connection's task books (`riders.rs`), the mark that tells its server process from
-//! others (`mark.rs`), its statements (`prepared.rs`, `statements.rs`,
-//! `failure.rs`), cancel requests (`cancel.rs`) and fencing tokens
-//! (`fencing.rs`).
+//! connection's task books (`riders.rs`), the mark that tells its server
+//! process from others (`mark.rs`), its statements (`prepared.rs`,
+//! `statements.rs`, `failure.rs`), cancel requests (`cancel.rs`) and
+//! fencing tokens (`fencing.rs`).
 
 /// The methods of `tokio::io::AsyncRead` for a wrapper whose field `0` is
 /// the stream it reads from.

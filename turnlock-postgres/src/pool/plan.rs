@@ -37,8 +37,8 @@ pub(crate) enum Placement {
 /// an empty session, to wait on (a wait on an empty session is granted at
 /// once when the lock is free), or one whose only work is releasing `id`,
 /// to wait right behind that release; a short queue on any shared session;
-/// a new session; a long queue. After a failed try only a session to wait on will
-/// do, else the caller polls.
+/// a new session; a long queue. After a failed try only a session to wait
+/// on will do, else the caller polls.
 ///
 /// One session always stays out of server-side waits, so that other keys
 /// can still be tried and released while every other session waits for a

@@ -57,11 +57,12 @@ pub(crate) async fn lock_shared(
     progress.set("a writer in this process has it");
     let local = inner.locks.read_owned(id).await;
     loop {
-        match look(inner, id) {
+        let taking = match look(inner, id) {
             Look::Joined(session) => return Ok(Hold::shared(interest, local, session)),
             Look::Wait(listener) => {
                 progress.set("another reader in this process is taking it");
                 listener.await;
+                continue;
             }
             Look::Check(taking, session) => {
                 progress.set("asking whether a writer of another process waits");
@@ -74,16 +75,13 @@ pub(crate) async fn lock_shared(
                         None => continue,
                     }
                 }
-                let remote = Remote::new(inner, id, Access::Shared, Phase::First, progress);
-                let session = remote.granted().await?;
-                return Ok(taking.took(session, interest, local));
+                taking
             }
-            Look::Take(taking) => {
-                let remote = Remote::new(inner, id, Access::Shared, Phase::First, progress);
-                let session = remote.granted().await?;
-                return Ok(taking.took(session, interest, local));
-            }
-        }
+            Look::Take(taking) => taking,
+        };
+        let remote = Remote::new(inner, id, Access::Shared, Phase::First, progress);
+        let session = remote.granted().await?;
+        return Ok(taking.took(session, interest, local));
     }
 }
 

@@ -55,29 +55,26 @@ impl Unlock {
     /// costs no task and no wake-up of its own. Only the pool learns how
     /// it went.
     pub(crate) fn send(self) {
-        let inner = self.inner.clone();
-        let session = self.session.clone();
-        let run = Box::pin(async move {
-            let _ = self.run().await;
-        });
-        if let Some(run) = session.ride(run) {
-            // The connection has just ended: the statement fails at once.
-            inner.spawn(run);
-        }
+        self.send_then(drop);
     }
 
     /// [`send`](Unlock::send), with the outcome reported to the receiver.
     pub(crate) fn send_reporting(self) -> async_channel::Receiver<Result<(), Error>> {
         let (report, outcome) = async_channel::bounded(1);
-        let inner = self.inner.clone();
-        let session = self.session.clone();
-        let run = Box::pin(async move {
-            let _ = report.try_send(self.run().await);
+        self.send_then(move |result| {
+            let _ = report.try_send(result);
         });
+        outcome
+    }
+
+    /// Sends the unlock, and hands its outcome to `then` once booked.
+    fn send_then(self, then: impl FnOnce(Result<(), Error>) + Send + 'static) {
+        let (inner, session) = (self.inner.clone(), self.session.clone());
+        let run = Box::pin(async move { then(self.run().await) });
         if let Some(run) = session.ride(run) {
+            // The connection has just ended: the statement fails at once.
             inner.spawn(run);
         }
-        outcome
     }
 
     async fn run(self) -> Result<(), Error> {
