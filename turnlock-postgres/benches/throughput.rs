@@ -23,6 +23,14 @@
 //! server), and how many times longer each peer took than turnlock-postgres,
 //! with the lowest and highest ratio of a single round.
 //!
+//! With one task a process on the hot key, the task takes the key again as
+//! soon as it dropped its guard, before the release has gone out, and by
+//! default turnlock-postgres hands the lock over locally (at most
+//! `max_local_handoffs` times in a row, as to a waiting local caller). The
+//! scenario "no local hand-offs" runs the same loop with
+//! `max_local_handoffs(0)`: every release goes to the server and the
+//! processes alternate strictly, as with the other approaches.
+//!
 //! A last scenario has only readers: 64 tasks a process taking the hot
 //! key shared (`lock_shared`), against one connection per reader running
 //! `pg_advisory_lock_shared` / `pg_advisory_unlock_shared` (sqlx's
@@ -115,6 +123,15 @@ fn key_at(index: usize) -> i64 {
         0 => HOT_KEY,
         i => FIRST_KEY + i as i64 - 1,
     }
+}
+
+/// turnlock-postgres' local hand-offs in a scenario: the default, or none
+/// (`max_local_handoffs(0)`: every release goes to the server, and the
+/// processes alternate strictly, as the other approaches do).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handoffs {
+    Default,
+    None,
 }
 
 /// How the tasks of a scenario take their keys.
@@ -320,14 +337,23 @@ fn measure(
 /// One turnlock-postgres pool per process, on the runtime's spawner, with
 /// the crate's default sockets or (`tokio_sockets`) tokio's own, as the
 /// docs of `Builder::connector` show.
-fn our_pools(server: &server::TestServer, app: &str, tokio_sockets: bool) -> Vec<Pool> {
+fn our_pools(
+    server: &server::TestServer,
+    app: &str,
+    tokio_sockets: bool,
+    handoffs: Handoffs,
+) -> Vec<Pool> {
     (0..PROCESSES)
         .map(|_| {
             let runtime = runtime().handle().clone();
-            let builder = Pool::builder(&format!("{} application_name={app}", server.url()))
-                .spawner(move |future| {
-                    runtime.spawn(future);
-                });
+            let builder = Pool::builder(&format!("{} application_name={app}", server.url()));
+            let builder = match handoffs {
+                Handoffs::Default => builder,
+                Handoffs::None => builder.max_local_handoffs(0),
+            };
+            let builder = builder.spawner(move |future| {
+                runtime.spawn(future);
+            });
             let builder = if tokio_sockets {
                 builder.connector(|endpoint| async move {
                     let Endpoint::Tcp { host, port } = endpoint else {
@@ -364,13 +390,32 @@ fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize, rounds:
     });
 
     let scenarios = [
-        (true, "1 hot key", 1usize, Access::Exclusive),
-        (true, "1 hot key", 64, Access::Exclusive),
-        (false, "1024 keys", 1, Access::Exclusive),
-        (false, "1024 keys", 64, Access::Exclusive),
-        (true, "1 hot key, read", 64, Access::Shared),
+        (
+            true,
+            "1 hot key",
+            1usize,
+            Access::Exclusive,
+            Handoffs::Default,
+        ),
+        (
+            true,
+            "1 hot key, no local hand-offs",
+            1,
+            Access::Exclusive,
+            Handoffs::None,
+        ),
+        (true, "1 hot key", 64, Access::Exclusive, Handoffs::Default),
+        (false, "1024 keys", 1, Access::Exclusive, Handoffs::Default),
+        (false, "1024 keys", 64, Access::Exclusive, Handoffs::Default),
+        (
+            true,
+            "1 hot key, read",
+            64,
+            Access::Shared,
+            Handoffs::Default,
+        ),
     ];
-    for (hot, keys, tasks, access) in scenarios {
+    for (hot, keys, tasks, access, handoffs) in scenarios {
         let scenario = format!("{keys}, {tasks} task(s) per process, {PROCESSES} processes");
         let label = format!(
             "{keys}, {tasks} task{} each",
@@ -381,16 +426,21 @@ fn bench(c: &mut Criterion, server: &server::TestServer, samples: usize, rounds:
 
         // turnlock-postgres: one pool per process.
         let kind = if access == Access::Shared { "r" } else { "w" };
-        let ours_app = format!("bench_ours_{}_{tasks}_{kind}", u8::from(hot));
-        let pools = our_pools(server, &ours_app, false);
+        let strict = if handoffs == Handoffs::None {
+            "_strict"
+        } else {
+            ""
+        };
+        let ours_app = format!("bench_ours_{}_{tasks}_{kind}{strict}", u8::from(hot));
+        let pools = our_pools(server, &ours_app, false, handoffs);
         // The same on tokio's own sockets.
-        let tokio_app = format!("bench_tokio_{}_{tasks}_{kind}", u8::from(hot));
-        let tokio_pools = our_pools(server, &tokio_app, true);
+        let tokio_app = format!("bench_tokio_{}_{tasks}_{kind}{strict}", u8::from(hot));
+        let tokio_pools = our_pools(server, &tokio_app, true, handoffs);
         // sqlx: one `PgPool` per process.
-        let sqlx_app = format!("bench_sqlx_{}_{tasks}", u8::from(hot));
+        let sqlx_app = format!("bench_sqlx_{}_{tasks}{strict}", u8::from(hot));
         let sqlx = sqlx_pools(server, &sqlx_app);
         // A connection per waiter, every one of them in the lock queue.
-        let naive_app = format!("bench_naive_{}_{tasks}_{kind}", u8::from(hot));
+        let naive_app = format!("bench_naive_{}_{tasks}_{kind}{strict}", u8::from(hot));
         let clients: Vec<Arc<Client>> = rt.block_on(async {
             let mut clients = Vec::new();
             for _ in 0..PROCESSES * tasks {

@@ -14,8 +14,12 @@ use crate::pool::Hold;
 /// A key held across all processes on the database.
 ///
 /// Dropping the guard releases the key: at once for the next local waiter,
-/// in the background for other processes. [`release`](Guard::release) does
-/// the same and reports how it went. While held, [`lost`](Guard::lost)
+/// in the background for other processes (the release goes out when the
+/// session's connection task next runs; a local caller that asks for the
+/// key before then takes the lock over, within
+/// [`max_local_handoffs`](crate::Builder::max_local_handoffs)).
+/// [`release`](Guard::release) sends the release at once and reports how
+/// it went. While held, [`lost`](Guard::lost)
 /// completes if PostgreSQL drops the session that holds the lock, and
 /// [`fencing_token`](Guard::fencing_token) gives a number that grows with
 /// every acquisition of the key.

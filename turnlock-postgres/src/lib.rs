@@ -57,7 +57,12 @@
 //!   the key, the advisory lock is passed straight to it without a round
 //!   trip, at most [`max_local_handoffs`](Builder::max_local_handoffs)
 //!   times in a row (16 by default), then released so that other processes
-//!   get their turn. Local readers share one remote shared lock: the first
+//!   get their turn. A dropped guard's release goes out when the session's
+//!   connection task next runs (on a shared executor thread, as soon as
+//!   the dropping task yields); a local caller that asks for the key before
+//!   then (often the same task, taking the key again at once) takes the
+//!   lock over instead, counted as one of those hand-offs.
+//!   [`Guard::release`] always sends the release at once. Local readers share one remote shared lock: the first
 //!   takes it, up to `max_local_handoffs` more join it with no round trip,
 //!   and it is given back when no local caller of the key is left to join
 //!   it (see [`Pool::lock_shared`]).

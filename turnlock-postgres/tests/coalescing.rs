@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -252,14 +254,16 @@ fn two_processes_share_a_hot_key_evenly() {
 
 #[test]
 fn a_released_key_goes_to_the_process_that_waits() {
-    // `a` lets go of a key that `b` waits for on the server and at once
-    // tries it again: `b` comes first. (Advisory locks are reentrant per
-    // session, so a try on the session still releasing the key would
-    // succeed and pass `b`; the pool never sends it there.)
+    // `a`, with no local hand-offs allowed, lets go of a key that `b` waits
+    // for on the server and at once tries it again: `b` comes first.
+    // (Advisory locks are reentrant per session, so a try on the session
+    // still releasing the key would succeed and pass `b`; the pool never
+    // sends it there.)
     let url_a = url("coalesce_passed_a");
     let url_b = url("coalesce_passed_b");
     smol(120, async move {
-        let (a, b) = (Pool::new(&url_a).unwrap(), Pool::new(&url_b).unwrap());
+        let a = Pool::builder(&url_a).max_local_handoffs(0).build().unwrap();
+        let b = Pool::new(&url_b).unwrap();
         for _ in 0..20 {
             let held = a.lock(5501).await.unwrap();
             let waiter = smol::spawn({
@@ -277,5 +281,82 @@ fn a_released_key_goes_to_the_process_that_waits() {
             );
             waiter.await.release().await.unwrap();
         }
+    });
+}
+
+#[test]
+fn a_key_taken_again_before_its_release_went_out_is_handed_over_locally() {
+    // The pool's background work (its connections, and with them the
+    // releases of dropped guards) runs only when this test runs the
+    // executor it gave the pool. So when the holder drops its guard and
+    // asks for the key again at once, the release has not gone out: the
+    // new caller takes the lock over, ready at its first poll, which no
+    // round trip could be. At most `max_local_handoffs` times in a row;
+    // then the release goes out and `b`, waiting on the server, gets the
+    // key.
+    let url_a = url("coalesce_reclaim_a");
+    let url_b = url("coalesce_reclaim_b");
+    common::with_watchdog(120, move || {
+        let executor = Arc::new(async_executor::Executor::new());
+        let spawner = executor.clone();
+        let a = Pool::builder(&url_a)
+            .max_local_handoffs(3)
+            .spawner(move |future| spawner.spawn(future).detach())
+            .build()
+            .unwrap();
+        fn run_on<T>(
+            executor: &async_executor::Executor<'_>,
+            future: impl Future<Output = T>,
+        ) -> T {
+            futures_lite::future::block_on(executor.run(future))
+        }
+        let run = |future: Pin<Box<dyn Future<Output = ()> + '_>>| run_on(&executor, future);
+        let first_poll = |pool: &Pool| {
+            futures_lite::future::block_on(futures_lite::future::poll_once(pool.lock(5502)))
+        };
+        let mut guard = run_on(&executor, a.lock(5502)).unwrap();
+        let holder = common::lock_pid(5502, true).expect("a holds the key");
+
+        let b_holds = Arc::new(AtomicBool::new(false));
+        let waiter = std::thread::spawn({
+            let b_holds = b_holds.clone();
+            move || {
+                let b = Pool::new(&url_b).unwrap();
+                futures_lite::future::block_on(async {
+                    let guard = b.lock(5502).await.unwrap();
+                    b_holds.store(true, Ordering::SeqCst);
+                    guard.release().await.unwrap();
+                });
+            }
+        });
+        run(Box::pin(eventually(10, "b waits on the server", || {
+            common::lock_pid(5502, false).is_some()
+        })));
+
+        for handoff in 1..=3 {
+            drop(guard);
+            guard = first_poll(&a)
+                .unwrap_or_else(|| panic!("hand-off {handoff} needed a round trip"))
+                .unwrap();
+            let status = a.status();
+            assert_eq!((status.held, status.releasing), (1, 0), "{status:?}");
+        }
+        assert_eq!(common::lock_pid(5502, true), Some(holder));
+        assert!(!b_holds.load(Ordering::SeqCst), "b got in between");
+
+        // A fourth hand-off in a row is one too many: the release goes out.
+        drop(guard);
+        assert!(
+            first_poll(&a).is_none(),
+            "more than max_local_handoffs hand-offs in a row"
+        );
+        run(Box::pin(eventually(10, "b gets the key", || {
+            b_holds.load(Ordering::SeqCst)
+        })));
+        waiter.join().unwrap();
+        run(Box::pin(eventually(10, "a is idle", || {
+            a.status().is_idle()
+        })));
+        assert_eq!(advisory_locks("coalesce_reclaim_a"), 0);
     });
 }

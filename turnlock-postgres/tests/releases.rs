@@ -1,7 +1,8 @@
-//! Releases in flight: a dropped guard's unlock reaches the server at once
-//! and is booked by the session's connection task, with no task of the
-//! spawner; a key taken again while this pool releases it waits right
-//! behind that release on the same session.
+//! Releases in flight: a dropped guard's unlock reaches the server with no
+//! task of the spawner, sent and booked by the session's connection task;
+//! a key taken again while this pool releases it waits right behind that
+//! release on the same session. (A key taken again before the release has
+//! gone out takes the lock over instead: `coalescing.rs`.)
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{advisory_locks, backends, eventually, tokio, url, with_timeout};
-use turnlock_postgres::{ErrorKind, Pool};
+use turnlock_postgres::{Builder, ErrorKind, Pool};
 
 type Kept = Arc<Mutex<Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>>>;
 
@@ -34,9 +35,9 @@ impl Stalling {
         }
     }
 
-    fn pool(&self, url: &str) -> Pool {
+    fn pool(&self, builder: Builder) -> Pool {
         let spawner = self.clone();
-        Pool::builder(url)
+        builder
             .spawner(move |future| {
                 if spawner.stalled.load(SeqCst) {
                     spawner.kept.lock().unwrap().push(future);
@@ -68,7 +69,7 @@ fn a_dropped_guards_unlock_reaches_the_server_and_is_booked_without_the_spawner(
     let url = url(app);
     tokio(60, async move {
         let spawner = Stalling::new();
-        let pool = spawner.pool(&url);
+        let pool = spawner.pool(Pool::builder(&url));
         let guard = pool.lock(7101).await.unwrap();
         // From here on the spawner keeps what it is given: a task spawned
         // for the release would not run.
@@ -120,7 +121,9 @@ fn a_key_taken_again_while_this_pool_releases_it_waits_behind_that_release() {
     let app = "releases_again";
     let url = url(app);
     tokio(60, async move {
-        let pool = Pool::new(&url).unwrap();
+        // No local hand-offs: the waiter below never takes over the release
+        // of the dropped guard, whenever it runs.
+        let pool = Pool::builder(&url).max_local_handoffs(0).build().unwrap();
         let guard = pool.lock(7102).await.unwrap();
         let backend = guard.backend_pid();
         // The backend does not answer until continued: the unlock of the
@@ -157,7 +160,9 @@ fn a_wait_behind_a_late_release_that_times_out_leaves_nothing_held() {
     let url = url(app);
     tokio(60, async move {
         let spawner = Stalling::new();
-        let pool = spawner.pool(&url);
+        // No local hand-offs: a dropped guard's release goes out at once,
+        // and a key taken again never takes it over.
+        let pool = spawner.pool(Pool::builder(&url).max_local_handoffs(0));
         let guard = pool.lock(7103).await.unwrap();
         let backend = guard.backend_pid();
         // Taken again at once, with no task of the spawner.

@@ -44,11 +44,13 @@ macro_rules! mine {
 }
 
 /// The statements of [`Call`], in its order, for a key passed as the
-/// parameters `$key`, the mark as `$m, $n` and a wait's `lock_timeout` as
-/// `$timeout`, with the functions of one [`Access`] (`$suffix`: empty or
-/// `_shared`). A statement that fails the check returns NULL.
+/// parameters `$key` and the mark as `$m, $n`, with the functions of one
+/// [`Access`] (`$suffix`: empty or `_shared`). A statement that fails the
+/// check returns NULL. A wait ends after the session's `lock_timeout` (set
+/// when it opens, `session.rs`); `pg_advisory_lock` returns `void`, which
+/// `IS NOT NULL` turns into true without converting it to text.
 macro_rules! calls {
-    ($key:literal, $m:literal, $n:literal, $timeout:literal, $suffix:literal) => {
+    ($key:literal, $m:literal, $n:literal, $suffix:literal) => {
         [
             concat!(
                 "SELECT CASE WHEN ",
@@ -60,15 +62,13 @@ macro_rules! calls {
                 ") END"
             ),
             concat!(
-                "SELECT CASE WHEN set_config('lock_timeout', ",
-                $timeout,
-                ", true) IS NULL THEN NULL WHEN ",
+                "SELECT CASE WHEN ",
                 mine!($m, $n),
                 " THEN pg_advisory_lock",
                 $suffix,
                 "(",
                 $key,
-                ")::text = '' END"
+                ") IS NOT NULL END"
             ),
             concat!(
                 "SELECT CASE WHEN ",
@@ -85,13 +85,13 @@ macro_rules! calls {
 
 /// For a `bigint` key, by [`Access`].
 const INT8: [[&str; 3]; 2] = [
-    calls!("$1", "$2", "$3", "$4", ""),
-    calls!("$1", "$2", "$3", "$4", "_shared"),
+    calls!("$1", "$2", "$3", ""),
+    calls!("$1", "$2", "$3", "_shared"),
 ];
 /// For a pair key, by [`Access`].
 const INT4_PAIR: [[&str; 3]; 2] = [
-    calls!("$1, $2", "$3", "$4", "$5", ""),
-    calls!("$1, $2", "$3", "$4", "$5", "_shared"),
+    calls!("$1, $2", "$3", "$4", ""),
+    calls!("$1, $2", "$3", "$4", "_shared"),
 ];
 
 /// The statements of [`Call`] for each [`Access`], prepared on one
@@ -111,7 +111,7 @@ impl Prepared {
             try_zip(
                 try_zip(
                     prepare(sql[0], &[T::INT8, T::INT4, T::INT4]),
-                    prepare(sql[1], &[T::INT8, T::INT4, T::INT4, T::TEXT]),
+                    prepare(sql[1], &[T::INT8, T::INT4, T::INT4]),
                 ),
                 prepare(sql[2], &[T::INT8, T::INT4, T::INT4]),
             )
@@ -120,7 +120,7 @@ impl Prepared {
             try_zip(
                 try_zip(
                     prepare(sql[0], &[T::INT4, T::INT4, T::INT4, T::INT4]),
-                    prepare(sql[1], &[T::INT4, T::INT4, T::INT4, T::INT4, T::TEXT]),
+                    prepare(sql[1], &[T::INT4, T::INT4, T::INT4, T::INT4]),
                 ),
                 prepare(sql[2], &[T::INT4, T::INT4, T::INT4, T::INT4]),
             )

@@ -3,21 +3,32 @@
 //! drop), finished by the task that drives the session's connection.
 //!
 //! That task reads every answer of the session, so it is the one that
-//! knows first when a rider can go on: it polls the riders right after
-//! each poll of the connection, in the same wake-up. A rider therefore
-//! costs no task of its own and no wake-up of another thread, where a
-//! spawned task would cost both on every release.
+//! knows first when a rider can go on: it polls the riders before and
+//! after each poll of the connection, in the same wake-up. A rider
+//! therefore costs no task of its own and no wake-up of another thread,
+//! where a spawned task would cost both on every release.
+//!
+//! A rider boards in one of two ways. [`board`](Riders::board) polls it
+//! once on the caller's thread, which sends its statement at once.
+//! [`board_later`](Riders::board_later) leaves even that first poll to the
+//! connection's task: the statement goes out when the task next runs
+//! (right after the caller's task yields, where both share a thread), and
+//! until then the rider may still find that it has nothing to send (an
+//! unlock whose key was taken again meanwhile, `pool/unlock.rs`).
 //!
 //! # Why no rider is missed
 //!
-//! A rider is polled for the first time (which sends its statement) and
-//! added to the list under one lock. The connection can only read the
-//! answer after it has sent the statement, which it takes from the
-//! client's channel after that first poll; it polls the riders after
-//! reading, and must take the same lock to do so, so it finds the rider
-//! in the list. Riders are polled with a waker that does nothing: every
-//! event they wait for is an answer read by the connection, which is
-//! followed by a poll of the riders.
+//! A rider is added to the list under its lock, after its first poll for
+//! [`board`](Riders::board). The connection can only read the answer after
+//! it has sent the statement, which it takes from the client's channel
+//! after that first poll; it polls the riders after reading, and must take
+//! the same lock to do so, so it finds the rider in the list. A rider
+//! boarded for later is added, and the connection's task woken, under the
+//! same lock that task takes to poll the list (and to leave its waker
+//! there): either that poll finds the rider, or the rider finds the waker
+//! of a task that has yet to poll, which then finds it. Riders are polled
+//! with a waker that does nothing: every event they wait for is an answer
+//! read by the connection, which is followed by a poll of the riders.
 
 use std::mem;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -36,6 +47,9 @@ struct List {
     futures: Vec<BoxFuture<()>>,
     /// The connection has ended: nobody polls this list any more.
     closed: bool,
+    /// The connection's task, as of its latest poll of the list: woken by
+    /// [`board_later`](Riders::board_later).
+    task: Option<Waker>,
 }
 
 impl Riders {
@@ -61,10 +75,40 @@ impl Riders {
         None
     }
 
+    /// Adds `future` unpolled, for the connection's task to poll first
+    /// (which sends its statement) the next time it runs. Returns it if the
+    /// connection has ended, for the caller to run elsewhere.
+    pub(crate) fn board_later(&self, future: BoxFuture<()>) -> Option<BoxFuture<()>> {
+        let task = {
+            let mut list = self.list();
+            if list.closed {
+                return Some(future);
+            }
+            list.futures.push(future);
+            list.task.clone()
+        };
+        // Outside the lock: a waker is the executor's code.
+        if let Some(task) = task {
+            task.wake();
+        }
+        None
+    }
+
     /// Polls every rider once, outside the lock; called by the connection's
-    /// task after each poll of the connection.
-    pub(crate) fn poll_all(&self) {
-        let mut riding = mem::take(&mut self.list().futures);
+    /// task (`task` is its waker) before and after each poll of the
+    /// connection.
+    pub(crate) fn poll_all(&self, task: &Waker) {
+        let mut riding = {
+            let mut list = self.list();
+            if !list
+                .task
+                .as_ref()
+                .is_some_and(|known| known.will_wake(task))
+            {
+                list.task = Some(task.clone());
+            }
+            mem::take(&mut list.futures)
+        };
         if riding.is_empty() {
             return;
         }
@@ -75,7 +119,7 @@ impl Riders {
     /// The connection has ended: polls every rider a last time (their
     /// statements fail at once now, and they book that) and drops those
     /// still unfinished. Later riders are turned away by
-    /// [`board`](Riders::board).
+    /// [`board`](Riders::board) and [`board_later`](Riders::board_later).
     pub(crate) fn close(&self) {
         let riding = {
             let mut list = self.list();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use event_listener::Event;
+use futures_lite::future::try_zip;
 use tokio_postgres::{CancelToken, Client};
 
 use super::mark::own_process;
@@ -77,8 +78,6 @@ pub(crate) struct Session {
     /// process as the pool's own: every statement checks that it runs
     /// there (`statements.rs`).
     pub(super) mark: i32,
-    /// `Builder::heartbeat` in milliseconds: the `lock_timeout` of waits.
-    pub(super) wait_slice: String,
     /// The advisory-lock statements, prepared when the session opened.
     pub(super) prepared: Prepared,
 }
@@ -138,8 +137,11 @@ impl Session {
         spawner.spawn(async move {
             let mut connection = std::pin::pin!(connection);
             let drive = std::future::poll_fn(|cx| {
+                // Riders boarded for later send their statements first, so
+                // that this poll of the connection writes them.
+                riding.poll_all(cx.waker());
                 let polled = connection.as_mut().poll(cx);
-                riding.poll_all();
+                riding.poll_all(cx.waker());
                 polled.map(drop)
             });
             futures_lite::future::or(drive, watch.wait()).await;
@@ -153,9 +155,20 @@ impl Session {
         // whole batch and pass them.
         let setup = timeout(connect_timeout, async {
             let identity = own_process(&client, endpoint).await?;
-            let prepared = Prepared::prepare(&client).await.map_err(|err| {
-                Error::connect(format!("could not set up a session at {endpoint}"), err)
-            })?;
+            // Every wait on the server ends after one heartbeat interval
+            // (`lock_timeout`, PostgreSQL's `lock_not_available`) and is
+            // sent again, so that a beat queued behind it is never late.
+            // Set once for the session rather than by each wait: a wait
+            // then costs the server no setting to parse and undo, and any
+            // other statement that would wait on a lock (taking a fencing
+            // token) gives up after the same interval instead of making
+            // the heartbeat late. Sent with the prepares: one round trip.
+            let slice = format!("SET lock_timeout = {}", dialer.heartbeat.as_millis().max(1));
+            let (prepared, ()) = try_zip(Prepared::prepare(&client), client.batch_execute(&slice))
+                .await
+                .map_err(|err| {
+                    Error::connect(format!("could not set up a session at {endpoint}"), err)
+                })?;
             Ok((identity, prepared))
         })
         .await
@@ -181,7 +194,6 @@ impl Session {
             endpoint: endpoint.clone(),
             riders,
             mark,
-            wait_slice: dialer.heartbeat.as_millis().max(1).to_string(),
             prepared,
         })
     }
@@ -196,6 +208,12 @@ impl Session {
     /// run elsewhere.
     pub(crate) fn ride(&self, future: BoxFuture<()>) -> Option<BoxFuture<()>> {
         self.riders.board(future)
+    }
+
+    /// Like [`ride`](Session::ride), but the statement is sent by the task
+    /// that drives the connection, when it next runs (`riders.rs`).
+    pub(crate) fn ride_later(&self, future: BoxFuture<()>) -> Option<BoxFuture<()>> {
+        self.riders.board_later(future)
     }
 
     pub(crate) fn client(&self) -> &Client {

@@ -58,23 +58,11 @@ impl Session {
     /// Runs `call` on `key`: its boolean, checked to come from the session's
     /// own server process.
     async fn call(&self, call: Call, key: LockId, access: Access) -> Result<bool, Failure> {
-        let (class, mark, slice) = (&MARK, &self.mark, &self.wait_slice);
+        let (class, mark) = (&MARK, &self.mark);
         let statement = self.prepared.get(call, key, access);
-        let rows = match (key, call) {
-            (LockId::Int8(id), Call::Lock) => {
-                self.client
-                    .query(statement, &[&id, class, mark, slice])
-                    .await
-            }
-            (LockId::Int8(id), _) => self.client.query(statement, &[&id, class, mark]).await,
-            (LockId::Int4Pair(a, b), Call::Lock) => {
-                self.client
-                    .query(statement, &[&a, &b, class, mark, slice])
-                    .await
-            }
-            (LockId::Int4Pair(a, b), _) => {
-                self.client.query(statement, &[&a, &b, class, mark]).await
-            }
+        let rows = match key {
+            LockId::Int8(id) => self.client.query(statement, &[&id, class, mark]).await,
+            LockId::Int4Pair(a, b) => self.client.query(statement, &[&a, &b, class, mark]).await,
         };
         match rows {
             Ok(rows) => answer(&rows),

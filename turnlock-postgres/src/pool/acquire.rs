@@ -111,10 +111,12 @@ pub(crate) async fn try_lock(
 }
 
 /// What a local writer finds once it holds the key's local write lock: the
-/// remote exclusive lock parked for it, if any. Shared locks the key's
-/// readers left for the next reader are given back first, and their
-/// release awaited: PostgreSQL would keep this process's exclusive lock
-/// waiting for its own shared lock, and a try would fail.
+/// remote exclusive lock parked for it, or else one whose release has not
+/// gone out yet ([`State::reclaim`](super::inner::State::reclaim)), if
+/// any. Shared locks the key's readers left for the next reader are given
+/// back first, and their release awaited: PostgreSQL would keep this
+/// process's exclusive lock waiting for its own shared lock, and a try
+/// would fail.
 async fn take_over(inner: &Arc<Inner>, id: LockId) -> Option<ParkedLock> {
     let (parked, unlocks) = {
         let mut state = inner.state();
@@ -123,6 +125,7 @@ async fn take_over(inner: &Arc<Inner>, id: LockId) -> Option<ParkedLock> {
         // No reader holds the key while a writer does.
         let idle = entry.take_unused_shared(0, 0);
         debug_assert!(entry.shared.is_empty(), "a reader beside a writer");
+        let parked = parked.or_else(|| state.reclaim(id));
         let unlocks = give_back(inner, &mut state, id, None, idle);
         (parked, unlocks)
     };

@@ -128,10 +128,15 @@ impl Builder {
     }
 
     /// How many times in a row a held remote lock may pass straight from one
-    /// local holder to the next local waiter of the same key, without a
+    /// local holder to the next local caller of the same key, without a
     /// round trip to the database; then it is released, so that waiters in
-    /// other processes get their turn. Default 16; 0 releases after every
-    /// holder. For shared locks, how many local readers join one remote
+    /// other processes get their turn. The next caller is one that waited,
+    /// or one that asked for the key after its holder dropped the guard but
+    /// before the release went out (it goes out when the session's
+    /// connection task next runs): a task that takes a key again right after
+    /// dropping its guard keeps the lock, within this bound. Default 16; 0
+    /// releases after every holder, so that processes taking turns on a key
+    /// alternate strictly. For shared locks, how many local readers join one remote
     /// shared lock before the pool asks the server whether a writer of
     /// another process waits for the key (see
     /// [`Pool::lock_shared`](crate::Pool::lock_shared)).
@@ -315,9 +320,12 @@ impl Builder {
     /// acquisitions use fresh sessions.
     ///
     /// How: every interval each session runs `SELECT 1` and must answer
-    /// within two intervals; a wait on the server (`pg_advisory_lock`) runs
-    /// with `lock_timeout` set to the interval and is sent again when that
-    /// ends it, so a beat queued behind it is never late. A session
+    /// within two intervals; each session runs with `lock_timeout` set to
+    /// the interval, so a wait on the server (`pg_advisory_lock`) ends after
+    /// one interval and is sent again, and a beat queued behind it is never
+    /// late. (The same bound applies to the statements of fencing tokens: a
+    /// token whose row stays locked by another transaction for a whole
+    /// interval fails with [`ErrorKind::Query`](crate::ErrorKind::Query).) A session
     /// declared lost is closed, and its server process is ended with
     /// `pg_terminate_backend` from another session of the pool (best
     /// effort, same role), so that its locks are free at once instead of

@@ -75,6 +75,10 @@ pub(crate) struct SessionEntry {
     /// Keys being released on this session (`pg_advisory_unlock` in
     /// flight): still held for the server, free again in a moment.
     pub(crate) releasing: Vec<LockId>,
+    /// Releases booked on this session (their keys are in `releasing`)
+    /// whose statement has not gone out yet: a local caller of the key that
+    /// comes first takes the lock over instead ([`State::reclaim`]).
+    pub(crate) unsent: Vec<Unsent>,
     /// Short statements in flight (see `counts::Busy`).
     pub(crate) busy: usize,
     /// Blocked in `pg_advisory_lock`; nothing else may run on it (see
@@ -107,6 +111,13 @@ pub(crate) struct SharedHold {
     /// `Builder::max_local_handoffs`, so that a writer in another process
     /// gets its turn).
     pub(crate) joins: u32,
+}
+
+/// A release not sent yet (see `SessionEntry::unsent`).
+pub(crate) struct Unsent {
+    pub(crate) id: LockId,
+    /// The local hand-offs in a row of the holder that let go.
+    pub(crate) handoffs: u32,
 }
 
 /// A held advisory lock between two local holders of its key.
@@ -148,6 +159,7 @@ impl SessionEntry {
             session,
             held: Vec::new(),
             releasing: Vec::new(),
+            unsent: Vec::new(),
             busy: 0,
             waiting: false,
         }
@@ -185,6 +197,27 @@ impl State {
         self.sessions
             .iter_mut()
             .find(|entry| entry.session.id == session.id)
+    }
+
+    /// Turns a release of `id` that has not gone out yet back into a hold,
+    /// for a local caller that takes the remote lock over as it would a
+    /// parked one: one local hand-off more. The unlock, when the
+    /// connection's task polls it, finds its booking gone and sends
+    /// nothing (`unlock.rs`).
+    pub(crate) fn reclaim(&mut self, id: LockId) -> Option<ParkedLock> {
+        self.sessions.iter_mut().find_map(|entry| {
+            let i = entry.unsent.iter().position(|unsent| unsent.id == id)?;
+            if entry.session.is_lost() {
+                return None;
+            }
+            let unsent = entry.unsent.swap_remove(i);
+            remove_one(&mut entry.releasing, id);
+            entry.held.push(id);
+            Some(ParkedLock {
+                session: entry.session.clone(),
+                handoffs: unsent.handoffs + 1,
+            })
+        })
     }
 }
 

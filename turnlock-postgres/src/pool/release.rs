@@ -40,6 +40,17 @@ enum Held {
     },
 }
 
+/// How a holder lets go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    /// Its guard was dropped: a release may wait for the connection's task
+    /// to send it (`Unlock::later`).
+    Dropped,
+    /// [`Hold::release`]: the caller awaits the outcome of an unlock sent
+    /// at once.
+    Released,
+}
+
 /// What letting go did.
 enum LetGo {
     /// Nothing to release now: the exclusive lock waits for the next local
@@ -115,7 +126,7 @@ impl Hold {
         let (id, session) = (self.id(), self.session().clone());
         let lost = || Error::session_lost(id, session.backend_pid, None);
         let held = self.0.take().expect("held until let go");
-        match held.let_go() {
+        match held.let_go(Leaving::Released) {
             LetGo::Kept if session.is_lost() => Err(lost()),
             LetGo::Kept => Ok(()),
             LetGo::AlreadyLost => Err(lost()),
@@ -132,7 +143,7 @@ impl Drop for Hold {
     /// Lets go; the pool books how the release went.
     fn drop(&mut self) {
         if let Some(held) = self.0.take() {
-            if let LetGo::Unlocking(unlock) = held.let_go() {
+            if let LetGo::Unlocking(unlock) = held.let_go(Leaving::Dropped) {
                 unlock.send();
             }
         }
@@ -143,7 +154,7 @@ impl Held {
     /// Books what the holder's leaving means for the remote lock; the local
     /// lock is let go last, so that the next local holder finds the books
     /// as they are now.
-    fn let_go(self) -> LetGo {
+    fn let_go(self, leaving: Leaving) -> LetGo {
         match self {
             Held::Exclusive {
                 interest,
@@ -151,7 +162,7 @@ impl Held {
                 session,
                 handoffs,
             } => {
-                let outcome = let_go_exclusive(interest, &session, handoffs);
+                let outcome = let_go_exclusive(interest, &session, handoffs, leaving);
                 drop(local);
                 outcome
             }
@@ -170,8 +181,14 @@ impl Held {
 
 /// Parks the remote exclusive lock for the next local waiter (at most
 /// `max_local_handoffs` times in a row, and only on a live session), or
-/// books its release.
-fn let_go_exclusive(interest: Interest, session: &Arc<Session>, handoffs: u32) -> LetGo {
+/// books its release: one that a local caller arriving before it goes out
+/// may still take over, within the same bound, if the guard was dropped.
+fn let_go_exclusive(
+    interest: Interest,
+    session: &Arc<Session>,
+    handoffs: u32,
+    leaving: Leaving,
+) -> LetGo {
     let (inner, id) = (interest.inner().clone(), interest.id());
     let mut state = inner.state();
     let others = interest.leave(&mut state);
@@ -184,6 +201,9 @@ fn let_go_exclusive(interest: Interest, session: &Arc<Session>, handoffs: u32) -
         return LetGo::Kept;
     }
     match Unlock::start(&inner, &mut state, session, id, Access::Exclusive) {
+        Some(unlock) if leaving == Leaving::Dropped && handoffs < inner.max_local_handoffs => {
+            LetGo::Unlocking(unlock.later(&mut state, handoffs))
+        }
         Some(unlock) => LetGo::Unlocking(unlock),
         None => LetGo::AlreadyLost,
     }

@@ -1,10 +1,12 @@
-//! Giving a remote lock back: `pg_advisory_unlock` sent at once, its answer
-//! booked by the session's connection task and, if asked for, reported.
+//! Giving a remote lock back: `pg_advisory_unlock` sent at once, or, after
+//! a guard's drop, when the session's connection task next runs (a local
+//! caller of the key that comes first takes the lock over instead); its
+//! answer booked by that task and, if asked for, reported.
 
 use std::sync::Arc;
 
 use super::counts::Busy;
-use super::inner::{Inner, ParkedLock, SharedHold, State, remove_one};
+use super::inner::{Inner, ParkedLock, SharedHold, State, Unsent, remove_one};
 use crate::conn::{Access, Failure, Session};
 use crate::error::{Error, ErrorKind};
 use crate::key::LockId;
@@ -17,6 +19,17 @@ pub(crate) struct Unlock {
     id: LockId,
     access: Access,
     busy: Busy,
+    sending: Sending,
+}
+
+/// When an unlock's statement goes out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    /// At once, from the caller's thread.
+    Now,
+    /// When the session's connection task next runs, unless a local caller
+    /// of the key has taken the lock over by then (`SessionEntry::unsent`).
+    Later,
 }
 
 impl Unlock {
@@ -42,7 +55,25 @@ impl Unlock {
             session: session.clone(),
             id,
             access,
+            sending: Sending::Now,
         })
+    }
+
+    /// Books the release as not sent yet: it goes out when the session's
+    /// connection task next runs, and a local caller of the key that comes
+    /// before that takes the lock over instead, with one local hand-off
+    /// more than `handoffs`, those of the holder that let go. For an
+    /// exclusive lock whose holder dropped its guard: the holder's own task
+    /// often takes the key again at once, and then needs no round trip.
+    pub(crate) fn later(mut self, state: &mut State, handoffs: u32) -> Unlock {
+        if let Some(entry) = state.entry(&self.session) {
+            entry.unsent.push(Unsent {
+                id: self.id,
+                handoffs,
+            });
+            self.sending = Sending::Later;
+        }
+        self
     }
 
     /// The number of the session it runs on.
@@ -69,9 +100,13 @@ impl Unlock {
 
     /// Sends the unlock, and hands its outcome to `then` once booked.
     fn send_then(self, then: impl FnOnce(Result<(), Error>) + Send + 'static) {
-        let (inner, session) = (self.inner.clone(), self.session.clone());
+        let (inner, session, sending) = (self.inner.clone(), self.session.clone(), self.sending);
         let run = Box::pin(async move { then(self.run().await) });
-        if let Some(run) = session.ride(run) {
+        let unsent = match sending {
+            Sending::Now => session.ride(run),
+            Sending::Later => session.ride_later(run),
+        };
+        if let Some(run) = unsent {
             // The connection has just ended: the statement fails at once.
             inner.spawn(run);
         }
@@ -84,7 +119,26 @@ impl Unlock {
             id,
             access,
             busy,
+            sending,
         } = self;
+        if sending == Sending::Later {
+            // Sent now, unless a local caller took the lock over: then its
+            // booking is gone, and the key is held again. (Without its
+            // session's entry, the session is gone: the statement fails at
+            // once and books that.)
+            let mut state = inner.state();
+            if let Some(entry) = state.entry(&session) {
+                match entry.unsent.iter().position(|unsent| unsent.id == id) {
+                    Some(i) => drop(entry.unsent.swap_remove(i)),
+                    None => {
+                        busy.end(&mut state);
+                        drop(state);
+                        inner.notify_changed();
+                        return Ok(());
+                    }
+                }
+            }
+        }
         let result = session.unlock(id, access).await;
         let gone = match &result {
             Err(failure) => failure.is_session_gone() || matches!(failure, Failure::Foreign),
