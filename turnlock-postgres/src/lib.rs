@@ -62,10 +62,11 @@
 //!   the dropping task yields); a local caller that asks for the key before
 //!   then (often the same task, taking the key again at once) takes the
 //!   lock over instead, counted as one of those hand-offs.
-//!   [`Guard::release`] always sends the release at once. Local readers share one remote shared lock: the first
-//!   takes it, up to `max_local_handoffs` more join it with no round trip,
-//!   and it is given back when no local caller of the key is left to join
-//!   it (see [`Pool::lock_shared`]).
+//!   [`Guard::release`] always sends the release at once. Local readers
+//!   share one remote shared lock: the first takes it, up to
+//!   `max_local_handoffs` more join it with no round trip, and it is given
+//!   back when no local caller of the key is left to join it (see
+//!   [`Pool::lock_shared`]).
 //! * **Sessions.** A bounded pool ([`max_sessions`](Builder::max_sessions),
 //!   10 by default) opened on demand. A lock lives in the session that took
 //!   it, for as long as it is held. Sessions that hold locks are shared by

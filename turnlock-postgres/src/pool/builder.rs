@@ -136,9 +136,9 @@ impl Builder {
     /// connection task next runs): a task that takes a key again right after
     /// dropping its guard keeps the lock, within this bound. Default 16; 0
     /// releases after every holder, so that processes taking turns on a key
-    /// alternate strictly. For shared locks, how many local readers join one remote
-    /// shared lock before the pool asks the server whether a writer of
-    /// another process waits for the key (see
+    /// alternate strictly. For shared locks, how many local readers join one
+    /// remote shared lock before the pool asks the server whether a writer
+    /// of another process waits for the key (see
     /// [`Pool::lock_shared`](crate::Pool::lock_shared)).
     ///
     /// ```
@@ -325,9 +325,9 @@ impl Builder {
     /// one interval and is sent again, and a beat queued behind it is never
     /// late. (The same bound applies to the statements of fencing tokens: a
     /// token whose row stays locked by another transaction for a whole
-    /// interval fails with [`ErrorKind::Query`](crate::ErrorKind::Query).) A session
-    /// declared lost is closed, and its server process is ended with
-    /// `pg_terminate_backend` from another session of the pool (best
+    /// interval fails with [`ErrorKind::Query`](crate::ErrorKind::Query).)
+    /// A session declared lost is closed, and its server process is ended
+    /// with `pg_terminate_backend` from another session of the pool (best
     /// effort, same role), so that its locks are free at once instead of
     /// when the server notices the dead connection.
     ///

@@ -175,6 +175,13 @@ impl SessionEntry {
         !self.waiting && !self.session.is_lost()
     }
 
+    /// Takes out the booking of `id`'s release that has not gone out yet,
+    /// if there is one (see `unsent`).
+    pub(crate) fn take_unsent(&mut self, id: LockId) -> Option<Unsent> {
+        let i = self.unsent.iter().position(|unsent| unsent.id == id)?;
+        Some(self.unsent.swap_remove(i))
+    }
+
     /// Usable, nothing in flight, nothing held or being released: may
     /// become Waiting.
     pub(crate) fn empty(&self) -> bool {
@@ -206,11 +213,10 @@ impl State {
     /// nothing (`unlock.rs`).
     pub(crate) fn reclaim(&mut self, id: LockId) -> Option<ParkedLock> {
         self.sessions.iter_mut().find_map(|entry| {
-            let i = entry.unsent.iter().position(|unsent| unsent.id == id)?;
             if entry.session.is_lost() {
                 return None;
             }
-            let unsent = entry.unsent.swap_remove(i);
+            let unsent = entry.take_unsent(id)?;
             remove_one(&mut entry.releasing, id);
             entry.held.push(id);
             Some(ParkedLock {

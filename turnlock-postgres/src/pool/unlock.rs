@@ -127,16 +127,14 @@ impl Unlock {
             // session's entry, the session is gone: the statement fails at
             // once and books that.)
             let mut state = inner.state();
-            if let Some(entry) = state.entry(&session) {
-                match entry.unsent.iter().position(|unsent| unsent.id == id) {
-                    Some(i) => drop(entry.unsent.swap_remove(i)),
-                    None => {
-                        busy.end(&mut state);
-                        drop(state);
-                        inner.notify_changed();
-                        return Ok(());
-                    }
-                }
+            let taken_over = state
+                .entry(&session)
+                .is_some_and(|entry| entry.take_unsent(id).is_none());
+            if taken_over {
+                busy.end(&mut state);
+                drop(state);
+                inner.notify_changed();
+                return Ok(());
             }
         }
         let result = session.unlock(id, access).await;
