@@ -228,6 +228,11 @@ fn two_processes_share_a_hot_key_evenly() {
     let url_b = url("coalesce_even_b");
     smol(60, async move {
         let pools = [Pool::new(&url_a).unwrap(), Pool::new(&url_b).unwrap()];
+        // Both sessions open before the clock starts: a process still
+        // connecting would leave the key to the other one alone meanwhile.
+        for pool in &pools {
+            pool.connect().await.unwrap();
+        }
         let deadline = Instant::now() + Duration::from_millis(1500);
         let tasks: Vec<_> = pools
             .iter()
