@@ -125,7 +125,11 @@ impl Unlock {
             // Sent now, unless a local caller took the lock over: then its
             // booking is gone, and the key is held again. (Without its
             // session's entry, the session is gone: the statement fails at
-            // once and books that.)
+            // once and books that.) Bookings of one key on one session are
+            // interchangeable: if the key was taken over and dropped again
+            // before this ran, this unlock takes the newer booking and sends
+            // the one release that is due, and the newer unlock finds none
+            // left and sends nothing.
             let mut state = inner.state();
             let taken_over = state
                 .entry(&session)
