@@ -130,10 +130,10 @@ fn rw_readers_not_starved_fifo() {
 /// reads.
 ///
 /// Under `new_fifo` nobody passes the reader: that first poll reads, before
-/// every re-write. Under `new` up to two re-writes (the barging limit) may
-/// take the lock while the turn is in flight (a lost race), but once the
-/// reader has been polled with the
-/// turn it waits at the front: no write that takes the lock after that
+/// every re-write. Under `new` up to two re-writes (the barging limit,
+/// which is two under loom) may take the lock while the turn is in flight
+/// (a lost race), but once the reader has been polled with the turn it
+/// waits at the front: no write that takes the lock after that
 /// poll comes before it (the writes counted just after the poll, and at
 /// most one holding the lock then that had not counted itself yet), and it
 /// is woken once more, by its grant. Catches: a `new_fifo` newcomer that
