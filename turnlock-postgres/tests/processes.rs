@@ -38,7 +38,9 @@ fn spawn_worker(mode: &str, url: &str, dir: &Path, stdout: Stdio) -> Worker {
         .env("TURNLOCK_PG_WORKER", mode)
         .env("TURNLOCK_PG_URL", url)
         .env("TURNLOCK_PG_DIR", dir)
-        .stdin(Stdio::null())
+        // A worker that holds until told reads its stdin to the end, which
+        // comes when the test drops the worker or closes the pipe.
+        .stdin(Stdio::piped())
         .stdout(stdout)
         .spawn()
         .expect("spawn a worker process");
@@ -239,7 +241,8 @@ async fn read(url: &str) {
     std::future::pending::<()>().await;
 }
 
-/// Takes key 78 exclusively, says so on stdout, and ends.
+/// Takes key 78 exclusively, says so on stdout, holds it until its stdin
+/// ends, then releases it and ends.
 async fn write(url: &str) {
     let pool = Pool::new(url).unwrap();
     println!("\nwaiting");
@@ -247,6 +250,9 @@ async fn write(url: &str) {
     let guard = pool.lock(78).await.unwrap();
     println!("\nwriting {}", guard.backend_pid());
     std::io::stdout().flush().unwrap();
+    // The pool's connections run on the crate's own thread, so blocking
+    // this one holds the key without stalling the session.
+    std::io::copy(&mut std::io::stdin(), &mut std::io::sink()).unwrap();
     guard.release().await.unwrap();
 }
 
@@ -409,7 +415,8 @@ fn processes_taking_overlapping_sets_never_deadlock_nor_overlap() {
 }
 
 #[test]
-fn readers_in_two_processes_share_a_key_and_a_writer_in_a_third_waits_for_both() {
+fn readers_in_two_processes_share_a_key_and_a_writer_in_a_third_waits_for_both_then_excludes_readers()
+ {
     let app = "processes_shared";
     let url = url(app);
     let dir = scratch("shared");
@@ -466,6 +473,34 @@ fn readers_in_two_processes_share_a_key_and_a_writer_in_a_third_waits_for_both()
     lines_rx
         .recv_timeout(Duration::from_secs(20))
         .expect("the writer got the key");
+    assert_eq!(granted("ExclusiveLock"), 1, "the writer holds the key");
+    // While it holds the key, a reader in a fourth process waits on the
+    // server instead of joining it.
+    let mut late = spawn_worker("read", &url, &dir, Stdio::piped());
+    let (read_tx, read_rx) = std::sync::mpsc::channel();
+    let mut late_out = BufReader::new(late.0.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let _ = read_tx.send(wait_for_line(&mut late_out, "reading "));
+    });
+    smol(60, async move {
+        common::eventually(20, "the late reader waits on the server", || {
+            common::psql(&format!(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.objid = 78 AND l.mode = 'ShareLock' \
+                 AND a.application_name = '{app}' AND NOT l.granted"
+            )) == "1"
+        })
+        .await;
+    });
+    assert!(read_rx.try_recv().is_err(), "a reader beside a writer");
+    assert_eq!(granted("ShareLock"), 0);
+    // The writer lets go (its stdin ends) and exits; the reader goes.
+    drop(writer.0.stdin.take());
     assert!(writer.0.wait().unwrap().success());
+    read_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the late reader got the key");
+    assert_eq!(granted("ShareLock"), 1);
+    drop(late);
     let _ = std::fs::remove_dir_all(&dir);
 }
