@@ -124,6 +124,14 @@
 //!   `pg_terminate_backend` from another session, so that its locks are
 //!   free for others at once. A wait on the server is sent again every
 //!   interval (`lock_timeout`), so waiters move to fresh sessions too.
+//!
+//!   The TCP settings of the connection string apply to the default
+//!   connector's sockets as well: `keepalives` (`0` turns keepalives off),
+//!   `keepalives_idle`, `keepalives_interval` (seconds), `keepalives_count`
+//!   (libpq's name; tokio-postgres' `keepalives_retries` is taken too) and,
+//!   on Linux, Android and Fuchsia, `tcp_user_timeout` (milliseconds, as in
+//!   libpq). As in libpq, a key given twice counts once, with its last
+//!   value.
 //! * **A holder process that dies** frees its keys as soon as PostgreSQL
 //!   sees its connection close: at once for a killed process on a live
 //!   machine; for a vanished machine, when the server's own keepalive
@@ -272,13 +280,6 @@
 //! * A handshake that fails verification is an [`ErrorKind::Connect`] error
 //!   that says what was wrong ("not signed by a trusted certificate
 //!   authority", "not valid for the host name") and what was checked.
-//!
-//! The TCP settings of the connection string apply to the default
-//! connector's sockets: `keepalives` (`0` turns keepalives off),
-//! `keepalives_idle`, `keepalives_interval` (seconds), `keepalives_count`
-//! (libpq's name; tokio-postgres' `keepalives_retries` is taken too) and,
-//! on Linux, Android and Fuchsia, `tcp_user_timeout` (milliseconds, as in
-//! libpq). As in libpq, a key given twice counts once, with its last value.
 //!
 //! # Runtimes: why tokio-postgres without a runtime, and a spawner
 //!
