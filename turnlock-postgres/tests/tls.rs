@@ -321,6 +321,28 @@ fn a_server_that_takes_both_gets_what_each_mode_asks() {
 }
 
 #[test]
+fn a_unix_socket_never_uses_tls_whatever_the_mode_asks() {
+    // libpq's rule: TLS is for TCP only. Even on a server that takes TCP
+    // sessions over TLS only, a session over its Unix socket is plain, and
+    // `require` or `verify-full` does not refuse it.
+    let server = hostssl_server().clone();
+    smol(60, async move {
+        let base = format!(
+            "host={} port={} user={USER} dbname=postgres application_name=tls_unix",
+            server.socket_dir.display(),
+            server.port
+        );
+        for mode in ["require", "verify-full"] {
+            let conn = format!(
+                "{base} sslmode={mode} sslrootcert={}",
+                server.certs.ca.display()
+            );
+            assert!(!over_tls(&server, &conn, 1).await.unwrap(), "{mode}");
+        }
+    });
+}
+
+#[test]
 fn client_certificates() {
     let server = tls_server().clone();
     smol(60, async move {
