@@ -5,7 +5,7 @@ mod common;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{port, smol, url};
+use common::{backends, eventually, port, psql, smol, socket_dir, url};
 use turnlock_postgres::{ErrorKind, Pool};
 
 #[test]
@@ -132,6 +132,95 @@ fn a_deadline_rides_out_a_server_that_is_down_for_a_moment() {
         assert!(opened_rx.try_recv().is_ok());
         assert!(started.elapsed() >= Duration::from_millis(500));
         guard.release().await.unwrap();
+    });
+}
+
+/// The server's log from byte `from` on.
+fn server_log_from(from: usize) -> String {
+    let log = std::fs::read(socket_dir().join("log")).expect("the server's log");
+    String::from_utf8_lossy(&log[from.min(log.len())..]).into_owned()
+}
+
+/// A role the server refuses at start-up with SQLSTATE 53300 ("too many
+/// connections for role") until it is given connections: a transient
+/// refusal, tried again until the deadline, which the acquisition rides
+/// out once the role may connect.
+#[test]
+fn a_deadline_rides_out_a_role_that_has_too_many_connections() {
+    const ROLE: &str = "errors_limited";
+    let app = "errors_limited";
+    psql(&format!(
+        "CREATE ROLE {ROLE} LOGIN PASSWORD 'limited' CONNECTION LIMIT 0"
+    ));
+    let url = url(app).replace(
+        "user=postgres password=turnlock",
+        &format!("user={ROLE} password=limited"),
+    );
+    assert!(url.contains(ROLE), "{url}");
+    let logged_before = std::fs::read(socket_dir().join("log"))
+        .expect("the server's log")
+        .len();
+    smol(60, async move {
+        let pool = Pool::new(&url).unwrap();
+        let deadline = Duration::from_secs(20);
+        let started = Instant::now();
+        let acquire = smol::spawn({
+            let pool = pool.clone();
+            async move { pool.lock_timeout(3, deadline).await }
+        });
+        let refusal = format!("too many connections for role \"{ROLE}\"");
+        eventually(15, "the server refused the role twice", || {
+            server_log_from(logged_before).matches(&refusal).count() >= 2
+        })
+        .await;
+        assert!(!acquire.is_finished(), "gave up after a transient refusal");
+        assert_eq!(pool.status().sessions, 0);
+        psql(&format!("ALTER ROLE {ROLE} CONNECTION LIMIT -1"));
+        let allowed = Instant::now();
+        let guard = acquire
+            .await
+            .expect("the role was let in within the deadline");
+        // The pause between attempts grows to 1 s at most.
+        assert!(
+            allowed.elapsed() < Duration::from_secs(4),
+            "locked {:?} after the role was let in",
+            allowed.elapsed()
+        );
+        assert!(started.elapsed() < deadline);
+        assert_eq!(
+            psql(&format!(
+                "SELECT usename FROM pg_stat_activity WHERE pid = {}",
+                guard.backend_pid()
+            )),
+            ROLE
+        );
+        guard.release().await.unwrap();
+        drop(pool);
+        eventually(10, "the role's sessions closed", || backends(app) == 0).await;
+    });
+    psql(&format!("DROP ROLE {ROLE}"));
+}
+
+/// Start-up errors that will not go away by themselves end an acquisition
+/// at once, whatever its deadline.
+#[test]
+fn a_lasting_start_up_error_fails_at_once_despite_a_deadline() {
+    let wrong_password = url("errors_lasting").replace("password=turnlock", "password=wrong");
+    let unknown_database = url("errors_lasting").replace("dbname=postgres", "dbname=no_such_db");
+    smol(60, async move {
+        let deadline = Duration::from_secs(20);
+        for (url, state) in [(wrong_password, "28P01"), (unknown_database, "3D000")] {
+            let pool = Pool::new(&url).unwrap();
+            let started = Instant::now();
+            let err = pool.lock_timeout(4, deadline).await.unwrap_err();
+            let failed = started.elapsed();
+            assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+            assert_eq!(err.sql_state(), Some(state), "{err}");
+            assert!(
+                failed < Duration::from_secs(3),
+                "{state}: failed after {failed:?} of a {deadline:?} deadline"
+            );
+        }
     });
 }
 

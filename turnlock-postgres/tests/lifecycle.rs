@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{backends, eventually, smol, url};
+use common::forwarder::Forwarder;
+use common::{backends, eventually, port, smol, url, url_via};
 use turnlock_postgres::{ErrorKind, Pool};
 
 #[test]
@@ -53,25 +54,18 @@ fn a_dropped_pool_that_never_held_a_lock_closes_its_sessions() {
 
 /// A cold pool, callers with deadlines far shorter than opening a session
 /// takes: the session being opened is finished for the pool, so a later
-/// caller finds it; and the server never sees more sessions than
-/// `max_sessions`.
+/// caller finds it; and no more than `max_sessions` connections are ever
+/// open at once. Counted at a TCP forwarder in front of the server, which
+/// sees a connection from its first byte on (`pg_stat_activity` misses
+/// backends still starting up). With one session no wait ever runs on the
+/// server, so no cancel request opens a connection either.
 #[test]
 fn short_deadlines_on_a_cold_pool_get_a_session() {
     let app = "lifecycle_cold";
-    let url = url(app);
+    let forwarder = Forwarder::start(port());
+    let url = url_via(forwarder.port, app);
     smol(120, async move {
         let pool = Pool::builder(&url).max_sessions(1).build().unwrap();
-        let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let watcher = {
-            let watching = watching.clone();
-            std::thread::spawn(move || {
-                let mut most = 0;
-                while watching.load(std::sync::atomic::Ordering::SeqCst) {
-                    most = most.max(backends(app));
-                }
-                most
-            })
-        };
         let mut attempts = 0;
         let guard = loop {
             attempts += 1;
@@ -80,14 +74,27 @@ fn short_deadlines_on_a_cold_pool_get_a_session() {
                 Ok(guard) => break guard,
                 Err(err) => assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}"),
             }
+            let most = forwarder.most_at_once();
+            assert!(
+                most <= 1,
+                "{most} connections open at once for a 1-session pool"
+            );
         };
+        assert!(
+            attempts > 1,
+            "the first 2 ms deadline was met: the pool was never cold"
+        );
         guard.release().await.unwrap();
-        watching.store(false, std::sync::atomic::Ordering::SeqCst);
-        let most = watcher.join().unwrap();
-        assert_eq!(pool.status().sessions, 1);
+        let most = forwarder.most_at_once();
         assert!(
             most <= 1,
-            "the server saw {most} sessions of a 1-session pool"
+            "{most} connections open at once for a 1-session pool"
+        );
+        assert_eq!(pool.status().sessions, 1);
+        assert_eq!(
+            forwarder.connections(),
+            1,
+            "the session opened for the first caller is the one used"
         );
     });
 }

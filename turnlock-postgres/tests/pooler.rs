@@ -9,10 +9,10 @@ mod common;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::pgbouncer::Bouncer;
-use common::{advisory_locks, eventually, port, smol};
+use common::{advisory_locks, eventually, lock_pid, port, psql, smol, socket_dir};
 use turnlock_postgres::{Endpoint, Error, ErrorKind, Pool};
 
 /// The pooler error, and nothing else.
@@ -86,6 +86,90 @@ fn session_mode_keeps_every_guarantee() {
         .await;
         let again = pb.lock(12001).await.unwrap();
         again.release().await.unwrap();
+    });
+    assert!(bouncer.is_running(), "PgBouncer exited:\n{}", bouncer.log());
+    assert!(!bouncer.log().contains("FATAL"), "{}", bouncer.log());
+}
+
+/// The state of server process `pid` in `pg_stat_activity` and what it
+/// waits for: `state|wait_event_type`.
+fn activity(pid: i32) -> String {
+    psql(&format!(
+        "SELECT state || '|' || coalesce(wait_event_type, '') \
+         FROM pg_stat_activity WHERE pid = {pid}"
+    ))
+}
+
+/// A wait abandoned at its deadline is cancelled through the pooler: the
+/// server cancels the statement at the client's request (its log says so,
+/// for that process) long before the wait's own `lock_timeout` (the
+/// heartbeat interval, 60 s here) would end it, nothing of it is left in
+/// `pg_locks`, the pooler carries on, and the session, its cancel seen
+/// through, is used again.
+#[test]
+fn a_wait_cancelled_through_the_pooler_ends_at_once_and_keeps_its_session() {
+    let app = "pooler_cancelled_wait";
+    let mut bouncer = Bouncer::start(port(), "session", 20).expect("start PgBouncer");
+    let url = bouncer.url(app);
+    let holder_url = common::url("pooler_cancelled_wait_holder");
+    let server_log = socket_dir().join("log");
+    smol(120, async move {
+        let heartbeat = Duration::from_secs(60);
+        let pool = Pool::builder(&url)
+            .max_sessions(2)
+            .heartbeat(heartbeat)
+            .build()
+            .unwrap();
+        let holder = Pool::new(&holder_url).unwrap();
+        let key = 12501;
+        let held = holder.lock(key).await.unwrap();
+        let deadline = Duration::from_secs(3);
+        let waiter = smol::spawn({
+            let pool = pool.clone();
+            async move { pool.lock_timeout(key, deadline).await }
+        });
+        eventually(10, "the wait is on the server", || {
+            pool.status().waiting == 1
+        })
+        .await;
+        let pids = pool.backend_pids();
+        assert_eq!(pids.len(), 1, "{pids:?}");
+        let pid = pids[0];
+        eventually(10, "the server shows the wait", || {
+            lock_pid(key, false) == Some(pid) && activity(pid) == "active|Lock"
+        })
+        .await;
+        // Only what the server logs from now on counts.
+        let logged_before = std::fs::read(&server_log).expect("the server's log").len();
+        let err = waiter.await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        let abandoned = Instant::now();
+        eventually(10, "the wait ended on the server", || {
+            lock_pid(key, false).is_none()
+                && advisory_locks(app) == 0
+                && activity(pid) == "idle|Client"
+        })
+        .await;
+        let ended = abandoned.elapsed();
+        assert!(
+            ended < heartbeat / 2,
+            "the wait ended {ended:?} after it was abandoned: not by the cancel"
+        );
+        let log = std::fs::read(&server_log).expect("the server's log");
+        let log = String::from_utf8_lossy(&log[logged_before..]);
+        assert!(
+            log.lines().any(|line| line.contains(&format!("[{pid}]"))
+                && line.contains("canceling statement due to user request")),
+            "no cancel by request for backend {pid} in the server's log:\n{log}"
+        );
+        eventually(10, "the session is back", || pool.status().is_idle()).await;
+        assert_eq!(pool.backend_pids(), vec![pid], "the session was kept");
+        held.release().await.unwrap();
+        let guard = pool.lock(key).await.unwrap();
+        assert_eq!(guard.backend_pid(), pid, "the same session took the lock");
+        assert_eq!(pool.status().sessions, 1);
+        guard.release().await.unwrap();
+        assert_eq!(advisory_locks(app), 0);
     });
     assert!(bouncer.is_running(), "PgBouncer exited:\n{}", bouncer.log());
     assert!(!bouncer.log().contains("FATAL"), "{}", bouncer.log());

@@ -83,6 +83,15 @@ impl Builder {
     /// key is ever stuck behind another key's remote holder. With `1`, every
     /// wait polls.
     ///
+    /// A session being opened counts against `max` until it is open or has
+    /// failed. Its opening is finished for the pool even after the caller
+    /// that asked for it has given up (its deadline passed, its future was
+    /// dropped), bounded by the [connect timeout](Builder::connect_timeout)
+    /// (for the connection, and again for the session's set-up, per host):
+    /// the session then waits in the pool for the next acquisition, so
+    /// attempts with deadlines shorter than opening a session takes do not
+    /// each start a session of their own, and a later one finds it open.
+    ///
     /// ```
     /// let pool = turnlock_postgres::Pool::builder("host=db").max_sessions(2).build();
     /// assert!(pool.is_ok());
@@ -365,9 +374,12 @@ impl Builder {
         self
     }
 
-    /// Checks the settings and makes the pool. Opens no session yet: the
-    /// first is opened by the first acquisition, so a server that is down
-    /// shows as an error there ([`ErrorKind::Connect`]).
+    /// Checks the settings and makes the pool, without contacting the
+    /// server: no session is opened yet, so wrong credentials or a server
+    /// that is down show only at the first acquisition
+    /// ([`ErrorKind::Connect`]). To find them at start-up, and have a
+    /// session open ahead of the first lock, call
+    /// [`Pool::connect`](crate::Pool::connect) after `build`.
     ///
     /// ```
     /// use turnlock_postgres::{ErrorKind, Pool};
