@@ -1,11 +1,8 @@
-//! The guards of held keys: [`KeyGuard`] and [`OwnedKeyGuard`] for
-//! [`KeyedLocks`], and the macro that declares every key guard (those of
-//! `KeyedRwLocks` too). A guard keeps its map (borrowed or owned) and the
+//! The macro that declares every key guard: those of `KeyedLocks`
+//! (`KeyGuard`, `OwnedKeyGuard`, declared beside it in `locks.rs`) and of
+//! `KeyedRwLocks`. A guard keeps its map (borrowed or owned) and the
 //! counted node of its key; dropping it releases the node's lock in the
 //! guard's mode, then the count.
-
-use super::KeyedLocks;
-use crate::raw::RawLock;
 
 /// Declares the guard of one held key: the struct, its constructor, `key`,
 /// `source`, the release on drop (the lock in its mode, then the count) and
@@ -120,89 +117,3 @@ macro_rules! key_guard {
     };
 }
 pub(super) use key_guard;
-
-key_guard! {
-    /// Holds the lock of one key of a [`KeyedLocks`]; the key is released
-    /// when it is dropped. Needs the `keyed` feature.
-    ///
-    /// Protects no value of its own (the map holds none): what it guards is
-    /// whatever the key stands for. [`KeyGuard::key`] tells which key.
-    ///
-    /// ```
-    /// let locks = turnlock::KeyedLocks::new();
-    /// let guard = locks.try_lock(7).unwrap();
-    /// assert_eq!(*turnlock::KeyGuard::key(&guard), 7);
-    /// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
-    /// ```
-    ///
-    /// A guard cannot outlive its map:
-    ///
-    /// ```compile_fail
-    /// let guard = {
-    ///     let locks = turnlock::KeyedLocks::new();
-    ///     locks.try_lock(1).unwrap()
-    /// };
-    /// ```
-    pub struct KeyGuard<'a>: &'a KeyedLocks, RawLock = ();
-    key[
-        /// The key this guard holds.
-        ///
-        /// An associated function, like [`Guard::source`](crate::Guard::source).
-        ///
-        /// ```
-        /// let locks = turnlock::KeyedLocks::new();
-        /// let guard = locks.try_lock("inbox").unwrap();
-        /// assert_eq!(*turnlock::KeyGuard::key(&guard), "inbox");
-        /// ```
-    ];
-    source[
-        /// The map this guard's key belongs to.
-        ///
-        /// ```
-        /// let locks = turnlock::KeyedLocks::new();
-        /// let guard = locks.try_lock(0).unwrap();
-        /// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
-        /// ```
-    ];
-}
-
-#[cfg(target_has_atomic = "ptr")]
-key_guard! {
-    /// Holds the lock of one key of an `Arc<KeyedLocks>`; `'static`, so it
-    /// can move into spawned tasks and threads. Needs the `keyed` feature.
-    ///
-    /// Made by [`KeyedLocks::lock_owned`], [`KeyedLocks::try_lock_owned`]
-    /// and `KeyedLocks::lock_owned_blocking` (feature `std`).
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// let locks = Arc::new(turnlock::KeyedLocks::new());
-    /// let guard = locks.try_lock_owned("k").unwrap();
-    /// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), "k");
-    /// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
-    /// ```
-    pub struct OwnedKeyGuard: Arc<KeyedLocks>, RawLock = ();
-    key[
-        /// The key this guard holds.
-        ///
-        /// ```
-        /// use std::sync::Arc;
-        ///
-        /// let locks = Arc::new(turnlock::KeyedLocks::new());
-        /// let guard = locks.try_lock_owned(9).unwrap();
-        /// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), 9);
-        /// ```
-    ];
-    source[
-        /// The map this guard's key belongs to.
-        ///
-        /// ```
-        /// use std::sync::Arc;
-        ///
-        /// let locks = Arc::new(turnlock::KeyedLocks::new());
-        /// let guard = locks.try_lock_owned(9).unwrap();
-        /// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
-        /// ```
-    ];
-}

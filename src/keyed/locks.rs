@@ -11,14 +11,12 @@ use core::hash::{BuildHasher, Hash};
 #[cfg(feature = "std")]
 use core::time::Duration;
 
-#[cfg(target_has_atomic = "ptr")]
-use super::OwnedKeyGuard;
 #[cfg(feature = "std")]
 use super::acquire::take_blocking;
 #[cfg(all(feature = "std", not(loom)))]
 use super::acquire::take_blocking_timeout;
 use super::acquire::{key_futures, key_holder, try_take};
-use super::guard::KeyGuard;
+use super::guard::key_guard;
 use super::hash::DefaultHashBuilder;
 use super::map::{Map, NodeLock, keyed_map};
 use crate::raw::RawLock;
@@ -509,4 +507,90 @@ impl<K: Eq + Hash, S: BuildHasher> KeyedLocks<K, S> {
     pub fn lock_timeout(&self, key: K, timeout: Duration) -> KeyLockTimeout<'_, K, S> {
         KeyLockTimeout::new(self, key, timeout)
     }
+}
+
+key_guard! {
+    /// Holds the lock of one key of a [`KeyedLocks`]; the key is released
+    /// when it is dropped. Needs the `keyed` feature.
+    ///
+    /// Protects no value of its own (the map holds none): what it guards is
+    /// whatever the key stands for. [`KeyGuard::key`] tells which key.
+    ///
+    /// ```
+    /// let locks = turnlock::KeyedLocks::new();
+    /// let guard = locks.try_lock(7).unwrap();
+    /// assert_eq!(*turnlock::KeyGuard::key(&guard), 7);
+    /// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
+    /// ```
+    ///
+    /// A guard cannot outlive its map:
+    ///
+    /// ```compile_fail
+    /// let guard = {
+    ///     let locks = turnlock::KeyedLocks::new();
+    ///     locks.try_lock(1).unwrap()
+    /// };
+    /// ```
+    pub struct KeyGuard<'a>: &'a KeyedLocks, RawLock = ();
+    key[
+        /// The key this guard holds.
+        ///
+        /// An associated function, like [`Guard::source`](crate::Guard::source).
+        ///
+        /// ```
+        /// let locks = turnlock::KeyedLocks::new();
+        /// let guard = locks.try_lock("inbox").unwrap();
+        /// assert_eq!(*turnlock::KeyGuard::key(&guard), "inbox");
+        /// ```
+    ];
+    source[
+        /// The map this guard's key belongs to.
+        ///
+        /// ```
+        /// let locks = turnlock::KeyedLocks::new();
+        /// let guard = locks.try_lock(0).unwrap();
+        /// assert!(std::ptr::eq(turnlock::KeyGuard::source(&guard), &locks));
+        /// ```
+    ];
+}
+
+#[cfg(target_has_atomic = "ptr")]
+key_guard! {
+    /// Holds the lock of one key of an `Arc<KeyedLocks>`; `'static`, so it
+    /// can move into spawned tasks and threads. Needs the `keyed` feature.
+    ///
+    /// Made by [`KeyedLocks::lock_owned`], [`KeyedLocks::try_lock_owned`]
+    /// and `KeyedLocks::lock_owned_blocking` (feature `std`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let locks = Arc::new(turnlock::KeyedLocks::new());
+    /// let guard = locks.try_lock_owned("k").unwrap();
+    /// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), "k");
+    /// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
+    /// ```
+    pub struct OwnedKeyGuard: Arc<KeyedLocks>, RawLock = ();
+    key[
+        /// The key this guard holds.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        ///
+        /// let locks = Arc::new(turnlock::KeyedLocks::new());
+        /// let guard = locks.try_lock_owned(9).unwrap();
+        /// assert_eq!(*turnlock::OwnedKeyGuard::key(&guard), 9);
+        /// ```
+    ];
+    source[
+        /// The map this guard's key belongs to.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        ///
+        /// let locks = Arc::new(turnlock::KeyedLocks::new());
+        /// let guard = locks.try_lock_owned(9).unwrap();
+        /// assert!(Arc::ptr_eq(turnlock::OwnedKeyGuard::source(&guard), &locks));
+        /// ```
+    ];
 }

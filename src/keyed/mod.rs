@@ -8,7 +8,7 @@
 //! [`RawRwLock`](crate::raw::RawRwLock) for `KeyedRwLocks`), its key and its
 //! hash. Everything below is generic over the node's lock
 //! ([`map::NodeLock`]): the map, the acquisition and its futures
-//! (`acquire.rs`), the guards (`guard.rs`) and the many-key form
+//! (`acquire.rs`), the guards (the macro of `guard.rs`) and the many-key form
 //! (`many.rs`); `locks.rs` and `rw.rs` add each map's public methods. The map
 //! ([`map::Map`]) is split into shards by hash; each shard is a short
 //! critical section ([`ShardMutex`](crate::sync::ShardMutex)) around a hash
@@ -87,13 +87,13 @@ mod many;
 mod map;
 mod rw;
 
-pub use self::guard::KeyGuard;
-#[cfg(target_has_atomic = "ptr")]
-pub use self::guard::OwnedKeyGuard;
 pub use self::hash::{DefaultHashBuilder, KeyHasher};
+pub use self::locks::KeyGuard;
 #[cfg(feature = "async-io")]
 pub use self::locks::KeyLockTimeout;
 pub use self::locks::KeyedLocks;
+#[cfg(target_has_atomic = "ptr")]
+pub use self::locks::OwnedKeyGuard;
 #[cfg(target_has_atomic = "ptr")]
 pub use self::locks::OwnedKeyLockFuture;
 pub use self::locks::{KeyLockFuture, KeyLockUntil};
