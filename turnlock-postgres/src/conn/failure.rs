@@ -21,6 +21,12 @@ impl Failure {
         matches!(self, Failure::Db(err) if is_session_gone(err))
     }
 
+    /// The session cannot be used again: it is gone, or its statements
+    /// reach a foreign server process (a pooler shares server sessions).
+    pub(crate) fn ends_session(&self) -> bool {
+        self.is_session_gone() || matches!(self, Failure::Foreign)
+    }
+
     /// A cancel request (meant for an earlier, abandoned wait) interrupted it.
     pub(crate) fn is_cancelled(&self) -> bool {
         matches!(self, Failure::Db(err) if is_cancelled(err))

@@ -80,7 +80,7 @@ pub(crate) use fencing::Fencing;
 pub(crate) use prepared::Access;
 pub(crate) use session::{Liveness, Session};
 pub(crate) use spawn::{SpawnFn, Spawner};
-pub(crate) use transport::Transport;
+pub(crate) use transport::{Dialer, Transport};
 
 use std::fmt;
 use std::future::Future;
@@ -155,22 +155,6 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for S {}
 pub(crate) type BoxStream = Box<dyn Stream>;
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub(crate) type ConnectorFn = dyn Fn(Endpoint) -> BoxFuture<io::Result<BoxStream>> + Send + Sync;
-
-/// Everything needed to open a session: the parsed connection string, its
-/// endpoints in libpq's order, the connector, plain text or TLS, and the
-/// connect timeout.
-pub(crate) struct Dialer {
-    pub(crate) config: tokio_postgres::Config,
-    pub(crate) endpoints: Vec<Endpoint>,
-    pub(crate) connector: Arc<ConnectorFn>,
-    pub(crate) transport: Transport,
-    pub(crate) connect_timeout: Duration,
-    /// How often a session shows it still answers (`Builder::heartbeat`).
-    /// Also the longest a server-side wait runs before it ends with
-    /// `lock_not_available` and is sent again (PostgreSQL's `lock_timeout`,
-    /// set on every session), so that no beat waits behind it for longer.
-    pub(crate) heartbeat: Duration,
-}
 
 /// The TCP settings of a connection string, which the default connector
 /// applies to its sockets: `keepalives` (on unless `0`),

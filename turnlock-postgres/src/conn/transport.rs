@@ -1,6 +1,7 @@
-//! Plain text or TLS: how a stream from the connector becomes a session,
-//! as the connection string's `sslmode` asks, and the TLS connector a
-//! cancel request to the same endpoint uses.
+//! Plain text or TLS: the [`Dialer`] (everything needed to open a
+//! session) and how a stream from the connector becomes a session, as the
+//! connection string's `sslmode` asks, and the TLS connector a cancel
+//! request to the same endpoint uses.
 //!
 //! TLS is PostgreSQL's own (an `SSLRequest` at the start of the stream,
 //! then the handshake), run by tokio-postgres over whatever stream the
@@ -9,14 +10,32 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_postgres::Client;
 use tokio_postgres::config::SslMode as WireMode;
 
 use super::conninfo::{SslMode, TlsOptions};
 use super::endpoints::Target;
-use super::{BoxFuture, BoxStream, Compat, Dialer, Endpoint};
+use super::{BoxFuture, BoxStream, Compat, ConnectorFn, Endpoint};
 use crate::error::Error;
+
+/// Everything needed to open a session: the parsed connection string, its
+/// endpoints in libpq's order, the connector, plain text or TLS, and the
+/// connect timeout.
+pub(crate) struct Dialer {
+    pub(crate) config: tokio_postgres::Config,
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) connector: Arc<ConnectorFn>,
+    pub(crate) transport: Transport,
+    pub(crate) connect_timeout: Duration,
+    /// How often a session shows it still answers (`Builder::heartbeat`).
+    /// Also the longest a server-side wait runs before it ends with
+    /// `lock_not_available` and is sent again (PostgreSQL's `lock_timeout`,
+    /// set on every session), so that no beat waits behind it for longer.
+    pub(crate) heartbeat: Duration,
+}
 
 /// The TLS connector handed to tokio-postgres.
 #[cfg(feature = "tls")]

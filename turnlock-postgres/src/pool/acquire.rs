@@ -394,8 +394,7 @@ impl Future for InFlight {
 impl InFlight {
     /// Books a finished statement: a grant, or a session that is gone.
     fn book(&self, counted: Counted, result: &Result<bool, Failure>) {
-        if matches!(result, Err(failure) if failure.is_session_gone() || matches!(failure, Failure::Foreign))
-        {
+        if matches!(result, Err(failure) if failure.ends_session()) {
             drop(counted);
             self.inner.session_gone(&self.session);
             return;
@@ -460,10 +459,7 @@ async fn abandon(
     } else {
         statement.await
     };
-    let gone = match &result {
-        Err(failure) => failure.is_session_gone() || matches!(failure, Failure::Foreign),
-        Ok(_) => false,
-    } || session.is_lost();
+    let gone = matches!(&result, Err(failure) if failure.ends_session()) || session.is_lost();
     // A wait that reported an error may still have been granted (a cancel
     // that lands just after the grant), so only "not granted" skips this.
     let not_granted = match &result {

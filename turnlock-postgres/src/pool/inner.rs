@@ -102,15 +102,56 @@ pub(crate) struct KeyEntry {
     pub(crate) taking_shared: bool,
 }
 
-/// A remote shared lock and the local readers on it.
+/// A remote shared lock and the local readers on it. Its two counts
+/// change only through the methods below, under the state mutex.
 pub(crate) struct SharedHold {
     pub(crate) session: Arc<Session>,
     /// Local readers holding it now.
-    pub(crate) readers: usize,
+    readers: usize,
     /// Readers that joined it after the one that took it (bounded by
     /// `Builder::max_local_handoffs`, so that a writer in another process
     /// gets its turn).
-    pub(crate) joins: u32,
+    joins: u32,
+}
+
+impl SharedHold {
+    /// A remote shared lock just taken on `session`, by one reader.
+    pub(crate) fn taken(session: Arc<Session>) -> SharedHold {
+        SharedHold {
+            session,
+            readers: 1,
+            joins: 0,
+        }
+    }
+
+    /// Local readers holding it now.
+    pub(crate) fn readers(&self) -> usize {
+        self.readers
+    }
+
+    /// Whether another reader may join it without a round trip: its
+    /// session is alive and fewer than `max_joins` readers have joined.
+    pub(crate) fn joinable(&self, max_joins: u32) -> bool {
+        self.joins < max_joins && !self.session.is_lost()
+    }
+
+    /// A reader joins it without a round trip.
+    pub(crate) fn join(&mut self) {
+        self.readers += 1;
+        self.joins += 1;
+    }
+
+    /// Nobody waits for the key on the server: it takes joins again, the
+    /// renewing reader's first.
+    pub(crate) fn renew(&mut self) {
+        self.readers += 1;
+        self.joins = 1;
+    }
+
+    /// A reader on it lets go.
+    pub(crate) fn leave(&mut self) {
+        self.readers -= 1;
+    }
 }
 
 /// A release not sent yet (see `SessionEntry::unsent`).
@@ -142,8 +183,8 @@ impl KeyEntry {
         while i < self.shared.len() {
             let hold = &self.shared[i];
             let newest = i + 1 == self.shared.len();
-            let joinable = newest && hold.joins < max_joins && !hold.session.is_lost();
-            if hold.readers > 0 || others > 0 && joinable {
+            let joinable = newest && hold.joinable(max_joins);
+            if hold.readers() > 0 || others > 0 && joinable {
                 i += 1;
             } else {
                 unused.push(self.shared.remove(i));

@@ -227,7 +227,7 @@ fn let_go_shared(interest: Interest, session: &Arc<Session>) -> LetGo {
         .iter_mut()
         .find(|hold| hold.session.id == session.id)
     {
-        hold.readers -= 1;
+        hold.leave();
     }
     let others = entry.interest - 1;
     let unused = entry.take_unused_shared(others, inner.max_local_handoffs);

@@ -137,15 +137,14 @@ fn look(inner: &Arc<Inner>, id: LockId) -> Look {
     let unused = entry.take_unused_shared(entry.interest, inner.max_local_handoffs);
     let (joinable, full) = match entry.shared.last() {
         Some(hold) if !hold.session.is_lost() => (
-            hold.joins < inner.max_local_handoffs,
-            (hold.readers > 0).then(|| hold.session.clone()),
+            hold.joinable(inner.max_local_handoffs),
+            (hold.readers() > 0).then(|| hold.session.clone()),
         ),
         _ => (false, None),
     };
     let look = if joinable {
         let hold = entry.shared.last_mut().expect("the newest lock");
-        hold.readers += 1;
-        hold.joins += 1;
+        hold.join();
         Look::Joined(hold.session.clone())
     } else if entry.taking_shared {
         // Listening before the lock is let go: the taker's outcome is not
@@ -188,13 +187,7 @@ impl Taking {
         interest: Interest,
         local: OwnedKeyReadGuard<LockId>,
     ) -> Hold {
-        self.finish(|entry| {
-            entry.shared.push(SharedHold {
-                session: session.clone(),
-                readers: 1,
-                joins: 0,
-            })
-        });
+        self.finish(|entry| entry.shared.push(SharedHold::taken(session.clone())));
         Hold::shared(interest, local, session)
     }
 
@@ -205,8 +198,7 @@ impl Taking {
     fn renew(self, session: &Arc<Session>) -> Option<Arc<Session>> {
         self.finish(|entry| match entry.shared.last_mut() {
             Some(hold) if hold.session.id == session.id && !hold.session.is_lost() => {
-                hold.readers += 1;
-                hold.joins = 1;
+                hold.renew();
                 Some(hold.session.clone())
             }
             _ => None,

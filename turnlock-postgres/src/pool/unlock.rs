@@ -142,10 +142,7 @@ impl Unlock {
             }
         }
         let result = session.unlock(id, access).await;
-        let gone = match &result {
-            Err(failure) => failure.is_session_gone() || matches!(failure, Failure::Foreign),
-            Ok(_) => false,
-        };
+        let gone = matches!(&result, Err(failure) if failure.ends_session());
         if gone || session.is_lost() {
             drop(busy);
             inner.session_gone(&session);
