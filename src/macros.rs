@@ -111,7 +111,7 @@ pub(crate) use guard_fmt;
 /// way to the raw protocol, `Default` and `From`.
 ///
 /// `$lock { raw: $raw, value }` names the type and its raw protocol, which
-/// both have `new(fifo: bool)`; the type must have exactly the fields `raw`
+/// both have `new(Policy)`; the type must have exactly the fields `raw`
 /// and `value: UnsafeCell<T>`.
 macro_rules! value_lock {
     (
@@ -123,14 +123,14 @@ macro_rules! value_lock {
             $crate::sync::loom_const_fn! {
                 $(#[$new])*
                 pub const fn new(value: T) -> Self {
-                    Self { raw: $raw::new(false), value: UnsafeCell::new(value) }
+                    Self { raw: $raw::new($crate::raw::Policy::Throughput), value: UnsafeCell::new(value) }
                 }
             }
 
             $crate::sync::loom_const_fn! {
                 $(#[$fifo])*
                 pub const fn new_fifo(value: T) -> Self {
-                    Self { raw: $raw::new(true), value: UnsafeCell::new(value) }
+                    Self { raw: $raw::new($crate::raw::Policy::Fifo), value: UnsafeCell::new(value) }
                 }
             }
 

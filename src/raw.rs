@@ -102,7 +102,7 @@
 //! | (list) | a `notify` of a listener, before that listener's ready poll or `discard` | — | — |
 //! | (count) | a waiter's `listen`, before the notify of a releaser that counted it | the compare-and-swap that counts the waiter, after its `listen` (`join_hints`, `enqueue`) | the read of the count that decides to notify (`unlock_slow`, `pass_hint`) |
 //! | (waker) | the slot waiter's write of its waker, before a releaser takes it | setting `R` (`publish_slot`) | clearing `R` (`hand_to_slot`) |
-//! | (cell) | the last user's emptying of the slot's cell, before the next user writes it | clearing `S` (`leave_slot_as_owner`, `abandon_slot`), setting `H` after taking the waker (`hand_to_slot`) | setting `S` (`enter_slot`), seeing `H` |
+//! | (cell) | the last user's emptying of the slot's cell, before the next user writes it | clearing `S` (`take_granted`, `abandon_slot`), setting `H` after taking the waker (`hand_to_slot`) | setting `S` (`enter_slot`), seeing `H` |
 //! | (none) | nothing: Relaxed | | |
 //!
 //! (list): event-listener takes its list's lock (a mutex with `std`, a
@@ -239,6 +239,16 @@ pub(crate) struct Raw<P> {
     protocol: PhantomData<P>,
 }
 
+/// Which policy a lock follows: what `new` and `new_fifo` choose.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Policy {
+    /// `new`: a newcomer may take a free lock before the woken waiters,
+    /// within the starvation bound.
+    Throughput,
+    /// `new_fifo`: strict order of arrival, direct hand-off.
+    Fifo,
+}
+
 /// The exclusive protocol, of this file and `raw/`.
 pub(crate) enum Exclusive {}
 
@@ -248,10 +258,10 @@ pub(crate) type RawLock = Raw<Exclusive>;
 impl<P> Raw<P> {
     crate::sync::loom_const_fn! {
         /// A free lock with the given policy.
-        pub(crate) const fn new(fifo: bool) -> Self {
+        pub(crate) const fn new(policy: Policy) -> Self {
             Self {
                 state: AtomicUsize::new(0),
-                fifo,
+                fifo: matches!(policy, Policy::Fifo),
                 queue: Event::new(),
                 wake: Event::new(),
                 slot: WakerCell::new(),
@@ -418,7 +428,7 @@ mod tests {
 
     #[test]
     fn debug_names_every_flag_and_both_counts() {
-        let lock = RawLock::new(false);
+        let lock = RawLock::new(Policy::Throughput);
         assert_eq!(
             format!("{lock:?}"),
             "RawLock { fifo: false, state: StateWord { locked: false, slot: false, \

@@ -387,12 +387,17 @@ mod shard {
 
             #[inline]
             pub(crate) fn lock(&self) -> SpinLocked<'_, T> {
+                // Acquire on success: pairs with the Release store in
+                // `SpinLocked::drop`, so the previous holder's writes to the
+                // value are seen. Relaxed on failure: nothing is read then.
                 while self
                     .locked
                     .compare_exchange_weak(0, 1, Acquire, Relaxed)
                     .is_err()
                 {
                     // Spin on a plain load: it keeps the cache line shared.
+                    // Relaxed: it only says when to try the CAS again, which
+                    // does the synchronising.
                     while self.locked.load(Relaxed) != 0 {
                         core::hint::spin_loop();
                     }
@@ -429,6 +434,8 @@ mod shard {
         impl<T> Drop for SpinLocked<'_, T> {
             #[inline]
             fn drop(&mut self) {
+                // Release: this holder's writes to the value happen before
+                // the next holder's Acquire CAS in `lock`.
                 self.mutex.locked.store(0, Release);
             }
         }

@@ -12,7 +12,7 @@ use core::ptr::NonNull;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
-use crate::raw::{Protocol, RawLock, RawRwLock};
+use crate::raw::{Policy, Protocol, RawLock, RawRwLock};
 use crate::sync::ShardMutex;
 
 /// Declares what the two public maps, [`KeyedLocks`](super::KeyedLocks)
@@ -112,7 +112,7 @@ macro_rules! keyed_map {
                 /// ```
                 pub const fn with_hasher(hasher: S) -> Self {
                     Self {
-                        map: $crate::keyed::map::Map::new(false),
+                        map: $crate::keyed::map::Map::new($crate::raw::Policy::Throughput),
                         hasher,
                     }
                 }
@@ -134,7 +134,7 @@ macro_rules! keyed_map {
             /// ```
             #[must_use = "`fifo` returns the changed map"]
             pub const fn fifo(mut self) -> Self {
-                self.map.set_fifo(true);
+                self.map.set_policy($crate::raw::Policy::Fifo);
                 self
             }
 
@@ -229,7 +229,7 @@ pub(super) use keyed_map;
 /// the acquisitions go through [`Protocol`].
 pub(crate) trait NodeLock: Protocol + Sync {
     /// A free lock with the given policy.
-    fn with_policy(fifo: bool) -> Self;
+    fn with_policy(policy: Policy) -> Self;
     /// `true` for the strict FIFO policy.
     fn is_fifo(&self) -> bool;
     /// Nobody holds or waits for it (a snapshot).
@@ -240,8 +240,8 @@ pub(crate) trait NodeLock: Protocol + Sync {
 
 impl NodeLock for RawLock {
     #[inline]
-    fn with_policy(fifo: bool) -> Self {
-        RawLock::new(fifo)
+    fn with_policy(policy: Policy) -> Self {
+        RawLock::new(policy)
     }
 
     #[inline]
@@ -262,8 +262,8 @@ impl NodeLock for RawLock {
 
 impl NodeLock for RawRwLock {
     #[inline]
-    fn with_policy(fifo: bool) -> Self {
-        RawRwLock::new(fifo)
+    fn with_policy(policy: Policy) -> Self {
+        RawRwLock::new(policy)
     }
 
     #[inline]
@@ -392,7 +392,7 @@ struct Shard<K, L> {
     table: HashTable<KeyEntry<K, L>>,
     /// Free nodes, each free and without waiters, its key uninitialized. At
     /// most [`POOL`]; a node of the other policy (left from before
-    /// [`Map::set_fifo`]) is freed instead of reused.
+    /// [`Map::set_policy`]) is freed instead of reused.
     pool: Vec<Box<Node<K, L>>>,
 }
 
@@ -483,7 +483,7 @@ struct Padded<T>(T);
 pub(super) struct Map<K, L = RawLock> {
     shards: [Padded<ShardMutex<Shard<K, L>>>; SHARDS],
     /// The policy of every node this map creates.
-    fifo: bool,
+    policy: Policy,
     /// The map owns keys (inside its nodes) and drops them.
     _keys: PhantomData<(K, L)>,
 }
@@ -491,10 +491,10 @@ pub(super) struct Map<K, L = RawLock> {
 impl<K, L: NodeLock> Map<K, L> {
     /// An empty map whose nodes have the given policy. Allocates nothing.
     #[cfg(not(loom))]
-    pub(super) const fn new(fifo: bool) -> Self {
+    pub(super) const fn new(policy: Policy) -> Self {
         Self {
             shards: [const { Padded(ShardMutex::new(Shard::new())) }; SHARDS],
-            fifo,
+            policy,
             _keys: PhantomData,
         }
     }
@@ -502,10 +502,10 @@ impl<K, L: NodeLock> Map<K, L> {
     /// An empty map whose nodes have the given policy (loom's mutex has no
     /// `const` constructor).
     #[cfg(loom)]
-    pub(super) fn new(fifo: bool) -> Self {
+    pub(super) fn new(policy: Policy) -> Self {
         Self {
             shards: core::array::from_fn(|_| Padded(ShardMutex::new(Shard::new()))),
-            fifo,
+            policy,
             _keys: PhantomData,
         }
     }
@@ -513,14 +513,14 @@ impl<K, L: NodeLock> Map<K, L> {
     /// `true` if new nodes get a FIFO lock.
     #[inline]
     pub(super) fn is_fifo(&self) -> bool {
-        self.fifo
+        matches!(self.policy, Policy::Fifo)
     }
 
     /// Switches the policy of nodes created from now on. Pooled nodes of
     /// the old policy are freed when they come out of the pool.
     #[inline]
-    pub(super) const fn set_fifo(&mut self, fifo: bool) {
-        self.fifo = fifo;
+    pub(super) const fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
     }
 
     /// The shard of `hash`. Fibonacci hashing picks the shard from all bits
@@ -563,16 +563,16 @@ impl<K, L: NodeLock> Map<K, L> {
                 }
                 Entry::Vacant(vacant) => {
                     let node = match pool.pop() {
-                        Some(mut node) if node.raw.is_fifo() == self.fifo => {
+                        Some(mut node) if node.raw.is_fifo() == self.is_fifo() => {
                             debug_assert!(node.raw.is_idle(), "pooled node not idle");
                             node.hash = hash;
                             node.key.write(key);
                             node
                         }
-                        // A node of the old policy (see `set_fifo`) is freed
+                        // A node of the old policy (see `set_policy`) is freed
                         // here: rare, and only after a policy switch.
                         _ => Box::new(Node {
-                            raw: L::with_policy(self.fifo),
+                            raw: L::with_policy(self.policy),
                             hash,
                             key: MaybeUninit::new(key),
                         }),

@@ -24,7 +24,7 @@
 
 use core::task::Context;
 
-use super::slot_cell::{Reclaimed, SlotProtocol};
+use super::slot_cell::{Reclaimed, SlotProtocol, Want};
 use super::state::{HANDED, LOCKED, QUEUED_MASK, READY, SLOT, check, without_hint};
 use super::waiter::{Stage, Waiter, WakerId};
 use super::{Exclusive, RawLock};
@@ -94,7 +94,7 @@ impl RawLock {
     /// (a release handed it over first); the caller then releases it.
     #[cold]
     pub(super) fn abandon_slot(&self, waiter: &mut Waiter) -> bool {
-        match self.reclaim_cell(waiter, false) {
+        match self.reclaim_cell(waiter, Want::Cell) {
             Reclaimed::Granted => return true,
             Reclaimed::Kept => unreachable!("a leaving waiter keeps no waker"),
             Reclaimed::Cell => {}

@@ -80,6 +80,16 @@ impl WakerCell {
 }
 
 /// What the slot's waiter found when it went for its waker cell.
+/// What the slot's waiter wants of its published waker when it comes back
+/// to the slot (the argument of [`Raw::reclaim_cell`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Want {
+    /// The waker is still the right one: leave it in the cell.
+    KeepWaker,
+    /// The cell back (to replace the waker, or to leave the slot).
+    Cell,
+}
+
 pub(super) enum Reclaimed {
     /// A release had granted it the lock, which it has now claimed.
     Granted,
@@ -146,7 +156,8 @@ impl<P: SlotProtocol> Raw<P> {
         // Another waker, cloned before the cell is ours (user code must not
         // unwind while it is), to replace the published one.
         let waker = (!same).then(|| cx.waker().clone());
-        match self.reclaim_cell(waiter, same) {
+        let want = if same { Want::KeepWaker } else { Want::Cell };
+        match self.reclaim_cell(waiter, want) {
             Reclaimed::Granted => true,
             Reclaimed::Kept => false,
             Reclaimed::Cell => {
@@ -166,10 +177,10 @@ impl<P: SlotProtocol> Raw<P> {
 
     /// The slot's waiter takes its waker cell back by clearing `READY`,
     /// unless a release granted it the lock meanwhile (it then claims it),
-    /// or `keep` asks to leave the published waker in place. Waits while a
-    /// release is taking the waker.
+    /// or it wants to [keep](Want::KeepWaker) the published waker in place.
+    /// Waits while a release is taking the waker.
     #[inline]
-    pub(super) fn reclaim_cell(&self, waiter: &mut Waiter, keep: bool) -> Reclaimed {
+    pub(super) fn reclaim_cell(&self, waiter: &mut Waiter, want: Want) -> Reclaimed {
         // Acquire: on a grant, the releaser's section and the cell as it
         // left it.
         let mut state = self.state.load(Acquire);
@@ -184,7 +195,7 @@ impl<P: SlotProtocol> Raw<P> {
                 state = self.state.load(Acquire);
                 continue;
             }
-            if keep {
+            if want == Want::KeepWaker {
                 return Reclaimed::Kept;
             }
             // Acquire on success: the cell as the last thread that read it

@@ -8,7 +8,7 @@ use super::{
     BARGED_MASK, HANDED, Kind, QUEUED_MASK, QUEUED_ONE, READY, RawRwLock, ReadWrite, SLOT,
     SLOT_BITS, TURN, check,
 };
-use crate::raw::slot_cell::{Reclaimed, SlotProtocol};
+use crate::raw::slot_cell::{Reclaimed, SlotProtocol, Want};
 use crate::raw::waiter::{Stage, Waiter, WakerId};
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -319,7 +319,7 @@ impl RawRwLock {
     /// access (a release granted it first); the caller then releases it.
     #[cold]
     fn abandon_slot(&self, waiter: &mut Waiter) -> bool {
-        if let Reclaimed::Granted = self.reclaim_cell(waiter, false) {
+        if let Reclaimed::Granted = self.reclaim_cell(waiter, Want::Cell) {
             return true;
         }
         // SAFETY: we cleared `READY` with `HANDED` clear: the cell is ours.
