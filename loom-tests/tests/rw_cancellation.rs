@@ -124,3 +124,9 @@ fn writer_dropped_as_readers_leave(lock: RwLock<usize>) {
 fn rw_writer_dropped_as_readers_leave_new() {
     loom::model(|| writer_dropped_as_readers_leave(RwLock::new(0)));
 }
+
+/// [`writer_dropped_as_readers_leave`] under `new_fifo`.
+#[test]
+fn rw_writer_dropped_as_readers_leave_fifo() {
+    loom::model(|| writer_dropped_as_readers_leave(RwLock::new_fifo(0)));
+}
