@@ -98,6 +98,41 @@ fn smoke() {
 }
 
 #[test]
+fn upgradable_read_owned_blocking_waits_for_the_writer() {
+    for (policy, new) in policies() {
+        let lock = Arc::new(new(0));
+        let upgradable = lock.upgradable_read_owned_blocking();
+        assert!(lock.state().upgradable, "{policy}");
+        let reader = lock.read_owned_blocking();
+        drop((upgradable, reader));
+        let writer = lock.try_write_owned().unwrap();
+        let waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                let guard = lock.upgradable_read_owned_blocking();
+                // The guard is `'static`: it may move to another thread.
+                thread::spawn(move || *OwnedUpgradableReadGuard::upgrade_blocking(guard) += 1)
+                    .join()
+                    .unwrap();
+            })
+        };
+        with_watchdog(10, {
+            let lock = lock.clone();
+            move || {
+                while lock.state().waiters == 0 {
+                    thread::yield_now();
+                }
+            }
+        });
+        assert!(!waiter.is_finished(), "{policy}: served beside the writer");
+        drop(writer);
+        waiter.join().unwrap();
+        assert_eq!(*lock.try_read().unwrap(), 1, "{policy}");
+        assert_rw_healthy(&lock);
+    }
+}
+
+#[test]
 fn try_read_and_try_write() {
     let lock = RwLock::new(15);
     {
