@@ -7,8 +7,9 @@
 //! * a front waiter that leaves without sending the turn its departure
 //!   takes (`abandon_slot` with no `hand_over`) ->
 //!   `rw_front_writer_dropped_behind_reader_*` only (deadlock);
-//! * a grant to the front waiter with no wake-up -> every model here but
-//!   `rw_front_dropped_*` and `rw_writer_dropped_as_readers_leave_*`.
+//! * a grant to the front waiter with no wake-up ->
+//!   `rw_turn_to_dropped_waiter_*` (deadlock; the other models here drop
+//!   their front waiter, which needs no wake-up).
 #![cfg(loom)]
 
 use std::sync::Arc;
