@@ -48,7 +48,7 @@ pub use crate::rwlock::{
     WriteFuture, WriteUntil,
 };
 #[cfg(feature = "async-io")]
-pub use crate::rwlock::{ReadTimeout, UpgradeTimeout, WriteTimeout};
+pub use crate::rwlock::{ReadTimeout, UpgradableReadTimeout, UpgradeTimeout, WriteTimeout};
 
 #[cfg(all(feature = "keyed", feature = "async-io"))]
 pub use crate::keyed::KeyLockTimeout;

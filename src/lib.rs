@@ -38,9 +38,9 @@
 //! | feature | adds | pulls in |
 //! |---|---|---|
 //! | (none) | [`Lock`], [`Guard`], [`OwnedGuard`], [`MappedGuard`], [`OwnedMappedGuard`], `lock().await`, `try_lock`, `lock_owned`, [`lock_until(deadline)`](Lock::lock_until) with any future as the deadline, [`TimedOut`]; the reader-writer [`RwLock`] with its guards ([`ReadGuard`], [`WriteGuard`], [`UpgradableReadGuard`], their `Owned*` and mapped forms), `read`/`write`/`upgradable_read`, `try_*`, `*_owned`, `*_until`; `#![no_std]` with `alloc` | `event-listener` |
-//! | `std` (default) | blocking use from plain threads: [`lock_blocking`], [`lock_blocking_timeout`], [`lock_owned_blocking`], `RwLock`'s `read_blocking`, `write_blocking`, `upgradable_read_blocking`, `read_blocking_timeout`, `write_blocking_timeout` and `UpgradableReadGuard::upgrade_blocking`, and the same for keyed locks | `std` |
+//! | `std` (default) | blocking use from plain threads: [`lock_blocking`], [`lock_blocking_timeout`], [`lock_owned_blocking`], `RwLock`'s `read_blocking`, `write_blocking`, `upgradable_read_blocking`, `read_blocking_timeout`, `write_blocking_timeout`, `upgradable_read_blocking_timeout` and `UpgradableReadGuard::upgrade_blocking`, and the same for keyed locks | `std` |
 //! | `keyed` | [`KeyedLocks`], a lock per key whose entries exist only while used, and [`KeyedRwLocks`], a reader-writer lock per key, with their guards and futures; needs only `alloc` | `hashbrown` |
-//! | `async-io` | [`lock_timeout(Duration)`][`lock_timeout`] on `async-io`'s timer, under any executor (plain and keyed), and `RwLock`'s `read_timeout`, `write_timeout` and `UpgradableReadGuard::upgrade_timeout`; implies `std` | `async-io` |
+//! | `async-io` | [`lock_timeout(Duration)`][`lock_timeout`] on `async-io`'s timer, under any executor (plain and keyed), and `RwLock`'s `read_timeout`, `write_timeout`, `upgradable_read_timeout` and `UpgradableReadGuard::upgrade_timeout`; implies `std` | `async-io` |
 //! | `futures-core` | [`FusedFuture`][fused] for every lock future, so `futures::select!` takes them without `.fuse()` | `futures-core` |
 //! | `portable-atomic` | no new items: atomics from `portable-atomic`, for targets without native compare-and-swap | `portable-atomic` |
 //!

@@ -37,7 +37,7 @@ pub use self::mapped::{OwnedMappedReadGuard, OwnedMappedWriteGuard};
 #[cfg(target_has_atomic = "ptr")]
 pub use self::owned::{OwnedReadGuard, OwnedUpgradableReadGuard, OwnedWriteGuard};
 #[cfg(feature = "async-io")]
-pub use self::timeout::{ReadTimeout, UpgradeTimeout, WriteTimeout};
+pub use self::timeout::{ReadTimeout, UpgradableReadTimeout, UpgradeTimeout, WriteTimeout};
 #[cfg(target_has_atomic = "ptr")]
 pub use self::upgrade::{OwnedUpgradeFuture, OwnedUpgradeUntil};
 pub use self::upgrade::{UpgradeFuture, UpgradeUntil};
@@ -375,6 +375,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # drop(first);
     /// # });
     /// ```
+    #[cfg_attr(not(feature = "async-io"), doc(alias = "upgradable_read_timeout"))]
     #[inline]
     pub fn upgradable_read_until<D: Future>(&self, deadline: D) -> UpgradableReadUntil<'_, T, D> {
         UpgradableReadUntil::new(self, deadline, None)
@@ -487,6 +488,32 @@ impl<T: ?Sized> RwLock<T> {
         if acquire_blocking_timeout(&self.raw, Kind::Write, timeout) {
             // SAFETY: the raw lock reported that we hold the write.
             Ok(unsafe { WriteGuard::new(self) })
+        } else {
+            Err(TimedOut::after(timeout))
+        }
+    }
+
+    /// Like [`upgradable_read_blocking`](RwLock::upgradable_read_blocking),
+    /// but gives up after `timeout` (see
+    /// [`read_blocking_timeout`](RwLock::read_blocking_timeout)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = turnlock::RwLock::new(());
+    /// let first = lock.upgradable_read_blocking();
+    /// assert!(lock.upgradable_read_blocking_timeout(Duration::from_millis(5)).is_err());
+    /// drop(first);
+    /// assert!(lock.upgradable_read_blocking_timeout(Duration::from_millis(5)).is_ok());
+    /// ```
+    #[cfg(all(feature = "std", not(loom)))]
+    pub fn upgradable_read_blocking_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<UpgradableReadGuard<'_, T>, TimedOut> {
+        if acquire_blocking_timeout(&self.raw, Kind::Upgradable, timeout) {
+            // SAFETY: the raw lock reported that we hold the upgradable read.
+            Ok(unsafe { UpgradableReadGuard::new(self) })
         } else {
             Err(TimedOut::after(timeout))
         }
@@ -723,6 +750,30 @@ impl<T: ?Sized> RwLock<T> {
         debug_assert!(acquired);
         // SAFETY: as in `write_blocking`.
         unsafe { OwnedWriteGuard::new(self.clone()) }
+    }
+
+    /// Acquires the upgradable read through an `Arc`, blocking the current
+    /// thread while waiting (feature `std`; see
+    /// [`upgradable_read_blocking`](RwLock::upgradable_read_blocking)).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use turnlock::OwnedUpgradableReadGuard;
+    ///
+    /// let lock = Arc::new(turnlock::RwLock::new(1));
+    /// let guard = lock.upgradable_read_owned_blocking();
+    /// std::thread::spawn(move || *OwnedUpgradableReadGuard::upgrade_blocking(guard) += 1)
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(*lock.read_blocking(), 2);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn upgradable_read_owned_blocking(self: &Arc<Self>) -> OwnedUpgradableReadGuard<T> {
+        let acquired = acquire_blocking(&self.raw, Kind::Upgradable, None);
+        debug_assert!(acquired);
+        // SAFETY: as in `upgradable_read_blocking`.
+        unsafe { OwnedUpgradableReadGuard::new(self.clone()) }
     }
 }
 

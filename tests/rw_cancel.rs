@@ -306,6 +306,93 @@ fn async_io_timeouts() {
     }
 }
 
+#[test]
+fn upgradable_read_blocking_timeout() {
+    for (policy, new) in policies() {
+        let lock = new(0);
+        let first = lock.try_upgradable_read().unwrap();
+        let err = lock
+            .upgradable_read_blocking_timeout(Duration::from_millis(5))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "timed out waiting for lock after 5ms");
+        assert_eq!(
+            lock.state().waiters,
+            0,
+            "{policy}: the timed-out waiter stayed"
+        );
+        let reader = lock.read_blocking_timeout(Duration::ZERO).unwrap();
+        drop(first);
+        let second = lock
+            .upgradable_read_blocking_timeout(Duration::ZERO)
+            .expect("an upgradable read beside a plain one");
+        assert!(lock.state().upgradable, "{policy}");
+        drop((reader, second));
+        // A waiter that is served before its timeout: the holder releases
+        // once the waiter is in the line.
+        let lock = std::sync::Arc::new(lock);
+        let writer = lock.try_write_owned().unwrap();
+        let waiter = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                let guard = lock
+                    .upgradable_read_blocking_timeout(Duration::from_secs(60))
+                    .expect("served before the timeout");
+                *UpgradableReadGuard::upgrade_blocking(guard) += 1;
+            })
+        };
+        with_watchdog(10, {
+            let lock = lock.clone();
+            move || {
+                while lock.state().waiters == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        });
+        drop(writer);
+        waiter.join().unwrap();
+        assert_eq!(*lock.try_read().unwrap(), 1, "{policy}");
+        assert_rw_healthy(&lock);
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
+fn upgradable_read_timeout() {
+    for (policy, new) in policies() {
+        let lock = new(0);
+        block_on(async {
+            let writer = lock.write().await;
+            let err = lock
+                .upgradable_read_timeout(Duration::from_millis(5))
+                .await
+                .unwrap_err();
+            assert_eq!(err.timeout(), Some(Duration::from_millis(5)), "{policy}");
+            assert_eq!(
+                lock.state().waiters,
+                0,
+                "{policy}: the timed-out waiter stayed"
+            );
+            let probe = Probe::new();
+            let mut waiting = lock.upgradable_read_timeout(Duration::from_secs(60));
+            assert_pending(probe.poll(&mut waiting));
+            drop(writer);
+            assert_eq!(probe.wakes(), 1, "{policy}: the release woke nobody");
+            let upgradable = ready(probe.poll(&mut waiting)).expect("served before the timeout");
+            let reader = lock.read_timeout(Duration::ZERO).await.unwrap();
+            assert!(
+                lock.upgradable_read_timeout(Duration::ZERO).await.is_err(),
+                "{policy}: two upgradable readers"
+            );
+            drop(reader);
+            *UpgradableReadGuard::upgrade_timeout(upgradable, Duration::ZERO)
+                .await
+                .unwrap() += 1;
+        });
+        assert_eq!(*lock.try_read().unwrap(), 1, "{policy}");
+        assert_rw_healthy(&lock);
+    }
+}
+
 /// A task keeps a read future that was granted the lock at the front, sets
 /// it aside, and awaits a write of the same lock: it waits for itself.
 /// Debug builds name the mistake instead of hanging.

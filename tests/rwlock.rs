@@ -98,6 +98,41 @@ fn smoke() {
 }
 
 #[test]
+fn upgradable_read_owned_blocking_waits_for_the_writer() {
+    for (policy, new) in policies() {
+        let lock = Arc::new(new(0));
+        let upgradable = lock.upgradable_read_owned_blocking();
+        assert!(lock.state().upgradable, "{policy}");
+        let reader = lock.read_owned_blocking();
+        drop((upgradable, reader));
+        let writer = lock.try_write_owned().unwrap();
+        let waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                let guard = lock.upgradable_read_owned_blocking();
+                // The guard is `'static`: it may move to another thread.
+                thread::spawn(move || *OwnedUpgradableReadGuard::upgrade_blocking(guard) += 1)
+                    .join()
+                    .unwrap();
+            })
+        };
+        with_watchdog(10, {
+            let lock = lock.clone();
+            move || {
+                while lock.state().waiters == 0 {
+                    thread::yield_now();
+                }
+            }
+        });
+        assert!(!waiter.is_finished(), "{policy}: served beside the writer");
+        drop(writer);
+        waiter.join().unwrap();
+        assert_eq!(*lock.try_read().unwrap(), 1, "{policy}");
+        assert_rw_healthy(&lock);
+    }
+}
+
+#[test]
 fn try_read_and_try_write() {
     let lock = RwLock::new(15);
     {
@@ -596,4 +631,65 @@ fn unsized_values() {
 /// covariant too); compiling is the test.
 fn _read_guard_is_covariant<'g>(guard: ReadGuard<'g, &'static ()>) -> ReadGuard<'g, &'g ()> {
     guard
+}
+
+/// The most readers one lock counts (crate docs, "Limits"): 2^26 - 1 on
+/// 64-bit targets, 2 047 on 32-bit ones.
+const MAX_READERS: usize = if usize::BITS >= 64 {
+    (1 << 26) - 1
+} else {
+    2_047
+};
+
+/// The message of a panic's payload (a literal or a formatted one).
+fn panic_message(payload: &(dyn core::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<not a string>")
+}
+
+#[test]
+#[cfg_attr(
+    any(miri, debug_assertions),
+    ignore = "2^26 acquisitions, about 20 s with debug assertions: run with --release \
+              (src/raw/rw.rs checks the limit in debug builds from a word one reader short)"
+)]
+fn a_reader_past_the_limit_panics_and_leaves_the_lock_as_it_was() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    // The count is the same field under both policies; one is enough.
+    let lock = RwLock::new(7);
+    for _ in 0..MAX_READERS - 1 {
+        let guard = lock.try_read();
+        assert!(guard.is_some(), "a reader within the limit was refused");
+        core::mem::forget(guard);
+    }
+    let last = lock.try_read().expect("the last reader within the limit");
+    assert_eq!(lock.state().readers, MAX_READERS);
+    let attempts: [(&str, &dyn Fn()); 3] = [
+        ("try_read", &|| drop(lock.try_read())),
+        ("read", &|| drop(block_on(poll_once(lock.read())))),
+        ("read_blocking", &|| drop(lock.read_blocking())),
+    ];
+    for (name, attempt) in attempts {
+        let payload = catch_unwind(AssertUnwindSafe(attempt))
+            .expect_err("a reader past the limit did not panic");
+        assert_eq!(
+            panic_message(&*payload),
+            "too many readers on one lock",
+            "{name}"
+        );
+        let state = lock.state();
+        assert_eq!(
+            (state.readers, state.writer, state.waiters),
+            (MAX_READERS, false, 0),
+            "{name}: the panic changed the lock"
+        );
+    }
+    assert!(lock.try_write().is_none(), "a writer passed the readers");
+    drop(last);
+    let again = lock.try_read().expect("a reader within the limit again");
+    assert_eq!(*again, 7);
+    assert_eq!(lock.state().readers, MAX_READERS);
 }

@@ -7,6 +7,11 @@
 //! too early shows up as a second holder or a busy node in the pool (a
 //! debug assertion), a lost grant as a loom deadlock, and a node freed too
 //! late in `len()`.
+//!
+//! Mutations this model catches (`LOOM_MAX_PREEMPTIONS=2`): a writer
+//! admitted beside readers (the state word's check); a cancelled queued
+//! reader that keeps the turn (the node goes back busy: "last user left
+//! the lock busy"); a grant to the front waiter with no wake-up (deadlock).
 #![cfg(loom)]
 
 use std::sync::Arc;

@@ -1,5 +1,15 @@
 //! Reader-writer waiters that are dropped at every step: in the line, with
 //! the turn in hand, at the front, at the instant of a grant.
+//!
+//! Mutations these models catch (`LOOM_MAX_PREEMPTIONS=2`):
+//! * a queued waiter that leaves with the turn and does not pass it on
+//!   (`abandon_slow`) -> `rw_turn_to_dropped_waiter_*` (deadlock);
+//! * a front waiter that leaves without sending the turn its departure
+//!   takes (`abandon_slot` with no `hand_over`) ->
+//!   `rw_front_writer_dropped_behind_reader_*` only (deadlock);
+//! * a grant to the front waiter with no wake-up ->
+//!   `rw_turn_to_dropped_waiter_*` (deadlock; the other models here drop
+//!   their front waiter, which needs no wake-up).
 #![cfg(loom)]
 
 use std::sync::Arc;
@@ -18,11 +28,12 @@ use turnlock_loom_tests::poll_once;
 /// turn to the reader); a grant that reaches the dropped future must come
 /// back as a release that sends the turn on. Catches: a front waiter that
 /// leaves with a grant without releasing it (loom deadlock: the reader
-/// never runs), a waiter that leaves the front without sending the turn
-/// down the line when the front becomes free (I1; loom deadlock), a grant
-/// and a departing waiter both touching the slot's cell (loom reports the
-/// concurrent access), and a slot left occupied (the state word's debug
-/// assertions).
+/// never runs), a grant and a departing waiter both touching the slot's
+/// cell (loom reports the concurrent access), and a slot left occupied
+/// (the state word's debug assertions). Here the front waiter's departure
+/// never frees the front (the holder's release grants it first): a waiter
+/// that leaves the front without sending the turn is caught by
+/// [`front_writer_dropped_behind_reader`].
 fn front_dropped_during_release(lock: RwLock<usize>) {
     let lock = Arc::new(lock);
     let held = lock.try_write_owned().expect("a new lock is free");
@@ -123,4 +134,48 @@ fn writer_dropped_as_readers_leave(lock: RwLock<usize>) {
 #[test]
 fn rw_writer_dropped_as_readers_leave_new() {
     loom::model(|| writer_dropped_as_readers_leave(RwLock::new(0)));
+}
+
+/// [`writer_dropped_as_readers_leave`] under `new_fifo`.
+#[test]
+fn rw_writer_dropped_as_readers_leave_fifo() {
+    loom::model(|| writer_dropped_as_readers_leave(RwLock::new_fifo(0)));
+}
+
+/// A reader holds the lock; a writer waits at the front and a reader in
+/// the line behind it. One thread drops the writer's future while another
+/// drives the queued reader; the first reader keeps its read throughout.
+///
+/// The writer's departure frees the front with the holder still there, so
+/// it must send the turn down the line itself: the queued reader then
+/// joins the reader that holds the lock. Catches: a front waiter that
+/// leaves without sending the turn it took (I1; loom deadlock: no release
+/// is coming to send one).
+fn front_writer_dropped_behind_reader(lock: RwLock<usize>) {
+    let lock = Arc::new(lock);
+    let held = lock.try_read_owned().expect("a new lock is free");
+    let mut writer = lock.write_owned();
+    assert!(poll_once(&mut writer).is_pending());
+    let mut reader = lock.read_owned();
+    assert!(poll_once(&mut reader).is_pending());
+    let leaver = thread::spawn(move || drop(writer));
+    let driver = thread::spawn(move || *block_on(reader));
+    leaver.join().unwrap();
+    assert_eq!(driver.join().unwrap(), 0);
+    assert_eq!(lock.state().readers, 1, "the first read ended early");
+    drop(held);
+    assert!(!lock.is_locked(), "the lock is held after every guard");
+    assert!(lock.try_write().is_some(), "the lock is not free");
+}
+
+/// [`front_writer_dropped_behind_reader`] under `new`.
+#[test]
+fn rw_front_writer_dropped_behind_reader_new() {
+    loom::model(|| front_writer_dropped_behind_reader(RwLock::new(0)));
+}
+
+/// [`front_writer_dropped_behind_reader`] under `new_fifo`.
+#[test]
+fn rw_front_writer_dropped_behind_reader_fifo() {
+    loom::model(|| front_writer_dropped_behind_reader(RwLock::new_fifo(0)));
 }

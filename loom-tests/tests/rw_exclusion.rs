@@ -1,5 +1,11 @@
 //! Reader-writer exclusion: readers together, a writer alone, under both
 //! policies, with async and blocking acquirers on one lock.
+//!
+//! Mutations these models catch (`LOOM_MAX_PREEMPTIONS=2`):
+//! * a writer admitted beside readers (`Kind::Write` blind to the reader
+//!   count) -> `rw_exclusion_*` (loom: concurrent read and write of the
+//!   value) and `rw_readers_leave_together_*` (the state word's check);
+//! * a grant to the front waiter with no wake-up -> all four (deadlock).
 #![cfg(loom)]
 
 use std::sync::Arc;

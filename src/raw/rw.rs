@@ -722,3 +722,62 @@ impl fmt::Debug for RawRwLock {
         Ok(())
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use core::panic::AssertUnwindSafe;
+    use std::panic::catch_unwind;
+
+    use super::*;
+
+    /// The limits of the crate docs ("Limits"): 2^26 - 1 readers and
+    /// 2^25 - 1 queued waiters on 64-bit targets, 2 047 and 1 023 on 32-bit
+    /// ones.
+    const MAX_READERS: usize = if usize::BITS >= 64 {
+        (1 << 26) - 1
+    } else {
+        2_047
+    };
+    const MAX_QUEUED: usize = if usize::BITS >= 64 {
+        (1 << 25) - 1
+    } else {
+        1_023
+    };
+
+    #[test]
+    fn the_counts_hold_the_documented_limits() {
+        assert_eq!(READER_MASK / READER_ONE, MAX_READERS);
+        assert_eq!(QUEUED_MASK / QUEUED_ONE, MAX_QUEUED);
+    }
+
+    #[test]
+    fn a_reader_past_the_limit_panics_and_changes_nothing() {
+        // Filling the count through the public API takes 2^26 acquisitions
+        // (about 20 s in a debug build; `tests/rwlock.rs` does it in release
+        // builds): here the word starts one reader short of the limit.
+        let raw = RawRwLock::new(false);
+        raw.state.store((MAX_READERS - 1) * READER_ONE, Relaxed);
+        assert!(
+            raw.try_acquire(Kind::Read),
+            "the last reader within the limit"
+        );
+        let full = MAX_READERS * READER_ONE;
+        assert_eq!(raw.snapshot().readers(), MAX_READERS);
+        let payload = catch_unwind(AssertUnwindSafe(|| raw.try_acquire(Kind::Read)))
+            .expect_err("a reader past the limit did not panic");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"too many readers on one lock")
+        );
+        assert_eq!(raw.state.load(Relaxed), full, "the panic changed the word");
+        assert!(!raw.try_acquire(Kind::Write), "a writer passed the readers");
+        // SAFETY: one of the readers counted above, released once.
+        unsafe { raw.release(Kind::Read) };
+        assert!(
+            raw.try_acquire(Kind::Read),
+            "a reader within the limit again"
+        );
+        assert_eq!(raw.state.load(Relaxed), full);
+        raw.state.store(0, Relaxed);
+    }
+}

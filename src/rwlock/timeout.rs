@@ -5,7 +5,9 @@
 use core::time::Duration;
 
 use super::{ReadGuard, WriteGuard};
-use super::{ReadUntil, RwLock, UpgradableReadGuard, UpgradeUntil, WriteUntil};
+use super::{
+    ReadUntil, RwLock, UpgradableReadGuard, UpgradableReadUntil, UpgradeUntil, WriteUntil,
+};
 use crate::macros::lock_future;
 use crate::timeout::TimedOut;
 use crate::timer::Deadline;
@@ -46,6 +48,27 @@ lock_future! {
         -> Result<WriteGuard<'a, T>, TimedOut>;
     new(lock: &'a RwLock<T>, timeout: Duration) =>
         WriteUntil::new(lock, Deadline::after(timeout), Some(timeout));
+}
+
+lock_future! {
+    /// The future of `RwLock::upgradable_read_timeout`; resolves to
+    /// `Ok(UpgradableReadGuard)` or `Err(TimedOut)` after the timeout.
+    /// Needs the `async-io` feature.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let lock = turnlock::RwLock::new(());
+    /// let future: turnlock::futures::UpgradableReadTimeout<'_, ()> =
+    ///     lock.upgradable_read_timeout(Duration::from_secs(1));
+    /// assert!(future.await.is_ok());
+    /// # });
+    /// ```
+    pub struct UpgradableReadTimeout['a, T: ?Sized]['a, T](UpgradableReadUntil<'a, T, Deadline>)
+        -> Result<UpgradableReadGuard<'a, T>, TimedOut>;
+    new(lock: &'a RwLock<T>, timeout: Duration) =>
+        UpgradableReadUntil::new(lock, Deadline::after(timeout), Some(timeout));
 }
 
 lock_future! {
@@ -113,6 +136,25 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn write_timeout(&self, timeout: Duration) -> WriteTimeout<'_, T> {
         WriteTimeout::new(self, timeout)
+    }
+
+    /// Acquires the upgradable read, or gives up after `timeout` with
+    /// [`TimedOut`] (see [`read_timeout`](RwLock::read_timeout)). Needs the
+    /// `async-io` feature.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let lock = turnlock::RwLock::new(());
+    /// let first = lock.upgradable_read().await;
+    /// assert!(lock.upgradable_read_timeout(Duration::from_millis(10)).await.is_err());
+    /// drop(first);
+    /// assert!(lock.upgradable_read_timeout(Duration::from_millis(10)).await.is_ok());
+    /// # });
+    /// ```
+    pub fn upgradable_read_timeout(&self, timeout: Duration) -> UpgradableReadTimeout<'_, T> {
+        UpgradableReadTimeout::new(self, timeout)
     }
 }
 
