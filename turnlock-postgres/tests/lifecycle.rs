@@ -33,6 +33,36 @@ fn a_dropped_pool_closes_its_sessions_after_taking_locks() {
 }
 
 #[test]
+fn a_dropped_pool_closes_its_sessions_after_shared_and_many_key_locks() {
+    // Each kind of guard the pool makes, released every way (by `release`,
+    // by drop, after the pool): none keeps the pool's sessions open after
+    // it is gone.
+    let app = "lifecycle_dropped_kinds";
+    let url = url(app);
+    smol(60, async move {
+        let pool = Pool::new(&url).unwrap();
+        let reader = pool.lock_shared(6201).await.unwrap();
+        let second = pool.lock_shared(6201).await.unwrap();
+        reader.release().await.unwrap();
+        drop(second);
+        let many = pool.lock_many([6202, 6203]).await.unwrap();
+        drop(many);
+        let many = pool.lock_many([6204, 6205]).await.unwrap();
+        let shared = pool.lock_shared(6206).await.unwrap();
+        assert!(backends(app) >= 1, "the pool's sessions are open");
+        drop(pool);
+        // The guards' locks live in the pool's sessions.
+        assert!(backends(app) >= 1);
+        drop(many);
+        drop(shared);
+        eventually(10, "the server sees every session closed", || {
+            backends(app) == 0
+        })
+        .await;
+    });
+}
+
+#[test]
 fn a_dropped_pool_that_never_held_a_lock_closes_its_sessions() {
     let app = "lifecycle_unused";
     let url = url(app);
