@@ -755,7 +755,7 @@ mod tests {
         // Filling the count through the public API takes 2^26 acquisitions
         // (about 20 s in a debug build; `tests/rwlock.rs` does it in release
         // builds): here the word starts one reader short of the limit.
-        let raw = RawRwLock::new(false);
+        let raw = RawRwLock::new(crate::raw::Policy::Throughput);
         raw.state.store((MAX_READERS - 1) * READER_ONE, Relaxed);
         assert!(
             raw.try_acquire(Kind::Read),
