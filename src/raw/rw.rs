@@ -756,6 +756,7 @@ mod tests {
         // (about 20 s in a debug build; `tests/rwlock.rs` does it in release
         // builds): here the word starts one reader short of the limit.
         let raw = RawRwLock::new(crate::raw::Policy::Throughput);
+        // Relaxed throughout: this thread is the lock's only user.
         raw.state.store((MAX_READERS - 1) * READER_ONE, Relaxed);
         assert!(
             raw.try_acquire(Kind::Read),
