@@ -283,8 +283,32 @@ async fn hold(url: &str) {
 #[test]
 fn processes_never_hold_a_key_together() {
     let app = "processes_hammer";
-    let url = url(app);
-    let dir = scratch("hammer");
+    hammer_in_processes(app, url(app), scratch("hammer"), Duration::ZERO);
+}
+
+#[test]
+fn processes_never_hold_a_key_together_behind_pgbouncer() {
+    // The same four processes, each pool through Debian's PgBouncer in
+    // session mode: exclusion, fencing and the cancel requests of timed-out
+    // waits all go through the pooler.
+    let app = "processes_hammer_bouncer";
+    let bouncer =
+        common::pgbouncer::Bouncer::start(common::port(), "session", 20).expect("start PgBouncer");
+    // PgBouncer resets a server session (`DISCARD ALL`) after its client
+    // leaves, which is when a worker's last session lets its locks go.
+    hammer_in_processes(
+        app,
+        bouncer.url(app),
+        scratch("hammer_bouncer"),
+        Duration::from_secs(10),
+    );
+    drop(bouncer);
+}
+
+/// Four `hammer` workers on `url`; then checks that no two held a key at
+/// once, the log and the fencing tokens, and that no lock of `app` is left
+/// after at most `settle`.
+fn hammer_in_processes(app: &'static str, url: String, dir: PathBuf, settle: Duration) {
     common::with_watchdog(180, move || {
         let workers: Vec<_> = (0..4)
             .map(|_| spawn_worker("hammer", &url, &dir, Stdio::null()))
@@ -332,6 +356,10 @@ fn processes_never_hold_a_key_together() {
             pids.iter().filter(|&&pid| by_process(pid) > 0).count() >= 2,
             "the fenced key crossed processes"
         );
+        let settled = Instant::now() + settle;
+        while advisory_locks(app) != 0 && Instant::now() < settled {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         assert_eq!(advisory_locks(app), 0, "the workers left no lock behind");
         let _ = std::fs::remove_dir_all(&dir);
     });
