@@ -283,7 +283,9 @@ async fn hold(url: &str) {
 #[test]
 fn processes_never_hold_a_key_together() {
     let app = "processes_hammer";
-    hammer_in_processes(app, url(app), scratch("hammer"), Duration::ZERO);
+    hammer_in_processes(url(app), scratch("hammer"), Duration::ZERO, move || {
+        advisory_locks(app)
+    });
 }
 
 #[test]
@@ -297,18 +299,60 @@ fn processes_never_hold_a_key_together_behind_pgbouncer() {
     // PgBouncer resets a server session (`DISCARD ALL`) after its client
     // leaves, which is when a worker's last session lets its locks go.
     hammer_in_processes(
-        app,
         bouncer.url(app),
         scratch("hammer_bouncer"),
         Duration::from_secs(10),
+        move || advisory_locks(app),
     );
     drop(bouncer);
 }
 
+#[cfg(feature = "tls")]
+#[test]
+fn processes_never_hold_a_key_together_over_tls() {
+    // The same four processes against a server that takes TCP sessions
+    // over TLS only (a session that got in ran over TLS), each verifying
+    // the server's certificate and host name.
+    use common::server::{PASSWORD, Setup, TestServer, USER, psql_socket};
+    let app = "processes_hammer_tls";
+    let server = TestServer::start_with(Setup {
+        tls: true,
+        hostssl_only: true,
+    })
+    .expect("start a throwaway PostgreSQL server with TLS");
+    let url = format!(
+        "host=localhost hostaddr=127.0.0.1 port={} user={USER} password={PASSWORD} \
+         dbname=postgres application_name={app} sslmode=verify-full sslrootcert={}",
+        server.port,
+        server.certs().expect("a TLS server").ca.display()
+    );
+    let (socket_dir, port) = (server.dir().to_owned(), server.port);
+    hammer_in_processes(url, scratch("hammer_tls"), Duration::ZERO, move || {
+        psql_socket(
+            &socket_dir,
+            port,
+            &format!(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND a.application_name = '{app}' \
+                 AND NOT (l.objsubid = 2 AND l.classid = {})",
+                common::MARK
+            ),
+        )
+        .parse()
+        .expect("a count")
+    });
+    drop(server);
+}
+
 /// Four `hammer` workers on `url`; then checks that no two held a key at
-/// once, the log and the fencing tokens, and that no lock of `app` is left
-/// after at most `settle`.
-fn hammer_in_processes(app: &'static str, url: String, dir: PathBuf, settle: Duration) {
+/// once, the log and the fencing tokens, and that `locks_left` (the
+/// workers' advisory locks on the server) comes to 0 within `settle`.
+fn hammer_in_processes(
+    url: String,
+    dir: PathBuf,
+    settle: Duration,
+    locks_left: impl Fn() -> usize + Send + 'static,
+) {
     common::with_watchdog(180, move || {
         let workers: Vec<_> = (0..4)
             .map(|_| spawn_worker("hammer", &url, &dir, Stdio::null()))
@@ -357,10 +401,10 @@ fn hammer_in_processes(app: &'static str, url: String, dir: PathBuf, settle: Dur
             "the fenced key crossed processes"
         );
         let settled = Instant::now() + settle;
-        while advisory_locks(app) != 0 && Instant::now() < settled {
+        while locks_left() != 0 && Instant::now() < settled {
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert_eq!(advisory_locks(app), 0, "the workers left no lock behind");
+        assert_eq!(locks_left(), 0, "the workers left no lock behind");
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
