@@ -341,10 +341,14 @@
 //! Cancel requests go through the pooler like any connection; the crate
 //! keeps its side of a cancel connection open until the other side closes
 //! it, which PgBouncer needs to forward the request (PgBouncer 1.18, the
-//! one Debian 12 ships, even exits when a client closes first). A cancel
-//! the pooler drops is harmless too: a wait on the server ends by itself
-//! within one heartbeat interval, and a session whose wait ended in an
-//! unknown state is closed, which frees whatever it held.
+//! one Debian 12 ships, even exits when a client closes first). A process
+//! that exits while a cancel request is in flight closes it first too, so
+//! behind PgBouncer 1.18 await [`Pool::idle`] before exiting: it returns
+//! once the cancels of timed-out or dropped waits (and the releases of
+//! dropped guards) have gone through. A cancel the pooler drops is
+//! harmless: a wait on the server ends by itself within one heartbeat
+//! interval, and a session whose wait ended in an unknown state is closed,
+//! which frees whatever it held.
 //!
 //! # Observing
 //!

@@ -173,6 +173,22 @@ fn pool_connect_example() {
     });
 }
 
+// `Pool::idle`.
+#[test]
+fn pool_idle_example() {
+    example(|url| async move {
+        let pool = Pool::new(&url)?;
+        let _ = pool
+            .lock_timeout("job", std::time::Duration::from_millis(10))
+            .await;
+        // The guard's release (dropped at once) or the timed-out wait's
+        // cancel request has gone through:
+        pool.idle().await;
+        assert!(pool.status().is_idle());
+        Ok(())
+    });
+}
+
 // `Pool::backend_pids`.
 #[test]
 fn pool_backend_pids_example() {

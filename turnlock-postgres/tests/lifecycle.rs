@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::forwarder::Forwarder;
-use common::{backends, eventually, port, smol, url, url_via};
+use common::{advisory_locks, backends, eventually, port, smol, url, url_via};
 use turnlock_postgres::{ErrorKind, Pool};
 
 #[test]
@@ -59,6 +59,40 @@ fn a_dropped_pool_closes_its_sessions_after_shared_and_many_key_locks() {
             backends(app) == 0
         })
         .await;
+    });
+}
+
+#[test]
+fn idle_waits_for_the_cancel_of_a_timed_out_wait_and_a_dropped_guards_release() {
+    let app = "lifecycle_idle";
+    let url = url(app);
+    let other = common::url("lifecycle_idle_holder");
+    smol(60, async move {
+        let holder = Pool::new(&other).unwrap();
+        let held = holder.lock(6301).await.unwrap();
+        let pool = Pool::new(&url).unwrap();
+        pool.connect().await.unwrap();
+        // A wait on the server that times out: its cancel request goes out
+        // in the background.
+        let err = pool
+            .lock_timeout(6301, Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        // A guard dropped rather than released: its release too.
+        drop(pool.lock(6302).await.unwrap());
+        pool.idle().await;
+        assert!(pool.status().is_idle(), "{:?}", pool.status());
+        assert_eq!(advisory_locks(app), 0, "nothing waited for or held");
+        drop(held);
+        // A pool with a guard is not idle until the guard goes.
+        let guard = pool.lock(6303).await.unwrap();
+        let idle = pool.idle();
+        futures_lite::pin!(idle);
+        assert!(futures_lite::future::poll_once(&mut idle).await.is_none());
+        drop(guard);
+        idle.await;
+        assert!(pool.status().is_idle());
     });
 }
 

@@ -268,6 +268,48 @@ impl Pool {
         open::ensure_session(&self.inner).await
     }
 
+    /// Waits until the pool is [idle](Status::is_idle): nothing held,
+    /// waited for, released, in flight or being opened. Guards still held
+    /// keep it waiting, so drop them first.
+    ///
+    /// The pool finishes some work in the background after its callers are
+    /// done: the release of a guard that was dropped rather than
+    /// [released](Guard::release), the cancel request of a wait that timed
+    /// out or was dropped, a session opened for a caller that gave up. A
+    /// process that exits with such work in flight leaves it to the server
+    /// (closing its connections releases its locks), which is safe; but a
+    /// cancel request cut off halfway makes PgBouncer 1.18 exit ("bad
+    /// client state", see "Behind a connection pooler" in the crate docs).
+    /// Await this before a process exits to let that work finish.
+    ///
+    /// ```no_run
+    /// # futures_lite::future::block_on(async {
+    /// let pool = turnlock_postgres::Pool::new("host=localhost user=app")?;
+    /// let _ = pool.lock_timeout("job", std::time::Duration::from_millis(10)).await;
+    /// // The guard's release (dropped at once) or the timed-out wait's
+    /// // cancel request has gone through:
+    /// pool.idle().await;
+    /// assert!(pool.status().is_idle());
+    /// # Ok::<(), turnlock_postgres::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn idle(&self) {
+        loop {
+            // Listening before looking: a change after the look is not
+            // missed.
+            let changed = self.inner.changed.listen();
+            if self.status().is_idle() {
+                return;
+            }
+            // The books notify on the changes that end work; the timer
+            // bounds the wait should one come without a notification.
+            futures_lite::future::or(changed, async {
+                async_io::Timer::after(Duration::from_millis(50)).await;
+            })
+            .await;
+        }
+    }
+
     /// The process ids of the pool's open sessions on the server, as in
     /// `pg_stat_activity.pid` and `pg_locks.pid`: to see the pool's sessions
     /// and locks from SQL.
