@@ -79,7 +79,6 @@ impl WakerCell {
     }
 }
 
-/// What the slot's waiter found when it went for its waker cell.
 /// What the slot's waiter wants of its published waker when it comes back
 /// to the slot (the argument of [`Raw::reclaim_cell`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -90,6 +89,7 @@ pub(super) enum Want {
     Cell,
 }
 
+/// What the slot's waiter found when it went for its waker cell.
 pub(super) enum Reclaimed {
     /// A release had granted it the lock, which it has now claimed.
     Granted,

@@ -298,13 +298,13 @@ fn processes_never_hold_a_key_together_behind_pgbouncer() {
     // session mode: exclusion, fencing and the cancel requests of timed-out
     // waits all go through the pooler.
     let app = "processes_hammer_bouncer";
-    let bouncer =
+    let mut bouncer =
         common::pgbouncer::Bouncer::start(common::port(), "session", 20).expect("start PgBouncer");
-    // PgBouncer resets a server session (`DISCARD ALL`) after its client
-    // leaves, which is when a worker's last session lets its locks go.
-    let mut bouncer = bouncer;
     let url = bouncer.url(app);
     let outcome = std::panic::catch_unwind(|| {
+        // PgBouncer resets a server session (`DISCARD ALL`) after its
+        // client leaves, which is when a worker's last session lets its
+        // locks go: the check that none is left waits up to 10 s.
         hammer_in_processes(
             url,
             scratch("hammer_bouncer"),

@@ -11,7 +11,8 @@ use std::mem::size_of;
 use common::{psql, smol, url};
 use turnlock_postgres::Pool;
 
-/// The options of this process's TCP socket whose local port is `port`.
+/// The keepalive and user-timeout options of one TCP socket, as
+/// `getsockopt` reads them back.
 #[derive(Debug, PartialEq)]
 struct Options {
     keepalive: i32,
